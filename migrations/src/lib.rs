@@ -1,0 +1,27 @@
+//! Schema migrations, run at start-up (`kept migrate` runs them alone).
+//! The same migrations serve SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_foundation;
+mod m20261122_000002_create_outbox;
+mod m20261122_000003_two_way_sms;
+mod m20261122_000004_create_estimates;
+mod m20261122_000005_create_promises;
+mod m20261122_000006_create_sessions;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_foundation::Migration),
+            Box::new(m20261122_000002_create_outbox::Migration),
+            Box::new(m20261122_000003_two_way_sms::Migration),
+            Box::new(m20261122_000004_create_estimates::Migration),
+            Box::new(m20261122_000005_create_promises::Migration),
+            Box::new(m20261122_000006_create_sessions::Migration),
+        ]
+    }
+}

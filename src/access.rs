@@ -1,0 +1,237 @@
+//! Who may call what: the role × route table, as data. The API router
+//! enforces it for every route before any handler runs; handlers then narrow
+//! field roles (estimators, technicians) to their own visits and estimates.
+
+use crate::auth::Caller;
+use crate::domain::people::Role;
+use crate::entities::{estimate, visit, visit_staff};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+/// Which roles a route admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token needed.
+    Public,
+    /// Admins only: settings, users.
+    Admin,
+    /// Admins and dispatchers: customers, jobs, bookings, messages.
+    Office,
+    /// The office and estimators (estimators: only estimates they wrote, on jobs they visit).
+    Estimating,
+    /// Every role (estimators and technicians: only their own visits and schedule).
+    Staff,
+}
+
+impl Access {
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Access::Public | Access::Staff => true,
+            Access::Admin => role == Role::Admin,
+            Access::Office => role.can_dispatch(),
+            Access::Estimating => role.can_dispatch() || role == Role::Estimator,
+        }
+    }
+}
+
+/// (method, path under /api/v1, access, narrowed for field roles)
+pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
+    ("GET", "/openapi.json", Access::Public, false),
+    ("GET", "/organization", Access::Staff, false),
+    ("PATCH", "/organization", Access::Admin, false),
+    ("GET", "/staff", Access::Staff, false),
+    ("POST", "/staff", Access::Admin, false),
+    ("GET", "/staff/{id}", Access::Staff, false),
+    ("GET", "/staff/{id}/schedule", Access::Staff, true),
+    ("PATCH", "/staff/{id}", Access::Admin, false),
+    ("POST", "/staff/{id}/invite", Access::Admin, false),
+    ("GET", "/audit", Access::Admin, false),
+    ("GET", "/customers", Access::Office, false),
+    ("POST", "/customers", Access::Office, false),
+    ("GET", "/customers/{id}", Access::Office, false),
+    ("GET", "/jobs", Access::Office, false),
+    ("POST", "/jobs", Access::Office, false),
+    ("GET", "/jobs/{id}", Access::Staff, true),
+    ("PATCH", "/jobs/{id}", Access::Office, false),
+    ("GET", "/jobs/{id}/timeline", Access::Staff, true),
+    ("POST", "/jobs/{id}/notes", Access::Staff, true),
+    ("POST", "/jobs/{id}/messages", Access::Office, false),
+    ("GET", "/jobs/{id}/visits", Access::Staff, true),
+    ("POST", "/jobs/{id}/visits", Access::Office, false),
+    ("GET", "/jobs/{id}/estimates", Access::Estimating, true),
+    ("POST", "/jobs/{id}/estimates", Access::Estimating, true),
+    ("GET", "/jobs/{id}/promises", Access::Office, false),
+    ("POST", "/jobs/{id}/promises", Access::Office, false),
+    ("GET", "/visits/{id}", Access::Staff, true),
+    ("PATCH", "/visits/{id}", Access::Office, false),
+    ("POST", "/visits/{id}/status", Access::Staff, true),
+    ("GET", "/estimates/{id}", Access::Estimating, true),
+    ("PATCH", "/estimates/{id}", Access::Estimating, true),
+    ("POST", "/estimates/{id}/send", Access::Estimating, true),
+    ("GET", "/outbox", Access::Office, false),
+    ("GET", "/inbound", Access::Office, false),
+    ("GET", "/promises", Access::Office, false),
+    ("POST", "/promises/{id}/kept", Access::Office, false),
+    ("GET", "/metrics/promises", Access::Office, false),
+    ("GET", "/tasks", Access::Office, false),
+    ("PATCH", "/tasks/{id}", Access::Office, false),
+];
+
+pub fn required(method: &str, path: &str) -> Option<Access> {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    API_ROUTES.iter().find(|(m, p, _, _)| *m == method && *p == path).map(|(_, _, a, _)| *a)
+}
+
+/// Middleware: a route missing from the table is refused, so a new route
+/// cannot be reached before someone decides who may call it.
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let Some(access) = required(request.method().as_str(), &path) else {
+        return ApiError::Forbidden(format!("{} {path} has no access rule", request.method())).into_response();
+    };
+    if access == Access::Public {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let caller = match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if !access.allows(caller.role) {
+        return ApiError::Forbidden(format!("a {} may not do this", caller.role.as_str())).into_response();
+    }
+    // The organization wall, before anything else about the request: an id
+    // that is not ours answers 404, exactly like one that does not exist.
+    if let Some((resource, id)) = path_id(&path, parts.uri.path()) {
+        match owned(&state.db, caller.organization_id, resource, id).await {
+            Ok(true) => {}
+            Ok(false) => return ApiError::NotFound.into_response(),
+            Err(e) => return e.into_response(),
+        }
+    }
+    parts.extensions.insert(caller);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Estimators and technicians tied to a staff member see only what they work
+/// on. `None` means the caller is the office (or an integration token).
+pub fn field_staff(caller: &Caller) -> Option<i64> {
+    match caller.role {
+        Role::Estimator | Role::Technician => caller.staff_id.or(Some(0)),
+        Role::Admin | Role::Dispatcher => None,
+    }
+}
+
+/// Whether the caller is assigned to any visit of the job (always for the office).
+pub async fn ensure_job<C: ConnectionTrait>(db: &C, caller: &Caller, job_id: i64) -> Result<(), ApiError> {
+    let Some(me) = field_staff(caller) else { return Ok(()) };
+    let n = visit::Entity::find()
+        .filter(visit::Column::JobId.eq(job_id))
+        .filter(
+            visit::Column::Id.in_subquery(
+                Query::select()
+                    .column(visit_staff::Column::VisitId)
+                    .from(visit_staff::Entity)
+                    .and_where(visit_staff::Column::StaffId.eq(me))
+                    .to_owned(),
+            ),
+        )
+        .count(db)
+        .await?;
+    if n > 0 {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only the office and the people visiting can see this job".into()))
+    }
+}
+
+/// Whether the caller is assigned to the visit (always for the office).
+pub fn ensure_visit(caller: &Caller, staff_ids: &[i64]) -> Result<(), ApiError> {
+    match field_staff(caller) {
+        Some(me) if !staff_ids.contains(&me) => {
+            Err(ApiError::Forbidden("only the office and the people assigned can see this visit".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Estimators see and edit only estimates they wrote (technicians none).
+pub fn ensure_estimate(caller: &Caller, e: &estimate::Model) -> Result<(), ApiError> {
+    match field_staff(caller) {
+        Some(me) if e.author_staff_id != Some(me) => {
+            Err(ApiError::Forbidden("estimators see only the estimates they wrote".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Field roles read only their own schedule.
+pub fn ensure_self(caller: &Caller, staff_id: i64) -> Result<(), ApiError> {
+    match field_staff(caller) {
+        Some(me) if me != staff_id => Err(ApiError::Forbidden("you can only see your own schedule".into())),
+        _ => Ok(()),
+    }
+}
+
+/// The resource and id a request names: `/api/v1/jobs/{id}/visits` matched
+/// by `/api/v1/jobs/17/visits` is ("jobs", 17). An id that is not a number
+/// is (resource, 0), which nothing has.
+fn path_id<'a>(template: &'a str, actual: &str) -> Option<(&'a str, i64)> {
+    // Aligned from the end: a nested router sees the path without its prefix.
+    let t: Vec<&str> = template.rsplit('/').collect();
+    let a: Vec<&str> = actual.rsplit('/').collect();
+    let i = t.iter().position(|s| *s == "{id}")?;
+    let resource = *t.get(i + 1)?;
+    let id = a.get(i).and_then(|s| s.parse::<i64>().ok()).filter(|id| *id > 0).unwrap_or(0);
+    Some((resource, id))
+}
+
+async fn owned<C: ConnectionTrait>(db: &C, org_id: i64, resource: &str, id: i64) -> Result<bool, ApiError> {
+    use crate::entities::{customer, job, promise, staff, task};
+    let n = match resource {
+        "jobs" => job::Entity::find_by_id(id).filter(job::Column::OrganizationId.eq(org_id)).count(db).await?,
+        "visits" => visit::Entity::find_by_id(id).filter(visit::Column::OrganizationId.eq(org_id)).count(db).await?,
+        "estimates" => {
+            estimate::Entity::find_by_id(id).filter(estimate::Column::OrganizationId.eq(org_id)).count(db).await?
+        }
+        "staff" => staff::Entity::find_by_id(id).filter(staff::Column::OrganizationId.eq(org_id)).count(db).await?,
+        "customers" => {
+            customer::Entity::find_by_id(id).filter(customer::Column::OrganizationId.eq(org_id)).count(db).await?
+        }
+        "promises" => {
+            promise::Entity::find_by_id(id).filter(promise::Column::OrganizationId.eq(org_id)).count(db).await?
+        }
+        "tasks" => task::Entity::find_by_id(id).filter(task::Column::OrganizationId.eq(org_id)).count(db).await?,
+        other => return Err(ApiError::Internal(format!("no organization check for /{other}/{{id}}"))),
+    };
+    Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_in_a_path_is_found_by_its_template() {
+        assert_eq!(path_id("/api/v1/jobs/{id}/visits", "/api/v1/jobs/17/visits"), Some(("jobs", 17)));
+        assert_eq!(path_id("/api/v1/visits/{id}", "/api/v1/visits/abc"), Some(("visits", 0)));
+        assert_eq!(path_id("/api/v1/visits/{id}", "/api/v1/visits/-3"), Some(("visits", 0)));
+        assert_eq!(path_id("/api/v1/jobs", "/api/v1/jobs"), None);
+        assert_eq!(path_id("/api/v1/jobs/{id}/visits", "/jobs/17/visits"), Some(("jobs", 17)), "nested: no prefix");
+    }
+
+    #[test]
+    fn every_route_with_an_id_has_an_organization_check() {
+        let known = ["jobs", "visits", "estimates", "staff", "customers", "promises", "tasks"];
+        for (_, path, _, _) in API_ROUTES {
+            if let Some((resource, _)) = path_id(path, path) {
+                assert!(known.contains(&resource), "{path}");
+            }
+        }
+    }
+}

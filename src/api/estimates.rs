@@ -1,0 +1,203 @@
+//! Estimates for the office: write, revise, send.
+
+use super::{path_id, ApiJson};
+use crate::auth::Caller;
+use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
+use crate::error::{ApiError, Problems};
+use crate::startup::AppState;
+use crate::store::estimates::{self, DraftLine, EstimateDraft, Tax};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jobs/{id}/estimates", get(list).post(create))
+        .route("/estimates/{id}", get(show).patch(edit))
+        .route("/estimates/{id}/send", post(send))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateInput {
+    currency: Option<String>,
+    tax_rate_bp: Option<i64>,
+    taxes: Option<Vec<TaxInput>>,
+    notes: Option<String>,
+    valid_until: Option<String>,
+    lines: Option<Vec<LineInput>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaxInput {
+    name: Option<String>,
+    rate_bp: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineInput {
+    kind: Option<String>,
+    description: Option<String>,
+    quantity: Option<Value>,
+    unit: Option<String>,
+    unit_price_minor: Option<i64>,
+}
+
+/// Checks every field of an estimate, naming each problem (`lines[2].quantity`).
+fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Result<EstimateDraft, ApiError> {
+    let mut p = Problems::default();
+    let currency = match input.currency {
+        None => Currency::parse(&org.currency).ok(),
+        Some(c) => p.check("currency", Currency::parse(&c)),
+    };
+    let mut taxes = Vec::new();
+    if let Some(bp) = input.tax_rate_bp {
+        taxes.push(Tax { name: "Tax".into(), rate_bp: bp, amount_minor: 0 });
+        if !(0..=10_000).contains(&bp) {
+            p.add("tax_rate_bp", "must be between 0 and 10000 basis points (100%)");
+        }
+    }
+    for (i, t) in input.taxes.unwrap_or_default().into_iter().enumerate() {
+        let name = super::required_text(&mut p, &format!("taxes[{i}].name"), t.name, 80);
+        match t.rate_bp {
+            Some(bp) if (0..=10_000).contains(&bp) => {
+                taxes.push(Tax { name: name.unwrap_or_default(), rate_bp: bp, amount_minor: 0 })
+            }
+            Some(_) => p.add(&format!("taxes[{i}].rate_bp"), "must be between 0 and 10000 basis points (100%)"),
+            None => p.add(&format!("taxes[{i}].rate_bp"), "is required"),
+        }
+    }
+    if taxes.len() > 5 {
+        p.add("taxes", "at most 5 taxes");
+    }
+    let notes = super::optional_text(&mut p, "notes", input.notes, 5000).unwrap_or_default();
+    let valid_until = input.valid_until.and_then(|v| {
+        p.check(
+            "valid_until",
+            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("'{v}' is not a date such as 2026-12-31")),
+        )
+    });
+    let raw_lines = input.lines.unwrap_or_default();
+    if raw_lines.len() > MAX_LINES {
+        p.add("lines", format!("at most {MAX_LINES} lines"));
+    }
+    let mut lines = Vec::new();
+    for (i, l) in raw_lines.into_iter().enumerate().take(MAX_LINES) {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        let kind = match l.kind.as_deref() {
+            None => {
+                p.add(&f("kind"), format!("is required (one of {})", LineKind::choices()));
+                None
+            }
+            Some(k) => p.check(
+                &f("kind"),
+                LineKind::parse(k.trim()).ok_or(format!("'{k}' is not one of {}", LineKind::choices())),
+            ),
+        };
+        let description = super::required_text(&mut p, &f("description"), l.description, 300);
+        let quantity = match l.quantity {
+            None => {
+                p.add(&f("quantity"), "is required (a decimal string such as \"2.5\")");
+                None
+            }
+            Some(Value::String(s)) => p.check(&f("quantity"), Quantity::parse(&s)),
+            Some(other) => {
+                p.add(&f("quantity"), format!("must be a decimal string such as \"2.5\", not {other}"));
+                None
+            }
+        };
+        let unit = super::optional_text(&mut p, &f("unit"), l.unit, 20).unwrap_or_default();
+        if l.unit_price_minor.is_none() {
+            p.add(&f("unit_price_minor"), "is required (integer minor units, e.g. 8500 for $85.00)");
+        }
+        if let (Some(kind), Some(description), Some(quantity), Some(unit_price_minor)) =
+            (kind, description, quantity, l.unit_price_minor)
+        {
+            lines.push(DraftLine { kind, description, quantity, unit, unit_price_minor });
+        }
+    }
+    p.into_result()?;
+    let currency = currency.ok_or_else(|| {
+        ApiError::field("currency", format!("the organization's currency {} is unknown", org.currency))
+    })?;
+    let draft = EstimateDraft { currency, taxes, notes, valid_until, lines };
+    estimates::price(&draft)?;
+    Ok(draft)
+}
+
+async fn respond(state: &AppState, full: &estimates::Full) -> Result<Value, ApiError> {
+    let current = estimates::current_id(&state.db, full.estimate.job_id).await?;
+    Ok(estimates::view(full, current))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(job_id): Path<String>,
+    ApiJson(input): ApiJson<EstimateInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let job_id = path_id(&job_id)?;
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    crate::store::jobs::get(&state.db, org.id, job_id).await?;
+    crate::access::ensure_job(&state.db, &caller, job_id).await?;
+    let draft = parse(input, &org)?;
+    let full = estimates::create(&state.db, org.id, job_id, draft, caller.staff_id, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(respond(&state, &full).await?)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(job_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&job_id)?).await?;
+    let current = estimates::current_id(&state.db, job.id).await?;
+    let mut items = Vec::new();
+    crate::access::ensure_job(&state.db, &caller, job.id).await?;
+    for e in estimates::for_job(&state.db, caller.organization_id, job.id).await? {
+        if crate::access::ensure_estimate(&caller, &e).is_err() {
+            continue;
+        }
+        let full = estimates::load(&state.db, caller.organization_id, e.id).await?;
+        items.push(estimates::view(&full, current));
+    }
+    Ok(Json(json!({"items": items, "next_after": null})))
+}
+
+async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let full = estimates::load(&state.db, caller.organization_id, path_id(&id)?).await?;
+    crate::access::ensure_estimate(&caller, &full.estimate)?;
+    Ok(Json(respond(&state, &full).await?))
+}
+
+/// Replaces the estimate's content: in place for a draft, as a new version otherwise.
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<EstimateInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = path_id(&id)?;
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let existing = estimates::load(&state.db, org.id, id).await?;
+    crate::access::ensure_estimate(&caller, &existing.estimate)?;
+    let draft = parse(input, &org)?;
+    let (full, new_version) = estimates::edit(&state.db, org.id, id, draft, caller.staff_id, state.clock.now()).await?;
+    let status = if new_version { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(respond(&state, &full).await?)))
+}
+
+async fn send(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let id = path_id(&id)?;
+    crate::access::ensure_estimate(&caller, &estimates::load(&state.db, org.id, id).await?.estimate)?;
+    let full = estimates::send(&state.db, &state.notify, &org, id, state.clock.now()).await?;
+    Ok(Json(respond(&state, &full).await?))
+}

@@ -1,0 +1,159 @@
+//! The JSON API under `/api/v1`: one module per resource, merged here.
+
+mod customers;
+mod estimates;
+mod inbound;
+mod jobs;
+mod organization;
+pub(crate) mod outbox;
+mod promises;
+mod staff;
+mod views;
+mod visits;
+
+use crate::error::{ApiError, FieldError};
+use crate::startup::AppState;
+use crate::store::PageRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use tower_http::trace::TraceLayer;
+
+/// The OpenAPI 3 document, kept beside the code it describes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(organization::router())
+        .merge(staff::router())
+        .merge(customers::router())
+        .merge(jobs::router())
+        .merge(visits::router())
+        .merge(outbox::router())
+        .merge(inbound::router())
+        .merge(estimates::router())
+        .merge(promises::router())
+        .route("/openapi.json", get(openapi))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::enforce));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/", get(crate::web::index))
+        .route("/avatars/{file}", get(crate::web::avatar))
+        .nest("/api/v1", api)
+        .merge(crate::webhooks::router())
+        .merge(crate::web::customer::router())
+        .merge(crate::web::staff::router())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .layer(axum::middleware::from_fn(crate::web::security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.db.ping().await?;
+    Ok(Json(serde_json::json!({"status": "ok"})))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// `Json<T>` whose rejections are our JSON problem bodies: a body that is
+/// not JSON is 400, a field of the wrong type is 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                // axum reports `path.to.field: what was wrong`.
+                let text = e.body_text();
+                let detail = text.split_once(": ").map(|(_, d)| d).unwrap_or(&text).to_string();
+                let (field, message) = match detail.split_once(": ") {
+                    Some((f, m)) if !f.contains(' ') => (f.to_string(), m.to_string()),
+                    _ => ("body".to_string(), detail),
+                };
+                Err(ApiError::Validation(vec![FieldError { field, message }]))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::BadRequest("send the body as JSON with 'Content-Type: application/json'".into()))
+            }
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::TooLarge),
+            Err(e) => Err(ApiError::BadRequest(format!("the body is not valid JSON: {}", e.body_text()))),
+        }
+    }
+}
+
+/// Ids in paths: anything that is not one of ours is simply not found.
+pub fn path_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(ApiError::NotFound)
+}
+
+/// `?limit=&after=` with clear errors.
+pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
+    let mut problems = crate::error::Problems::default();
+    let limit = match query.get("limit") {
+        None => PageRequest::DEFAULT_LIMIT,
+        Some(v) => problems
+            .check(
+                "limit",
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
+                    .ok_or(format!("must be a number from 1 to {}", PageRequest::MAX_LIMIT)),
+            )
+            .unwrap_or(PageRequest::DEFAULT_LIMIT),
+    };
+    let after = match query.get("after") {
+        None => None,
+        Some(v) => problems.check("after", v.parse::<i64>().map_err(|_| "must be an id".to_string())),
+    };
+    problems.into_result()?;
+    Ok(PageRequest { after, limit })
+}
+
+/// A page of results: `next_after` is the cursor for the next page, if any.
+pub fn paged<T: serde::Serialize>(items: Vec<T>, ids: Vec<i64>, page: PageRequest) -> Json<serde_json::Value> {
+    let next_after = if ids.len() as u64 == page.limit { ids.last().copied() } else { None };
+    Json(serde_json::json!({"items": items, "next_after": next_after}))
+}
+
+/// Trims a required text field and checks its length.
+pub fn required_text(p: &mut crate::error::Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
+    match v.map(|s| s.trim().to_string()) {
+        None => {
+            p.add(field, "is required");
+            None
+        }
+        Some(s) if s.is_empty() => {
+            p.add(field, "must not be empty");
+            None
+        }
+        Some(s) if s.chars().count() > max => {
+            p.add(field, format!("must be at most {max} characters"));
+            None
+        }
+        Some(s) => Some(s),
+    }
+}
+
+/// Trims an optional text field and checks its length ("" counts as absent).
+pub fn optional_text(p: &mut crate::error::Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
+    let s = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
+    if s.chars().count() > max {
+        p.add(field, format!("must be at most {max} characters"));
+        return None;
+    }
+    Some(s)
+}

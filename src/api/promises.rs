@@ -1,0 +1,291 @@
+//! The promise ledger, follow-up tasks and promise KPIs.
+
+use super::views::zone_of;
+use super::{page, paged, path_id, ApiJson};
+use crate::auth::Caller;
+use crate::domain::time::parse_rfc3339;
+use crate::entities::{promise, task};
+use crate::error::{ApiError, Problems};
+use crate::startup::AppState;
+use crate::store::promises::{self, kind, outcome};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use chrono::Duration;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jobs/{id}/promises", get(for_job).post(record))
+        .route("/promises", get(list))
+        .route("/promises/{id}/kept", post(kept))
+        .route("/metrics/promises", get(metrics))
+        .route("/tasks", get(tasks))
+        .route("/tasks/{id}", patch(resolve_task))
+}
+
+fn view(p: promise::Model, zone: crate::domain::time::Zone) -> Value {
+    json!({
+        "id": p.id, "job_id": p.job_id, "visit_id": p.visit_id, "staff_id": p.staff_id, "kind": p.kind,
+        "description": p.description,
+        "window_start": p.window_start, "window_start_local": p.window_start.map(|t| zone.local(t)),
+        "due_at": p.due_at, "due_at_local": zone.local(p.due_at),
+        "outcome": p.outcome, "decided_at": p.decided_at, "evidence": promises::evidence(&p),
+        "lateness_minutes": p.lateness_minutes, "at_risk": p.at_risk_at.is_some() && p.outcome == outcome::PENDING,
+        "at_risk_at": p.at_risk_at, "renegotiates": p.renegotiates, "created_at": p.created_at,
+    })
+}
+
+async fn for_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&id)?).await?;
+    let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
+    let zone = zone_of(&customer.timezone);
+    let items: Vec<Value> = promises::for_job(&state.db, caller.organization_id, job.id)
+        .await?
+        .into_iter()
+        .map(|p| view(p, zone))
+        .collect();
+    Ok(Json(json!({"job_id": job.id, "timezone": zone.name(), "items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromiseInput {
+    kind: Option<String>,
+    due_at: Option<String>,
+    description: Option<String>,
+}
+
+/// The office records a promise made by phone: "we'll call you by 3 pm".
+async fn record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<PromiseInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut p = Problems::default();
+    let k = match input.kind.as_deref() {
+        Some("callback_by") => Some(kind::CALLBACK_BY),
+        Some("completion_by") => Some(kind::COMPLETION_BY),
+        Some(other) => {
+            p.add("kind", format!("'{other}' cannot be recorded by hand (use callback_by or completion_by)"));
+            None
+        }
+        None => {
+            p.add("kind", "is required (callback_by or completion_by)");
+            None
+        }
+    };
+    let due = match input.due_at {
+        Some(d) => p.check("due_at", parse_rfc3339(&d)),
+        None => {
+            p.add("due_at", "is required (RFC 3339 with an offset)");
+            None
+        }
+    };
+    let description = super::optional_text(&mut p, "description", input.description, 500);
+    let now = state.clock.now();
+    if let Some(d) = due {
+        if d <= now {
+            p.add("due_at", "must be in the future");
+        }
+    }
+    p.into_result()?;
+    let (Some(k), Some(due)) = (k, due) else { return Err(ApiError::Internal("promise parse".into())) };
+    let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&id)?).await?;
+    let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
+    let zone = zone_of(&customer.timezone);
+    let when = crate::notify::compose::clock_time(zone, due);
+    let description = description.unwrap_or_else(|| match k {
+        kind::CALLBACK_BY => format!("Call you back by {when}"),
+        _ => format!("Finish the work by {}", due.with_timezone(&zone.0).format("%A, %B %-d")),
+    });
+    let mut nonce = [0u8; 6];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let key = format!("{k}:{}:{}", job.id, hex::encode(nonce));
+    promises::make(
+        &state.db,
+        caller.organization_id,
+        promises::NewPromise {
+            job_id: job.id,
+            visit_id: None,
+            staff_id: caller.staff_id,
+            kind: k,
+            key: key.clone(),
+            description: description.clone(),
+            window_start: None,
+            due_at: due,
+            renegotiates: None,
+        },
+        now,
+    )
+    .await?;
+    crate::store::timeline::record(
+        &state.db,
+        caller.organization_id,
+        crate::store::timeline::Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "promise_made",
+            summary: description,
+            data: json!({"kind": k, "due_at": due}),
+        },
+        now,
+    )
+    .await?;
+    let made =
+        promise::Entity::find().filter(promise::Column::Key.eq(key)).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(view(made, zone))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeptInput {
+    note: Option<String>,
+}
+
+/// The office records that a hand-made promise was kept ("called at 2:40").
+async fn kept(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<KeptInput>,
+) -> Result<Json<Value>, ApiError> {
+    let p = promise::Entity::find_by_id(path_id(&id)?)
+        .filter(promise::Column::OrganizationId.eq(caller.organization_id))
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if p.kind != kind::CALLBACK_BY && p.kind != kind::COMPLETION_BY {
+        return Err(ApiError::Conflict {
+            code: "decided_by_kept",
+            message: format!(
+                "{} promises are decided by what happens (arrivals, messages, sending the estimate), not by hand",
+                p.kind
+            ),
+            details: json!({"promise_id": p.id}),
+        });
+    }
+    let now = state.clock.now();
+    let evidence = json!({"recorded_by_staff_id": caller.staff_id, "note": input.note});
+    let result = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
+    if !promises::decide(&state.db, p.id, result, evidence, None, now).await? {
+        return Err(ApiError::Conflict {
+            code: "promise_decided",
+            message: format!("promise {} is already {}", p.id, p.outcome),
+            details: json!({"promise_id": p.id, "outcome": p.outcome}),
+        });
+    }
+    let p = promise::Entity::find_by_id(p.id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    let job = crate::store::jobs::get(&state.db, caller.organization_id, p.job_id).await?;
+    let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
+    Ok(Json(view(p, zone_of(&customer.timezone))))
+}
+
+/// `GET /promises?outcome=pending&at_risk=true&kind=`: what needs attention.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let pg = page(&q)?;
+    let mut query = promise::Entity::find().filter(promise::Column::OrganizationId.eq(caller.organization_id));
+    if let Some(after) = pg.after {
+        query = query.filter(promise::Column::Id.gt(after));
+    }
+    if let Some(o) = q.get("outcome") {
+        query = query.filter(promise::Column::Outcome.eq(o.as_str()));
+    }
+    if let Some(k) = q.get("kind") {
+        if !kind::ALL.contains(&k.as_str()) {
+            return Err(ApiError::field("kind", format!("'{k}' is not one of {}", kind::ALL.join(", "))));
+        }
+        query = query.filter(promise::Column::Kind.eq(k.as_str()));
+    }
+    if q.get("at_risk").map(String::as_str) == Some("true") {
+        query =
+            query.filter(promise::Column::AtRiskAt.is_not_null()).filter(promise::Column::Outcome.eq(outcome::PENDING));
+    }
+    let rows = query.order_by_asc(promise::Column::Id).limit(pg.limit).all(&state.db).await?;
+    let ids = rows.iter().map(|r| r.id).collect();
+    Ok(paged(rows.into_iter().map(|p| view(p, crate::domain::time::Zone(chrono_tz::UTC))).collect(), ids, pg))
+}
+
+/// `GET /metrics/promises?from=&to=` (RFC 3339; default the last 30 days).
+async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut p = Problems::default();
+    let now = state.clock.now();
+    let to = q.get("to").and_then(|t| p.check("to", parse_rfc3339(t))).unwrap_or(now);
+    let from = q.get("from").and_then(|f| p.check("from", parse_rfc3339(f))).unwrap_or(to - Duration::days(30));
+    if from >= to {
+        p.add("to", "must be after from");
+    }
+    p.into_result()?;
+    Ok(Json(crate::store::metrics::promises(&state.db, caller.organization_id, from, to).await?))
+}
+
+async fn tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let pg = page(&q)?;
+    let mut query = task::Entity::find().filter(task::Column::OrganizationId.eq(caller.organization_id));
+    if let Some(s) = q.get("status") {
+        query = query.filter(task::Column::Status.eq(s.as_str()));
+    }
+    if let Some(after) = pg.after {
+        query = query.filter(task::Column::Id.gt(after));
+    }
+    let rows = query.order_by_asc(task::Column::Id).limit(pg.limit).all(&state.db).await?;
+    let ids = rows.iter().map(|r| r.id).collect();
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|t| json!({"id": t.id, "job_id": t.job_id, "kind": t.kind, "status": t.status, "note": t.note, "resolution": t.resolution, "created_at": t.created_at, "resolved_at": t.resolved_at}))
+        .collect();
+    Ok(paged(items, ids, pg))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskInput {
+    status: Option<String>,
+    resolution: Option<String>,
+}
+
+/// Closing a follow-up: `{"status": "done", "resolution": "..."}`; the customer is told.
+async fn resolve_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<TaskInput>,
+) -> Result<Json<Value>, ApiError> {
+    let mut p = Problems::default();
+    if input.status.as_deref() != Some("done") {
+        p.add("status", "set it to done to close the follow-up");
+    }
+    let resolution = super::required_text(&mut p, "resolution", input.resolution, 2000);
+    p.into_result()?;
+    let t = crate::store::ratings::resolve(
+        &state.db,
+        &state.notify,
+        caller.organization_id,
+        path_id(&id)?,
+        resolution.unwrap_or_default(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(json!({"id": t.id, "job_id": t.job_id, "status": "done"})))
+}

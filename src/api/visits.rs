@@ -1,0 +1,226 @@
+//! Visits: booking, rescheduling, reassigning, and the crew's status taps.
+
+use super::views::{zone_of, VisitView};
+use super::{path_id, ApiJson};
+use crate::auth::Caller;
+use crate::domain::time::parse_rfc3339;
+use crate::domain::visit::{VisitKind, VisitStatus};
+use crate::error::{ApiError, Problems};
+use crate::startup::AppState;
+use crate::store::visits::{NewVisit, VisitChanges, VisitWithStaff};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/visits/{id}", get(show).patch(update)).route("/visits/{id}/status", post(set_status))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitInput {
+    kind: Option<String>,
+    staff_ids: Option<Vec<i64>>,
+    window_start: Option<String>,
+    window_end: Option<String>,
+    duration_minutes: Option<i64>,
+}
+
+fn time_field(p: &mut Problems, field: &str, v: Option<String>, required: bool) -> Option<DateTime<Utc>> {
+    match v {
+        None if required => {
+            p.add(field, "is required (RFC 3339 with an offset, such as 2026-11-23T09:00:00-05:00)");
+            None
+        }
+        None => None,
+        Some(s) => p.check(field, parse_rfc3339(&s)),
+    }
+}
+
+fn duration_field(p: &mut Problems, v: Option<i64>) -> Option<i32> {
+    let d = v?;
+    match i32::try_from(d).ok().filter(|d| (1..=crate::store::visits::MAX_DURATION_MINUTES).contains(d)) {
+        Some(d) => Some(d),
+        None => {
+            p.add("duration_minutes", format!("must be between 1 and {}", crate::store::visits::MAX_DURATION_MINUTES));
+            None
+        }
+    }
+}
+
+async fn view(state: &AppState, org_id: i64, v: VisitWithStaff) -> Result<VisitView, ApiError> {
+    let job = crate::store::jobs::get(&state.db, org_id, v.visit.job_id).await?;
+    let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
+    Ok(VisitView::new(v, zone_of(&customer.timezone)))
+}
+
+/// `POST /jobs/{id}/visits`
+pub async fn book(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(job_id): Path<String>,
+    ApiJson(input): ApiJson<VisitInput>,
+) -> Result<(StatusCode, Json<VisitView>), ApiError> {
+    let job_id = path_id(&job_id)?;
+    let mut p = Problems::default();
+    let kind = match input.kind.as_deref() {
+        None => {
+            p.add("kind", format!("is required (one of {})", VisitKind::choices()));
+            None
+        }
+        Some(k) => {
+            p.check("kind", VisitKind::parse(k.trim()).ok_or(format!("'{k}' is not one of {}", VisitKind::choices())))
+        }
+    };
+    if input.staff_ids.as_ref().is_none_or(|s| s.is_empty()) {
+        p.add("staff_ids", "assign at least one staff member");
+    }
+    let start = time_field(&mut p, "window_start", input.window_start, true);
+    let end = time_field(&mut p, "window_end", input.window_end, true);
+    if input.duration_minutes.is_none() {
+        p.add("duration_minutes", "is required");
+    }
+    let duration = duration_field(&mut p, input.duration_minutes);
+    p.into_result()?;
+    let (Some(kind), Some(staff_ids), Some(window_start), Some(window_end), Some(duration_minutes)) =
+        (kind, input.staff_ids, start, end, duration)
+    else {
+        return Err(ApiError::Internal("visit parse accepted incomplete input".into()));
+    };
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let booked = crate::store::visits::book(
+        &state.db,
+        &state.notify,
+        &org,
+        job_id,
+        NewVisit { kind, staff_ids, window_start, window_end, duration_minutes },
+        state.clock.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(&state, org.id, booked).await?)))
+}
+
+/// `GET /jobs/{id}/visits`
+pub async fn list_for_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(job_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let org_id = caller.organization_id;
+    let job = crate::store::jobs::get(&state.db, org_id, path_id(&job_id)?).await?;
+    crate::access::ensure_job(&state.db, &caller, job.id).await?;
+    let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
+    let zone = zone_of(&customer.timezone);
+    let visits: Vec<VisitView> = crate::store::visits::for_job(&state.db, org_id, job.id)
+        .await?
+        .into_iter()
+        .map(|v| VisitView::new(v, zone))
+        .collect();
+    Ok(Json(json!({"items": visits, "next_after": null})))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<VisitView>, ApiError> {
+    let v = crate::store::visits::get(&state.db, caller.organization_id, path_id(&id)?).await?;
+    crate::access::ensure_visit(&caller, &v.staff_ids)?;
+    Ok(Json(view(&state, caller.organization_id, v).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisitChangesInput {
+    staff_ids: Option<Vec<i64>>,
+    window_start: Option<String>,
+    window_end: Option<String>,
+    duration_minutes: Option<i64>,
+}
+
+/// Reschedule (window, duration) and/or reassign (staff_ids).
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<VisitChangesInput>,
+) -> Result<Json<VisitView>, ApiError> {
+    let id = path_id(&id)?;
+    let mut p = Problems::default();
+    let window_start = time_field(&mut p, "window_start", input.window_start, false);
+    let window_end = time_field(&mut p, "window_end", input.window_end, false);
+    let duration_minutes = duration_field(&mut p, input.duration_minutes);
+    if input.staff_ids.as_ref().is_some_and(|s| s.is_empty()) {
+        p.add("staff_ids", "assign at least one staff member");
+    }
+    if input.staff_ids.is_none()
+        && window_start.is_none()
+        && window_end.is_none()
+        && input.duration_minutes.is_none()
+        && p.0.is_empty()
+    {
+        p.add("body", "change at least one of window_start, window_end, duration_minutes, staff_ids");
+    }
+    p.into_result()?;
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let updated = crate::store::visits::update(
+        &state.db,
+        &state.notify,
+        &org,
+        id,
+        VisitChanges { window_start, window_end, duration_minutes, staff_ids: input.staff_ids },
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(view(&state, org.id, updated).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusInput {
+    status: Option<String>,
+    /// With `en_route`: minutes until arrival, for the customer's message.
+    eta_minutes: Option<i64>,
+}
+
+/// The crew's taps (*On my way*, *Arrived*, *Completed*) and the office's
+/// cancel / missed. Estimators and technicians may only move their own visits.
+async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<StatusInput>,
+) -> Result<Json<VisitView>, ApiError> {
+    let id = path_id(&id)?;
+    // Who may touch this visit is decided before what they asked for.
+    let current = crate::store::visits::get(&state.db, caller.organization_id, id).await?;
+    crate::access::ensure_visit(&caller, &current.staff_ids)?;
+    let to = match input.status.as_deref() {
+        None => return Err(ApiError::field("status", format!("is required (one of {})", VisitStatus::choices()))),
+        Some(s) => VisitStatus::parse(s.trim())
+            .ok_or_else(|| ApiError::field("status", format!("'{s}' is not one of {}", VisitStatus::choices())))?,
+    };
+    // Checked again inside the transaction, against the row it locks.
+    let only_assignee = crate::access::field_staff(&caller);
+    if let Some(eta) = input.eta_minutes {
+        if !(0..=24 * 60).contains(&eta) {
+            return Err(ApiError::field("eta_minutes", "must be between 0 and 1440"));
+        }
+    }
+    let v = crate::store::visits::set_status(
+        &state.db,
+        &state.notify,
+        caller.organization_id,
+        id,
+        to,
+        input.eta_minutes,
+        only_assignee,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(view(&state, caller.organization_id, v).await?))
+}

@@ -1,0 +1,316 @@
+//! Typed settings: defaults in code, `KEPT_*` environment overrides.
+
+use std::net::SocketAddr;
+
+/// Whether to seed the demo company on an empty database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoMode {
+    /// Seed only when no SMS or email provider is configured, so a demo
+    /// never texts or mails a real person.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    /// `KEPT_DATABASE_URL`: `sqlite://kept.db` (default) or `postgres://...`.
+    pub database_url: String,
+    /// `KEPT_LISTEN`: address to serve on, default `127.0.0.1:3000`.
+    pub listen: SocketAddr,
+    /// `KEPT_PUBLIC_URL`: how customers and staff reach this server.
+    pub public_url: String,
+    /// `KEPT_DEMO`: `auto` (default), `always`, `never`.
+    pub demo: DemoMode,
+    /// `KEPT_DB_MAX_CONNECTIONS`: pool size, default 8.
+    pub db_max_connections: u32,
+    /// Whether an SMS or email provider is configured (`KEPT_SMTP_URL`,
+    /// `KEPT_TWILIO_ACCOUNT_SID`).
+    pub provider_configured: bool,
+    /// `KEPT_TEMPLATES_DIR`: message templates overriding the built-in ones
+    /// (default `./templates` when it exists).
+    pub templates_dir: Option<std::path::PathBuf>,
+    /// `KEPT_SMTP_URL`: e.g. `smtp://127.0.0.1:2525`, `smtps://user:pass@host`.
+    pub smtp_url: Option<String>,
+    /// `KEPT_EMAIL_FROM`: the From of customer email.
+    pub email_from: String,
+    pub twilio: Option<TwilioSettings>,
+    /// `KEPT_SMS_RATE_PER_SECOND`: pace of SMS per sender (default 1).
+    pub sms_rate_per_second: f64,
+    /// `KEPT_NOTIFIER`: `on` (default) runs the minute tick and delivery in `serve`.
+    pub notifier_enabled: bool,
+    /// `KEPT_TRUSTED_PROXY`: the reverse proxy's address, whose X-Forwarded-For is believed.
+    pub trusted_proxy: Option<std::net::IpAddr>,
+}
+
+/// Twilio (or a Twilio-compatible provider) for SMS.
+#[derive(Clone)]
+pub struct TwilioSettings {
+    /// `KEPT_TWILIO_ACCOUNT_SID`
+    pub account_sid: String,
+    /// `KEPT_TWILIO_AUTH_TOKEN`
+    pub auth_token: String,
+    /// `KEPT_TWILIO_FROM`: a sending number in E.164.
+    pub from: Option<String>,
+    /// `KEPT_TWILIO_MESSAGING_SERVICE_SID`: used instead of `from` when set.
+    pub messaging_service_sid: Option<String>,
+    /// `KEPT_TWILIO_BASE_URL`: default `https://api.twilio.com`.
+    pub base_url: String,
+    /// `KEPT_TWILIO_TIMEOUT_SECS`: how long to wait for an answer (default 15).
+    pub timeout_secs: u64,
+}
+
+impl std::fmt::Debug for TwilioSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioSettings")
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"***")
+            .field("from", &self.from)
+            .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("base_url", &self.base_url)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    // The database URL may carry a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("demo", &self.demo)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("provider_configured", &self.provider_configured)
+            .field("templates_dir", &self.templates_dir)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("email_from", &self.email_from)
+            .field("twilio", &self.twilio)
+            .field("sms_rate_per_second", &self.sms_rate_per_second)
+            .field("notifier_enabled", &self.notifier_enabled)
+            .field("trusted_proxy", &self.trusted_proxy)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.rsplit_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl Settings {
+    pub const DEFAULT_DATABASE_URL: &'static str = "sqlite://kept.db";
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:3000";
+
+    /// Reads `KEPT_*` variables from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `get`, so tests need not touch the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let database_url = get("KEPT_DATABASE_URL").unwrap_or_else(|| Self::DEFAULT_DATABASE_URL.into());
+        let listen_raw = get("KEPT_LISTEN").unwrap_or_else(|| Self::DEFAULT_LISTEN.into());
+        let listen = listen_raw.parse().map_err(|_| ConfigError {
+            var: "KEPT_LISTEN",
+            message: format!("'{listen_raw}' is not an address such as 127.0.0.1:3000"),
+        })?;
+        let demo = match get("KEPT_DEMO").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("auto") => DemoMode::Auto,
+            Some("always") | Some("1") | Some("true") | Some("yes") => DemoMode::Always,
+            Some("never") | Some("0") | Some("false") | Some("no") => DemoMode::Never,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "KEPT_DEMO",
+                    message: format!("'{other}' is not auto, always or never"),
+                })
+            }
+        };
+        let db_max_connections = match get("KEPT_DB_MAX_CONNECTIONS") {
+            None => 8,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1).ok_or(ConfigError {
+                var: "KEPT_DB_MAX_CONNECTIONS",
+                message: format!("'{v}' is not a positive number"),
+            })?,
+        };
+        let public_url =
+            get("KEPT_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_string();
+        let smtp_url = get("KEPT_SMTP_URL");
+        if let Some(u) = &smtp_url {
+            if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+                return Err(ConfigError {
+                    var: "KEPT_SMTP_URL",
+                    message: "must start with smtp:// or smtps://".into(),
+                });
+            }
+        }
+        let twilio = match get("KEPT_TWILIO_ACCOUNT_SID") {
+            None => None,
+            Some(account_sid) => {
+                let auth_token = get("KEPT_TWILIO_AUTH_TOKEN").ok_or(ConfigError {
+                    var: "KEPT_TWILIO_AUTH_TOKEN",
+                    message: "is required with KEPT_TWILIO_ACCOUNT_SID".into(),
+                })?;
+                let from = get("KEPT_TWILIO_FROM");
+                let messaging_service_sid = get("KEPT_TWILIO_MESSAGING_SERVICE_SID");
+                if from.is_none() && messaging_service_sid.is_none() {
+                    return Err(ConfigError {
+                        var: "KEPT_TWILIO_FROM",
+                        message: "set it (or KEPT_TWILIO_MESSAGING_SERVICE_SID) with KEPT_TWILIO_ACCOUNT_SID".into(),
+                    });
+                }
+                let timeout_secs = match get("KEPT_TWILIO_TIMEOUT_SECS") {
+                    None => 15,
+                    Some(v) => v.parse().ok().filter(|n| *n >= 1).ok_or(ConfigError {
+                        var: "KEPT_TWILIO_TIMEOUT_SECS",
+                        message: format!("'{v}' is not a positive number of seconds"),
+                    })?,
+                };
+                Some(TwilioSettings {
+                    account_sid,
+                    auth_token,
+                    from,
+                    messaging_service_sid,
+                    base_url: get("KEPT_TWILIO_BASE_URL")
+                        .unwrap_or_else(|| "https://api.twilio.com".into())
+                        .trim_end_matches('/')
+                        .to_string(),
+                    timeout_secs,
+                })
+            }
+        };
+        let sms_rate_per_second = match get("KEPT_SMS_RATE_PER_SECOND") {
+            None => 1.0,
+            Some(v) => v.parse::<f64>().ok().filter(|r| *r > 0.0 && r.is_finite()).ok_or(ConfigError {
+                var: "KEPT_SMS_RATE_PER_SECOND",
+                message: format!("'{v}' is not a positive number"),
+            })?,
+        };
+        let notifier_enabled = match get("KEPT_NOTIFIER").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("on") | Some("1") | Some("true") => true,
+            Some("off") | Some("0") | Some("false") => false,
+            Some(other) => {
+                return Err(ConfigError { var: "KEPT_NOTIFIER", message: format!("'{other}' is not on or off") })
+            }
+        };
+        let templates_dir = get("KEPT_TEMPLATES_DIR").map(std::path::PathBuf::from).or_else(|| {
+            let local = std::path::PathBuf::from("templates");
+            local.join("messages").is_dir().then_some(local)
+        });
+        let trusted_proxy = match get("KEPT_TRUSTED_PROXY") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError {
+                var: "KEPT_TRUSTED_PROXY",
+                message: format!("'{v}' is not an IP address"),
+            })?),
+        };
+        let provider_configured = smtp_url.is_some() || twilio.is_some();
+        Ok(Settings {
+            database_url,
+            listen,
+            public_url,
+            demo,
+            db_max_connections,
+            provider_configured,
+            templates_dir,
+            smtp_url,
+            email_from: get("KEPT_EMAIL_FROM").unwrap_or_else(|| "Kept <kept@localhost>".into()),
+            twilio,
+            sms_rate_per_second,
+            notifier_enabled,
+            trusted_proxy,
+        })
+    }
+
+    pub fn should_seed_demo(&self) -> bool {
+        match self.demo {
+            DemoMode::Always => true,
+            DemoMode::Never => false,
+            DemoMode::Auto => !self.provider_configured,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_a_local_sqlite_file_on_port_3000() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.database_url, "sqlite://kept.db");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_url, "http://127.0.0.1:3000");
+        assert!(s.should_seed_demo());
+    }
+
+    #[test]
+    fn a_configured_provider_turns_the_demo_off_unless_asked() {
+        assert!(!settings(&[("KEPT_SMTP_URL", "smtp://127.0.0.1:2525")]).unwrap().should_seed_demo());
+        let twilio = [
+            ("KEPT_TWILIO_ACCOUNT_SID", "AC1"),
+            ("KEPT_TWILIO_AUTH_TOKEN", "secret"),
+            ("KEPT_TWILIO_FROM", "+12065550100"),
+        ];
+        assert!(!settings(&twilio).unwrap().should_seed_demo());
+        let mut always = twilio.to_vec();
+        always.push(("KEPT_DEMO", "always"));
+        assert!(settings(&always).unwrap().should_seed_demo());
+        assert!(!settings(&[("KEPT_DEMO", "never")]).unwrap().should_seed_demo());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(settings(&[("KEPT_LISTEN", "nowhere")]).err().unwrap().var, "KEPT_LISTEN");
+        assert_eq!(settings(&[("KEPT_DEMO", "maybe")]).err().unwrap().var, "KEPT_DEMO");
+        assert_eq!(settings(&[("KEPT_DB_MAX_CONNECTIONS", "0")]).err().unwrap().var, "KEPT_DB_MAX_CONNECTIONS");
+    }
+
+    #[test]
+    fn twilio_needs_a_token_and_a_sender() {
+        assert_eq!(settings(&[("KEPT_TWILIO_ACCOUNT_SID", "AC1")]).err().unwrap().var, "KEPT_TWILIO_AUTH_TOKEN");
+        let no_sender = [("KEPT_TWILIO_ACCOUNT_SID", "AC1"), ("KEPT_TWILIO_AUTH_TOKEN", "t")];
+        assert_eq!(settings(&no_sender).err().unwrap().var, "KEPT_TWILIO_FROM");
+        let ok = settings(&[
+            ("KEPT_TWILIO_ACCOUNT_SID", "AC1"),
+            ("KEPT_TWILIO_AUTH_TOKEN", "hunter2"),
+            ("KEPT_TWILIO_MESSAGING_SERVICE_SID", "MG1"),
+            ("KEPT_TWILIO_BASE_URL", "http://127.0.0.1:9/"),
+        ])
+        .unwrap();
+        let t = ok.twilio.clone().unwrap();
+        assert_eq!(t.base_url, "http://127.0.0.1:9");
+        assert!(!format!("{ok:?}").contains("hunter2"));
+        assert_eq!(settings(&[("KEPT_SMTP_URL", "http://x")]).err().unwrap().var, "KEPT_SMTP_URL");
+        assert_eq!(settings(&[("KEPT_SMS_RATE_PER_SECOND", "0")]).err().unwrap().var, "KEPT_SMS_RATE_PER_SECOND");
+    }
+
+    #[test]
+    fn passwords_are_redacted_in_debug_output() {
+        let s = settings(&[("KEPT_DATABASE_URL", "postgres://kept:hunter2@db/kept")]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://kept:***@db/kept"));
+    }
+}

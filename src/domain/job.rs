@@ -1,0 +1,77 @@
+//! Job status: where the customer's problem stands.
+
+use super::visit::{str_enum, VisitKind, VisitStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    New,
+    Scheduled,
+    Estimating,
+    AwaitingApproval,
+    Approved,
+    InProgress,
+    Completed,
+    Cancelled,
+}
+str_enum!(JobStatus {
+    New => "new", Scheduled => "scheduled", Estimating => "estimating",
+    AwaitingApproval => "awaiting_approval", Approved => "approved",
+    InProgress => "in_progress", Completed => "completed", Cancelled => "cancelled",
+});
+
+impl JobStatus {
+    /// Open jobs are the ones customers hear about twice a day.
+    pub fn is_open(self) -> bool {
+        !matches!(self, JobStatus::Completed | JobStatus::Cancelled)
+    }
+
+    /// The job status implied by booking a visit, if it moves the job.
+    pub fn after_booking(self) -> Option<JobStatus> {
+        (self == JobStatus::New).then_some(JobStatus::Scheduled)
+    }
+
+    /// The job status implied by a visit moving to `status`, if any: an
+    /// estimator arriving starts the estimate; a crew on its way to a work
+    /// visit means the work is under way. A job never moves backwards here.
+    pub fn after_visit(self, kind: VisitKind, status: VisitStatus) -> Option<JobStatus> {
+        use JobStatus::*;
+        match (kind, status) {
+            (VisitKind::Estimate, VisitStatus::Arrived) if matches!(self, New | Scheduled) => Some(Estimating),
+            (VisitKind::Work, VisitStatus::EnRoute | VisitStatus::Arrived)
+                if matches!(self, New | Scheduled | Estimating | AwaitingApproval | Approved) =>
+            {
+                Some(InProgress)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booking_schedules_a_new_job_only() {
+        assert_eq!(JobStatus::New.after_booking(), Some(JobStatus::Scheduled));
+        assert_eq!(JobStatus::InProgress.after_booking(), None);
+    }
+
+    #[test]
+    fn visits_move_jobs_forward_never_back() {
+        use VisitKind::*;
+        use VisitStatus::*;
+        assert_eq!(JobStatus::Scheduled.after_visit(Estimate, Arrived), Some(JobStatus::Estimating));
+        assert_eq!(JobStatus::Approved.after_visit(Work, EnRoute), Some(JobStatus::InProgress));
+        assert_eq!(JobStatus::Completed.after_visit(Work, Arrived), None);
+        assert_eq!(JobStatus::InProgress.after_visit(Estimate, Arrived), None);
+        assert_eq!(JobStatus::Scheduled.after_visit(FollowUp, Arrived), None);
+    }
+
+    #[test]
+    fn closed_jobs_are_not_open() {
+        assert!(JobStatus::AwaitingApproval.is_open());
+        assert!(!JobStatus::Completed.is_open());
+        assert!(!JobStatus::Cancelled.is_open());
+    }
+}

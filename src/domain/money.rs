@@ -1,0 +1,524 @@
+//! Money and pricing. Amounts are integer minor units (cents) of an ISO 4217
+//! currency; quantities are exact decimals with up to four places. No
+//! floating point anywhere.
+//!
+//! **Rounding rule**: each line's total is `quantity × unit price`, rounded
+//! to the minor unit half away from zero, per line. Discount lines subtract
+//! their total. Each tax is `subtotal × rate_bp / 10000` (subtotal = sum of
+//! rounded lines, discounts included), rounded the same way. The total is
+//! the subtotal plus the taxes. Every step is checked for overflow.
+
+use std::fmt;
+
+/// Quantity scale: four decimal places.
+pub const QTY_SCALE: i64 = 10_000;
+/// Sane limits that keep every product far inside i64.
+pub const MAX_QTY_UNITS: i64 = 1_000_000 * QTY_SCALE;
+pub const MAX_UNIT_PRICE: i64 = 10_000_000_000; // 100 million in major units
+pub const MAX_LINES: usize = 200;
+pub const MAX_TAX_BP: i64 = 10_000;
+
+/// An exact decimal quantity in ten-thousandths (`2.5` is 25000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quantity(pub i64);
+
+impl Quantity {
+    /// Parses `"2.5"`, `"37.25"`, `"-1"`, `"3"`: digits with an optional sign
+    /// and at most four decimals.
+    pub fn parse(s: &str) -> Result<Quantity, String> {
+        let t = s.trim();
+        let (neg, digits) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        let ok = !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit());
+        if !ok || (digits.contains('.') && frac.is_empty()) {
+            return Err(format!("'{s}' is not a decimal number such as 2.5"));
+        }
+        if frac.len() > 4 {
+            return Err(format!("'{s}' has more than 4 decimal places"));
+        }
+        if int.len() > 12 {
+            return Err(format!("'{s}' is too large"));
+        }
+        let int_v: i64 = int.parse().map_err(|_| format!("'{s}' is too large"))?;
+        let frac_v: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<4}").parse().unwrap_or(0) };
+        let units =
+            int_v.checked_mul(QTY_SCALE).and_then(|v| v.checked_add(frac_v)).ok_or(format!("'{s}' is too large"))?;
+        Ok(Quantity(if neg { -units } else { units }))
+    }
+}
+
+impl fmt::Display for Quantity {
+    /// The shortest exact form: `2.5`, `3`, `0.0125`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let a = self.0.unsigned_abs();
+        let int = a / QTY_SCALE as u64;
+        let frac = a % QTY_SCALE as u64;
+        if frac == 0 {
+            write!(f, "{sign}{int}")
+        } else {
+            let frac = format!("{frac:04}");
+            write!(f, "{sign}{int}.{}", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+/// Divides rounding half away from zero.
+pub fn div_round_half_away(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = n / d;
+    let r = n % d;
+    if 2 * r.abs() >= d {
+        q + n.signum()
+    } else {
+        q
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Labor,
+    Material,
+    Equipment,
+    Fee,
+    Discount,
+}
+super::visit::str_enum!(LineKind { Labor => "labor", Material => "material", Equipment => "equipment", Fee => "fee", Discount => "discount" });
+
+/// A priced line as the pricing rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub kind: LineKind,
+    pub quantity: Quantity,
+    pub unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Each line's rounded total (negative for discounts).
+    pub lines: Vec<i64>,
+    pub subtotal: i64,
+    /// Each tax, in the order given.
+    pub taxes: Vec<i64>,
+    pub tax: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PricingError {
+    /// A line (by index) is not acceptable.
+    Line {
+        index: usize,
+        field: &'static str,
+        message: String,
+    },
+    Tax {
+        index: usize,
+        message: String,
+    },
+    TooManyLines,
+    Empty,
+    Overflow,
+    NegativeTotal,
+}
+
+/// Computes every total, or says exactly what is wrong.
+pub fn price(lines: &[Line], tax_rates_bp: &[i64]) -> Result<Totals, PricingError> {
+    if lines.is_empty() {
+        return Err(PricingError::Empty);
+    }
+    if lines.len() > MAX_LINES {
+        return Err(PricingError::TooManyLines);
+    }
+    for (index, rate) in tax_rates_bp.iter().enumerate() {
+        if !(0..=MAX_TAX_BP).contains(rate) {
+            return Err(PricingError::Tax { index, message: "must be between 0 and 10000 basis points (100%)".into() });
+        }
+    }
+    let mut totals = Vec::with_capacity(lines.len());
+    let mut subtotal: i64 = 0;
+    for (index, l) in lines.iter().enumerate() {
+        let q = l.quantity.0;
+        if l.kind == LineKind::Discount {
+            if q == 0 {
+                return Err(PricingError::Line { index, field: "quantity", message: "must not be zero".into() });
+            }
+        } else if q <= 0 {
+            return Err(PricingError::Line { index, field: "quantity", message: "must be greater than zero".into() });
+        }
+        if q.abs() > MAX_QTY_UNITS {
+            return Err(PricingError::Line { index, field: "quantity", message: "must be at most 1000000".into() });
+        }
+        if l.unit_price_minor < 0 {
+            return Err(PricingError::Line {
+                index,
+                field: "unit_price_minor",
+                message: "must not be negative (use a discount line to take money off)".into(),
+            });
+        }
+        if l.unit_price_minor > MAX_UNIT_PRICE {
+            return Err(PricingError::Line { index, field: "unit_price_minor", message: "is too large".into() });
+        }
+        let raw = div_round_half_away(q as i128 * l.unit_price_minor as i128, QTY_SCALE as i128);
+        let amount = i64::try_from(raw.abs()).map_err(|_| PricingError::Overflow)?;
+        let line = if l.kind == LineKind::Discount { -amount } else { amount };
+        subtotal = subtotal.checked_add(line).ok_or(PricingError::Overflow)?;
+        totals.push(line);
+    }
+    if subtotal < 0 {
+        return Err(PricingError::NegativeTotal);
+    }
+    let mut taxes = Vec::with_capacity(tax_rates_bp.len());
+    let mut tax: i64 = 0;
+    for rate in tax_rates_bp {
+        let t = i64::try_from(div_round_half_away(subtotal as i128 * *rate as i128, 10_000))
+            .map_err(|_| PricingError::Overflow)?;
+        tax = tax.checked_add(t).ok_or(PricingError::Overflow)?;
+        taxes.push(t);
+    }
+    let total = subtotal.checked_add(tax).ok_or(PricingError::Overflow)?;
+    Ok(Totals { lines: totals, subtotal, taxes, tax, total })
+}
+
+/// An ISO 4217 currency we can format: code, symbol, minor-unit digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Currency {
+    pub code: &'static str,
+    pub symbol: &'static str,
+    pub digits: u32,
+}
+
+const CURRENCIES: &[Currency] = &[
+    Currency { code: "USD", symbol: "$", digits: 2 },
+    Currency { code: "CAD", symbol: "CA$", digits: 2 },
+    Currency { code: "AUD", symbol: "A$", digits: 2 },
+    Currency { code: "NZD", symbol: "NZ$", digits: 2 },
+    Currency { code: "EUR", symbol: "€", digits: 2 },
+    Currency { code: "GBP", symbol: "£", digits: 2 },
+    Currency { code: "CHF", symbol: "CHF ", digits: 2 },
+    Currency { code: "INR", symbol: "₹", digits: 2 },
+    Currency { code: "JPY", symbol: "¥", digits: 0 },
+    Currency { code: "KRW", symbol: "₩", digits: 0 },
+    Currency { code: "MXN", symbol: "MX$", digits: 2 },
+    Currency { code: "BRL", symbol: "R$", digits: 2 },
+    Currency { code: "ZAR", symbol: "R ", digits: 2 },
+    Currency { code: "SGD", symbol: "S$", digits: 2 },
+    Currency { code: "HKD", symbol: "HK$", digits: 2 },
+    Currency { code: "SEK", symbol: "SEK ", digits: 2 },
+    Currency { code: "NOK", symbol: "NOK ", digits: 2 },
+    Currency { code: "DKK", symbol: "DKK ", digits: 2 },
+    Currency { code: "KWD", symbol: "KWD ", digits: 3 },
+];
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Currency, String> {
+        let up = code.trim().to_ascii_uppercase();
+        CURRENCIES
+            .iter()
+            .find(|c| c.code == up)
+            .copied()
+            .ok_or_else(|| format!("'{code}' is not a currency we know (ISO 4217, e.g. USD, EUR, GBP)"))
+    }
+
+    /// `$1,234.56`, `-$20.00`, `¥1,500`.
+    pub fn format(&self, minor: i64) -> String {
+        let neg = minor < 0;
+        let a = minor.unsigned_abs();
+        let scale = 10u64.pow(self.digits);
+        let (major, frac) = (a / scale, a % scale);
+        let digits = major.to_string();
+        let mut grouped = String::new();
+        for (i, ch) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        let frac =
+            if self.digits > 0 { format!(".{frac:0width$}", width = self.digits as usize) } else { String::new() };
+        format!("{}{}{grouped}{frac}", if neg { "-" } else { "" }, self.symbol)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(kind: LineKind, q: &str, price: i64) -> Line {
+        Line { kind, quantity: Quantity::parse(q).unwrap(), unit_price_minor: price }
+    }
+
+    #[test]
+    fn quantities_are_exact_decimals() {
+        assert_eq!(Quantity::parse("2.5").unwrap(), Quantity(25_000));
+        assert_eq!(Quantity::parse("37.25").unwrap(), Quantity(372_500));
+        assert_eq!(Quantity::parse("0.0001").unwrap(), Quantity(1));
+        assert_eq!(Quantity::parse("-1").unwrap(), Quantity(-10_000));
+        assert_eq!(Quantity::parse("3").unwrap().to_string(), "3");
+        assert_eq!(Quantity::parse("2.50").unwrap().to_string(), "2.5");
+        assert_eq!(Quantity::parse("0.0125").unwrap().to_string(), "0.0125");
+        for bad in ["", "abc", "1.", ".5", "1.23456", "1e3", "1,5", "99999999999999"] {
+            assert!(Quantity::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn half_away_from_zero() {
+        assert_eq!(div_round_half_away(15, 10), 2);
+        assert_eq!(div_round_half_away(14, 10), 1);
+        assert_eq!(div_round_half_away(-15, 10), -2);
+        assert_eq!(div_round_half_away(-14, 10), -1);
+        assert_eq!(div_round_half_away(25, 10), 3, "not banker's rounding");
+    }
+
+    #[test]
+    fn worked_example_dry_out_with_tax() {
+        // 2.5 h of two technicians at $85.00, 37.25 sq ft of drywall at $3.49,
+        // a $45.00 fee, a $20.00 discount, 8.25% tax.
+        let lines = [
+            line(LineKind::Labor, "2.5", 8500),
+            line(LineKind::Material, "37.25", 349),
+            line(LineKind::Fee, "1", 4500),
+            line(LineKind::Discount, "1", 2000),
+        ];
+        let t = price(&lines, &[825]).unwrap();
+        // 37.25 × 349 = 13000.25 -> 13000
+        assert_eq!(t.lines, vec![21250, 13000, 4500, -2000]);
+        assert_eq!(t.subtotal, 36750);
+        // 36750 × 0.0825 = 3031.875 -> 3032
+        assert_eq!(t.taxes, vec![3032]);
+        assert_eq!(t.total, 39782);
+    }
+
+    #[test]
+    fn rounding_edges_round_each_line_half_away_from_zero() {
+        // 0.5 × 1 cent = 0.5 -> 1; 0.25 × 1 = 0.25 -> 0; 1.5 × 3 = 4.5 -> 5
+        let t = price(
+            &[line(LineKind::Material, "0.5", 1), line(LineKind::Material, "0.25", 1), line(LineKind::Labor, "1.5", 3)],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.lines, vec![1, 0, 5]);
+        // A discount of 0.5 cent rounds to 1 cent off.
+        let t = price(&[line(LineKind::Fee, "1", 100), line(LineKind::Discount, "0.5", 1)], &[]).unwrap();
+        assert_eq!(t.lines, vec![100, -1]);
+        // Tax of exactly half a cent rounds up: 50 × 100 bp = 0.5.
+        assert_eq!(price(&[line(LineKind::Fee, "1", 50)], &[100]).unwrap().tax, 1);
+        // Two taxes are each rounded: 1234 × 6.25% = 77.125 -> 77; × 2% = 24.68 -> 25.
+        let t = price(&[line(LineKind::Fee, "1", 1234)], &[625, 200]).unwrap();
+        assert_eq!(t.taxes, vec![77, 25]);
+        assert_eq!(t.total, 1234 + 102);
+    }
+
+    #[test]
+    fn bad_lines_name_the_line_and_field() {
+        assert_eq!(
+            price(&[line(LineKind::Labor, "0", 100)], &[]),
+            Err(PricingError::Line { index: 0, field: "quantity", message: "must be greater than zero".into() })
+        );
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1", 1), line(LineKind::Labor, "-2", 100)], &[]),
+            Err(PricingError::Line { index: 1, .. })
+        ));
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1", -5)], &[]),
+            Err(PricingError::Line { field: "unit_price_minor", .. })
+        ));
+        assert!(
+            price(&[line(LineKind::Discount, "-1", 100), line(LineKind::Fee, "1", 500)], &[]).is_ok(),
+            "a negative discount quantity is still a discount"
+        );
+        assert_eq!(price(&[], &[]), Err(PricingError::Empty));
+        assert!(matches!(price(&[line(LineKind::Fee, "1", 1)], &[10_001]), Err(PricingError::Tax { index: 0, .. })));
+        assert_eq!(
+            price(&[line(LineKind::Fee, "1", 100), line(LineKind::Discount, "1", 200)], &[]),
+            Err(PricingError::NegativeTotal)
+        );
+        let many: Vec<Line> = (0..=MAX_LINES).map(|_| line(LineKind::Fee, "1", 1)).collect();
+        assert_eq!(price(&many, &[]), Err(PricingError::TooManyLines));
+    }
+
+    #[test]
+    fn the_largest_estimate_allowed_is_exact_and_larger_prices_are_refused() {
+        // The limits keep every total inside i64: 200 lines at the maximum
+        // quantity and price, plus 100% tax, is 4e18 < 9.2e18.
+        let big: Vec<Line> = (0..MAX_LINES).map(|_| line(LineKind::Material, "1000000", MAX_UNIT_PRICE)).collect();
+        let t = price(&big, &[MAX_TAX_BP]).unwrap();
+        assert_eq!(t.subtotal as i128, 200 * 1_000_000 * MAX_UNIT_PRICE as i128);
+        assert_eq!(t.total as i128, 2 * t.subtotal as i128);
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1", MAX_UNIT_PRICE + 1)], &[]),
+            Err(PricingError::Line { field: "unit_price_minor", .. })
+        ));
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1000001", 1)], &[]),
+            Err(PricingError::Line { field: "quantity", .. })
+        ));
+    }
+
+    #[test]
+    fn currencies_are_formatted() {
+        let usd = Currency::parse("usd").unwrap();
+        assert_eq!(usd.format(123456), "$1,234.56");
+        assert_eq!(usd.format(-2000), "-$20.00");
+        assert_eq!(usd.format(5), "$0.05");
+        assert_eq!(Currency::parse("JPY").unwrap().format(150000), "¥150,000");
+        assert_eq!(Currency::parse("KWD").unwrap().format(1234), "KWD 1.234");
+        assert!(Currency::parse("XYZ").is_err());
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_line() -> impl Strategy<Value = Line> {
+            (0usize..5, 1i64..=MAX_QTY_UNITS / 1000, 0i64..=10_000_000).prop_map(|(k, q, p)| Line {
+                kind: LineKind::ALL[k],
+                quantity: Quantity(q),
+                unit_price_minor: p,
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn the_total_is_the_sum_of_rounded_lines_plus_taxes(
+                lines in proptest::collection::vec(any_line(), 1..30),
+                rates in proptest::collection::vec(0i64..=MAX_TAX_BP, 0..3),
+            ) {
+                match price(&lines, &rates) {
+                    Ok(t) => {
+                        // Each line is its own exact product rounded half away from zero.
+                        for (l, got) in lines.iter().zip(&t.lines) {
+                            let exact = l.quantity.0 as i128 * l.unit_price_minor as i128;
+                            let rounded = div_round_half_away(exact, QTY_SCALE as i128);
+                            let signed = if l.kind == LineKind::Discount { -rounded.abs() } else { rounded };
+                            prop_assert_eq!(*got as i128, signed);
+                            // Rounding never moves a line by more than half a cent.
+                            let signed_exact = if l.kind == LineKind::Discount { -exact.abs() } else { exact };
+                            let error = (signed * QTY_SCALE as i128 - signed_exact).abs();
+                            prop_assert!(error * 2 <= QTY_SCALE as i128, "line off by more than half a cent");
+                        }
+                        prop_assert_eq!(t.subtotal as i128, t.lines.iter().map(|x| *x as i128).sum::<i128>());
+                        prop_assert_eq!(t.tax as i128, t.taxes.iter().map(|x| *x as i128).sum::<i128>());
+                        prop_assert_eq!(t.total as i128, t.subtotal as i128 + t.tax as i128);
+                        prop_assert!(t.total >= 0);
+                    }
+                    Err(PricingError::NegativeTotal) => {
+                        let sum: i128 = lines.iter().map(|l| {
+                            let r = div_round_half_away(l.quantity.0 as i128 * l.unit_price_minor as i128, QTY_SCALE as i128);
+                            if l.kind == LineKind::Discount { -r.abs() } else { r }
+                        }).sum();
+                        prop_assert!(sum < 0);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                }
+            }
+
+            #[test]
+            fn huge_inputs_never_overflow_silently(
+                q in 1i64..=MAX_QTY_UNITS,
+                p in 0i64..=MAX_UNIT_PRICE,
+                n in 1usize..=MAX_LINES,
+                rate in 0i64..=MAX_TAX_BP,
+            ) {
+                let lines: Vec<Line> = (0..n).map(|_| Line { kind: LineKind::Material, quantity: Quantity(q), unit_price_minor: p }).collect();
+                let exact_sub = n as i128 * div_round_half_away(q as i128 * p as i128, QTY_SCALE as i128);
+                match price(&lines, &[rate]) {
+                    Ok(t) => {
+                        prop_assert_eq!(t.subtotal as i128, exact_sub);
+                        prop_assert_eq!(t.total as i128, exact_sub + div_round_half_away(exact_sub * rate as i128, 10_000));
+                    }
+                    Err(PricingError::Overflow) => {
+                        let total = exact_sub + div_round_half_away(exact_sub * rate as i128, 10_000);
+                        prop_assert!(total > i64::MAX as i128, "refused a total that fits: {}", total);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                }
+            }
+        }
+    }
+}
+
+/// A line as compared between two versions of an estimate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine {
+    pub kind: String,
+    pub description: String,
+    pub quantity: String,
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+}
+
+/// What changed from one version to the next: lines matched by kind and
+/// description (case-insensitive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: Vec<PricedLine>,
+    pub removed: Vec<PricedLine>,
+    /// (before, after) for lines whose quantity or price changed.
+    pub repriced: Vec<(PricedLine, PricedLine)>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.repriced.is_empty()
+    }
+}
+
+pub fn diff(old: &[PricedLine], new: &[PricedLine]) -> Changes {
+    let key = |l: &PricedLine| (l.kind.clone(), l.description.trim().to_lowercase());
+    let mut changes = Changes::default();
+    let mut matched_old = vec![false; old.len()];
+    for n in new {
+        match old.iter().enumerate().find(|(i, o)| !matched_old[*i] && key(o) == key(n)) {
+            Some((i, o)) => {
+                matched_old[i] = true;
+                if o.quantity != n.quantity
+                    || o.unit_price_minor != n.unit_price_minor
+                    || o.total_minor != n.total_minor
+                {
+                    changes.repriced.push((o.clone(), n.clone()));
+                }
+            }
+            None => changes.added.push(n.clone()),
+        }
+    }
+    for (i, o) in old.iter().enumerate() {
+        if !matched_old[i] {
+            changes.removed.push(o.clone());
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    fn pl(kind: &str, d: &str, q: &str, p: i64) -> PricedLine {
+        PricedLine { kind: kind.into(), description: d.into(), quantity: q.into(), unit_price_minor: p, total_minor: p }
+    }
+
+    #[test]
+    fn a_revision_says_what_was_added_removed_and_repriced() {
+        let old = [
+            pl("labor", "Dry-out", "2.5", 8500),
+            pl("material", "Drywall", "37.25", 349),
+            pl("fee", "Disposal", "1", 4500),
+        ];
+        let new = [
+            pl("labor", "dry-out ", "3", 8500),
+            pl("material", "Drywall", "37.25", 349),
+            pl("equipment", "Dehumidifier", "2", 6000),
+        ];
+        let c = diff(&old, &new);
+        assert_eq!(c.added.iter().map(|l| l.description.as_str()).collect::<Vec<_>>(), vec!["Dehumidifier"]);
+        assert_eq!(c.removed.iter().map(|l| l.description.as_str()).collect::<Vec<_>>(), vec!["Disposal"]);
+        assert_eq!(c.repriced.len(), 1);
+        assert_eq!((c.repriced[0].0.quantity.as_str(), c.repriced[0].1.quantity.as_str()), ("2.5", "3"));
+        assert!(diff(&old, &old).is_empty());
+    }
+}

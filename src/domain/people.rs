@@ -1,0 +1,131 @@
+//! Staff, customers and how to reach them.
+
+use super::visit::str_enum;
+use chrono::NaiveTime;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Dispatcher,
+    Estimator,
+    Technician,
+}
+str_enum!(Role { Admin => "admin", Dispatcher => "dispatcher", Estimator => "estimator", Technician => "technician" });
+
+impl Role {
+    /// May book, reschedule and manage customers and jobs.
+    pub fn can_dispatch(self) -> bool {
+        matches!(self, Role::Admin | Role::Dispatcher)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+str_enum!(Channel { Sms => "sms", Email => "email" });
+
+/// Parses a phone number to E.164. Numbers without a `+` are read as
+/// belonging to `default_region` (the organization's country).
+pub fn parse_phone(raw: &str, default_region: phonenumber::country::Id) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("is empty".into());
+    }
+    let parsed = phonenumber::parse(Some(default_region), raw).map_err(|_| format!("'{raw}' is not a phone number"))?;
+    if !phonenumber::is_valid(&parsed) {
+        return Err(format!("'{raw}' is not a valid phone number"));
+    }
+    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Checks an email address (HTML5 / RFC 5322 subset, as `validator` does).
+pub fn parse_email(raw: &str) -> Result<String, String> {
+    use validator::ValidateEmail;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("is empty".into());
+    }
+    if raw.len() > 254 || !raw.validate_email() {
+        return Err(format!("'{raw}' is not an email address"));
+    }
+    Ok(raw.to_string())
+}
+
+/// Weekly working hours: for each weekday (`mon`..`sun`) a list of
+/// `["HH:MM", "HH:MM"]` spans in the staff member's own zone.
+pub type WorkingHours = BTreeMap<String, Vec<[String; 2]>>;
+
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// The usual day when none is given: 08:00–17:00, Monday to Friday.
+pub fn default_working_hours() -> WorkingHours {
+    WEEKDAYS[..5].iter().map(|d| (d.to_string(), vec![["08:00".to_string(), "17:00".to_string()]])).collect()
+}
+
+pub fn validate_working_hours(hours: &WorkingHours) -> Result<(), String> {
+    for (day, spans) in hours {
+        if !WEEKDAYS.contains(&day.as_str()) {
+            return Err(format!("'{day}' is not a weekday (use {})", WEEKDAYS.join(", ")));
+        }
+        for [from, to] in spans {
+            let f = NaiveTime::parse_from_str(from, "%H:%M").map_err(|_| format!("{day}: '{from}' is not HH:MM"))?;
+            let t = NaiveTime::parse_from_str(to, "%H:%M").map_err(|_| format!("{day}: '{to}' is not HH:MM"))?;
+            if t <= f {
+                return Err(format!("{day}: {to} is not after {from}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phonenumber::country::Id::US;
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(parse_phone("(415) 555-2671", US).unwrap(), "+14155552671");
+        assert_eq!(parse_phone("+44 20 7946 0958", US).unwrap(), "+442079460958");
+        assert_eq!(parse_phone("+91 98765 43210", US).unwrap(), "+919876543210");
+    }
+
+    #[test]
+    fn fictional_555_01xx_demo_numbers_are_valid() {
+        assert_eq!(parse_phone("+1 206 555 0100", US).unwrap(), "+12065550100");
+    }
+
+    #[test]
+    fn nonsense_phones_are_refused() {
+        assert!(parse_phone("hello", US).is_err());
+        assert!(parse_phone("123", US).is_err());
+        assert!(parse_phone("", US).is_err());
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert_eq!(parse_email(" dana@example.test ").unwrap(), "dana@example.test");
+        assert!(parse_email("dana@").is_err());
+        assert!(parse_email("not an email").is_err());
+    }
+
+    #[test]
+    fn working_hours_are_checked() {
+        assert!(validate_working_hours(&default_working_hours()).is_ok());
+        let mut bad = WorkingHours::new();
+        bad.insert("funday".into(), vec![]);
+        assert!(validate_working_hours(&bad).unwrap_err().contains("funday"));
+        let mut bad = WorkingHours::new();
+        bad.insert("mon".into(), vec![["17:00".into(), "08:00".into()]]);
+        assert!(validate_working_hours(&bad).is_err());
+        let mut bad = WorkingHours::new();
+        bad.insert("mon".into(), vec![["8am".into(), "17:00".into()]]);
+        assert!(validate_working_hours(&bad).is_err());
+    }
+}

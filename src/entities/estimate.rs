@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "estimates")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub organization_id: i64,
+    pub job_id: i64,
+    /// 1, 2, 3... per job; editing a sent estimate makes the next one.
+    pub version: i32,
+    /// draft, sent, approved, declined, changes_requested, superseded
+    pub status: String,
+    pub currency: String,
+    /// JSON: `[{"name": "Sales tax", "rate_bp": 825, "amount_minor": 3032}]`
+    pub taxes: String,
+    pub notes: String,
+    pub valid_until: Option<Date>,
+    pub subtotal_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub author_staff_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub sent_at: Option<DateTimeUtc>,
+    pub decided_at: Option<DateTimeUtc>,
+    pub decision_comment: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

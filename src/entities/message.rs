@@ -1,0 +1,44 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "messages")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub organization_id: i64,
+    pub job_id: Option<i64>,
+    pub visit_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub kind: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub segments: Option<i32>,
+    pub encoding: Option<String>,
+    #[sea_orm(unique)]
+    pub dedupe_key: String,
+    pub state: String,
+    pub due_at: DateTimeUtc,
+    pub next_attempt_at: DateTimeUtc,
+    pub expires_at: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub lease_until: Option<DateTimeUtc>,
+    pub provider_id: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub sent_at: Option<DateTimeUtc>,
+    /// Twilio's delivery receipt: queued, sent, delivered, undelivered, failed.
+    pub provider_status: Option<String>,
+    pub provider_error_code: Option<i32>,
+    pub provider_status_at: Option<DateTimeUtc>,
+    /// A direct reply to a customer who just wrote to us may go out in quiet hours until then.
+    pub quiet_hours_exempt_until: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,19 @@
+//! Kept: a contractor and field-service appointment coordinator that keeps
+//! its promises. See README.md for the tour.
+
+pub mod access;
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod limits;
+pub mod notify;
+pub mod startup;
+pub mod store;
+pub mod web;
+pub mod webhooks;

@@ -1,0 +1,107 @@
+//! Abuse limits: sliding-window counters per key (client IP, account),
+//! in memory. Sign-in attempts and anything that sends an email or SMS on
+//! request go through here and answer 429 with Retry-After when over.
+
+use axum::http::HeaderMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct RateLimiter {
+    hits: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+/// A rule: at most `max` hits per `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub max: usize,
+    pub window: Duration,
+}
+
+pub const SIGN_IN_PER_ACCOUNT: Limit = Limit { max: 5, window: Duration::from_secs(15 * 60) };
+pub const SIGN_IN_PER_IP: Limit = Limit { max: 20, window: Duration::from_secs(15 * 60) };
+pub const RESET_PER_ACCOUNT: Limit = Limit { max: 3, window: Duration::from_secs(60 * 60) };
+pub const RESET_PER_IP: Limit = Limit { max: 10, window: Duration::from_secs(60 * 60) };
+
+impl RateLimiter {
+    /// Records a hit on every key if all are under their limits; otherwise
+    /// records nothing and says how many seconds until one frees up.
+    pub fn hit(&self, keys: &[(&str, Limit)]) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wait = 0u64;
+        for (key, limit) in keys {
+            let q = hits.entry(key.to_string()).or_default();
+            while q.front().is_some_and(|t| now.duration_since(*t) >= limit.window) {
+                q.pop_front();
+            }
+            if q.len() >= limit.max {
+                let oldest = *q.front().unwrap_or(&now);
+                let free_in = limit.window.saturating_sub(now.duration_since(oldest)).as_secs().max(1);
+                wait = wait.max(free_in);
+            }
+        }
+        if wait > 0 {
+            return Err(wait);
+        }
+        for (key, _) in keys {
+            hits.entry(key.to_string()).or_default().push_back(now);
+        }
+        // Keep memory bounded: forget keys with no recent hits.
+        if hits.len() > 100_000 {
+            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(3600)));
+        }
+        Ok(())
+    }
+}
+
+/// The client's address: the TCP peer, or, when the peer is the trusted
+/// proxy (`KEPT_TRUSTED_PROXY`), the last address it put in X-Forwarded-For.
+/// A client cannot pick its own address by sending that header directly.
+pub fn client_ip(peer: Option<SocketAddr>, headers: &HeaderMap, trusted_proxy: Option<IpAddr>) -> String {
+    let peer_ip = peer.map(|p| p.ip());
+    if let (Some(p), Some(t)) = (peer_ip, trusted_proxy) {
+        if p == t {
+            if let Some(forwarded) = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(str::trim)
+                .and_then(|s| s.parse::<IpAddr>().ok())
+            {
+                return forwarded.to_string();
+            }
+        }
+    }
+    peer_ip.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sixth_attempt_in_the_window_is_refused_with_a_wait() {
+        let l = RateLimiter::default();
+        let rule = Limit { max: 5, window: Duration::from_secs(900) };
+        for _ in 0..5 {
+            assert!(l.hit(&[("acct:a", rule)]).is_ok());
+        }
+        let wait = l.hit(&[("acct:a", rule)]).unwrap_err();
+        assert!(wait > 800 && wait <= 900, "{wait}");
+        assert!(l.hit(&[("acct:b", rule)]).is_ok(), "other accounts are not affected");
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_the_trusted_proxy() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        let proxy: SocketAddr = "10.0.0.5:443".parse().unwrap();
+        let stranger: SocketAddr = "192.0.2.1:5555".parse().unwrap();
+        assert_eq!(client_ip(Some(proxy), &h, Some("10.0.0.5".parse().unwrap())), "198.51.100.7");
+        assert_eq!(client_ip(Some(stranger), &h, Some("10.0.0.5".parse().unwrap())), "192.0.2.1");
+        assert_eq!(client_ip(Some(stranger), &h, None), "192.0.2.1");
+    }
+}

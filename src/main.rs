@@ -1,0 +1,133 @@
+//! `kept`: serve (the default), migrate, create organizations.
+
+use clap::{Parser, Subcommand};
+use kept::config::Settings;
+use kept::startup::Application;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "kept", version, about = "Kept: appointments that keep their promises")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, seed the demo on an empty database (see KEPT_DEMO), and serve.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization with an admin, printing JSON with its API token.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// IANA time zone, e.g. America/New_York.
+        #[arg(long)]
+        timezone: String,
+        #[arg(long)]
+        admin_email: String,
+        /// The admin's name (defaults to the part of the email before '@').
+        #[arg(long)]
+        admin_name: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEPT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Org { command: OrgCommand::Create { name, timezone, admin_email, admin_name } } => {
+            org_create(settings, name, timezone, admin_email, admin_name).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn serve(settings: Settings) -> Result<(), AnyError> {
+    tracing::info!(?settings, "starting");
+    let app = Application::build(settings.clone()).await?;
+    if settings.should_seed_demo() {
+        if let Some(seeded) =
+            kept::demo::seed_if_empty(&app.state.db, &app.state.notify, app.state.clock.as_ref(), &settings).await?
+        {
+            let addr = app.local_addr();
+            eprintln!(
+                "\nSeeded the demo company \"{}\".\nDemo admin API token (shown once): {}\nTry: curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/outbox\nWeb UI: http://{addr}/login as {} with password {} (shown once)\n",
+                seeded.created.organization.name,
+                seeded.created.api_token,
+                seeded.created.api_token,
+                seeded.created.admin.email,
+                seeded.admin_password,
+            );
+        }
+    }
+    tracing::info!(addr = %app.local_addr(), "serving");
+    app.serve(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> Result<(), AnyError> {
+    let db = kept::db::connect(&settings.database_url, 1).await?;
+    kept::db::migrate(&db).await?;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+async fn org_create(
+    settings: Settings,
+    name: String,
+    timezone: String,
+    admin_email: String,
+    admin_name: Option<String>,
+) -> Result<(), AnyError> {
+    let db = kept::db::connect(&settings.database_url, 2).await?;
+    kept::db::migrate(&db).await?;
+    let created = kept::demo::create_org(&db, &kept::clock::SystemClock, &name, &timezone, &admin_email, admin_name)
+        .await
+        .map_err(|e| -> AnyError { e.into() })?;
+    let out = serde_json::json!({
+        "organization": {"id": created.organization.id, "name": created.organization.name, "timezone": created.organization.timezone},
+        "admin": {"id": created.admin.id, "name": created.admin.name, "email": created.admin.email},
+        "api_token": created.api_token,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Turning a job's facts into messages: template contexts and drafts, one
+//! per channel the customer can be reached on.
+
+use super::templates::{TemplateError, Templates};
+use crate::domain::messaging::sms_segments;
+use crate::domain::people::Channel;
+use crate::domain::time::Zone;
+use crate::entities::{customer, job, organization, staff, visit};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+/// One message ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: &'static str,
+    pub job_id: i64,
+    pub visit_id: Option<i64>,
+    pub customer_id: i64,
+    pub channel: Channel,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub segments: Option<(i32, &'static str)>,
+    pub dedupe_key: String,
+    pub due_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Why this message is stored as suppressed instead of being sent.
+    pub blocked: Option<String>,
+}
+
+/// Who a message is about.
+pub struct Parties<'a> {
+    pub org: &'a organization::Model,
+    pub customer: &'a customer::Model,
+    pub job: &'a job::Model,
+}
+
+/// Every address the customer chose, with why we may not use it now (they
+/// opted out, or a provider told us it is dead), if so.
+pub fn addresses(c: &customer::Model) -> Vec<(Channel, String, Option<String>)> {
+    let mut out = Vec::new();
+    for ch in crate::store::customers::channels(c) {
+        match Channel::parse(ch) {
+            Some(Channel::Sms) => {
+                if let Some(p) = &c.phone {
+                    let blocked = if c.sms_opted_out {
+                        Some("the customer opted out of texts (STOP)".to_string())
+                    } else {
+                        c.sms_problem.clone()
+                    };
+                    out.push((Channel::Sms, p.clone(), blocked));
+                }
+            }
+            Some(Channel::Email) => {
+                if let Some(e) = &c.email {
+                    let blocked = if c.email_opted_out {
+                        Some("the customer opted out of email".to_string())
+                    } else {
+                        c.email_problem.clone()
+                    };
+                    out.push((Channel::Email, e.clone(), blocked));
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// Where we may reach the customer now: their chosen channels, minus
+/// opt-outs and channels a provider has told us are dead.
+pub fn reachable(c: &customer::Model) -> Vec<(Channel, String)> {
+    addresses(c).into_iter().filter(|(_, _, blocked)| blocked.is_none()).map(|(c, a, _)| (c, a)).collect()
+}
+
+pub fn first_name(name: &str) -> &str {
+    name.split_whitespace().next().unwrap_or(name)
+}
+
+pub fn status_label(status: &str) -> String {
+    match status {
+        "new" => "just opened".into(),
+        "scheduled" => "scheduled".into(),
+        "estimating" => "being estimated".into(),
+        "awaiting_approval" => "waiting for your approval of the estimate".into(),
+        "approved" => "approved, waiting for the work to start".into(),
+        "in_progress" => "work in progress".into(),
+        "completed" => "completed".into(),
+        "cancelled" => "cancelled".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// "9:00 AM"
+pub fn clock_time(zone: Zone, t: DateTime<Utc>) -> String {
+    t.with_timezone(&zone.0).format("%-I:%M %p").to_string()
+}
+
+/// "Tuesday, November 24, between 9:00 AM and 11:00 AM EST"
+pub fn window_phrase(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let s = start.with_timezone(&zone.0);
+    let e = end.with_timezone(&zone.0);
+    let day = s.format("%A, %B %-d");
+    if start == end {
+        format!("{day}, at {} {}", clock_time(zone, start), s.format("%Z"))
+    } else if s.date_naive() == e.date_naive() {
+        format!("{day}, between {} and {} {}", clock_time(zone, start), clock_time(zone, end), e.format("%Z"))
+    } else {
+        format!(
+            "between {day} at {} and {} at {} {}",
+            clock_time(zone, start),
+            e.format("%A"),
+            clock_time(zone, end),
+            e.format("%Z")
+        )
+    }
+}
+
+fn duration_label(minutes: i32) -> String {
+    match minutes {
+        m if m < 60 => format!("about {m} minutes"),
+        60 => "about 1 hour".into(),
+        m if m % 60 == 0 => format!("about {} hours", m / 60),
+        m => format!("about {:.1} hours", m as f64 / 60.0),
+    }
+}
+
+pub fn staff_ctx(s: &staff::Model) -> Value {
+    json!({
+        "name": s.name,
+        "first_name": first_name(&s.name),
+        "role": s.role,
+        "role_label": s.role.replace('_', " "),
+        "bio": s.bio,
+        "photo_url": s.photo_url.clone().unwrap_or_default(),
+    })
+}
+
+pub fn visit_ctx(v: &visit::Model, zone: Zone) -> Value {
+    let s = v.window_start.with_timezone(&zone.0);
+    json!({
+        "kind": v.kind,
+        "kind_label": format!("{} visit", v.kind.replace('_', "-")),
+        "window": window_phrase(zone, v.window_start, v.window_end),
+        "date": s.format("%A, %B %-d").to_string(),
+        "start_time": clock_time(zone, v.window_start),
+        "end_time": clock_time(zone, v.window_end),
+        "tz_abbr": s.format("%Z").to_string(),
+        "duration_minutes": v.duration_minutes,
+        "duration_label": duration_label(v.duration_minutes),
+    })
+}
+
+/// The fields every message has: company, customer, job, link.
+pub fn base_ctx(p: &Parties<'_>, link: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "org".into(),
+        json!({
+            "name": p.org.name,
+            "mission_statement": p.org.mission_statement,
+            "phone": p.org.phone.clone().unwrap_or_default(),
+            "email": p.org.email.clone().unwrap_or_default(),
+        }),
+    );
+    m.insert("customer".into(), json!({"name": p.customer.name, "first_name": first_name(&p.customer.name)}));
+    m.insert(
+        "job".into(),
+        json!({"title": p.job.title, "status": p.job.status, "status_label": status_label(&p.job.status)}),
+    );
+    m.insert("link".into(), Value::String(link.to_string()));
+    m
+}
+
+/// What a message is and when it matters.
+pub struct Plan<'a> {
+    pub kind: &'static str,
+    /// Identifies the event; `:<channel>` is appended per message.
+    pub key: String,
+    pub visit_id: Option<i64>,
+    pub due_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub ctx: &'a Map<String, Value>,
+}
+
+/// Renders `plan` for every channel the customer chose. A channel we may not
+/// use (opted out, dead number) still gets its row, suppressed, so the
+/// outbox and the timeline show what the customer did not receive and why.
+pub fn drafts(templates: &Templates, p: &Parties<'_>, plan: Plan<'_>) -> Result<Vec<Draft>, TemplateError> {
+    let mut out = Vec::new();
+    for (channel, recipient, blocked) in addresses(p.customer) {
+        let (subject, body_text, body_html, segments) = match channel {
+            Channel::Sms => {
+                let body = templates.sms(plan.kind, plan.ctx)?;
+                let seg = sms_segments(&body);
+                (None, body, None, Some((seg.count, seg.encoding)))
+            }
+            Channel::Email => {
+                let e = templates.email(plan.kind, plan.ctx)?;
+                (Some(e.subject), e.text, Some(e.html), None)
+            }
+        };
+        out.push(Draft {
+            kind: plan.kind,
+            job_id: p.job.id,
+            visit_id: plan.visit_id,
+            customer_id: p.customer.id,
+            channel,
+            recipient,
+            subject,
+            body_text,
+            body_html,
+            segments,
+            dedupe_key: format!("{}:{}", plan.key, channel.as_str()),
+            due_at: plan.due_at,
+            expires_at: plan.expires_at,
+            blocked,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn windows_read_naturally_in_the_customers_zone() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        assert_eq!(
+            window_phrase(ny, utc("2026-11-24T14:00:00Z"), utc("2026-11-24T16:00:00Z")),
+            "Tuesday, November 24, between 9:00 AM and 11:00 AM EST"
+        );
+        assert_eq!(
+            window_phrase(ny, utc("2026-11-24T14:00:00Z"), utc("2026-11-24T14:00:00Z")),
+            "Tuesday, November 24, at 9:00 AM EST"
+        );
+        let k = Zone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(
+            window_phrase(k, utc("2026-11-24T14:00:00Z"), utc("2026-11-24T16:00:00Z")),
+            "Tuesday, November 24, between 7:30 PM and 9:30 PM IST"
+        );
+        let syd = Zone::parse("Australia/Sydney").unwrap();
+        assert!(window_phrase(syd, utc("2026-11-24T12:00:00Z"), utc("2026-11-24T14:00:00Z"))
+            .starts_with("between Tuesday, November 24 at 11:00 PM and Wednesday at 1:00 AM"));
+    }
+
+    #[test]
+    fn durations_and_statuses_are_said_plainly() {
+        assert_eq!(duration_label(45), "about 45 minutes");
+        assert_eq!(duration_label(60), "about 1 hour");
+        assert_eq!(duration_label(240), "about 4 hours");
+        assert_eq!(duration_label(90), "about 1.5 hours");
+        assert_eq!(status_label("awaiting_approval"), "waiting for your approval of the estimate");
+    }
+}

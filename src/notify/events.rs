@@ -1,0 +1,290 @@
+//! Messages caused by a change, enqueued in the same transaction as the
+//! change: introductions when someone is assigned, *On my way* when the crew
+//! taps it.
+
+use super::compose::{self, Parties, Plan};
+use super::outbox;
+use super::NotifyCtx;
+use crate::domain::time::Zone;
+use crate::entities::{customer, job, organization, staff, visit};
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde_json::{json, Value};
+
+async fn customer_of<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<customer::Model, ApiError> {
+    customer::Entity::find_by_id(job.customer_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("job {} has no customer", job.id)))
+}
+
+fn others(all: &[staff::Model], me: i64) -> Value {
+    json!(all.iter().filter(|s| s.id != me).map(|s| s.name.clone()).collect::<Vec<_>>())
+}
+
+fn template_err(e: super::templates::TemplateError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// One introduction per newly assigned person (`introduce`), naming the
+/// rest of the crew (`crew`). Sent once per (visit, person).
+#[allow(clippy::too_many_arguments)]
+pub async fn introductions<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    v: &visit::Model,
+    introduce: &[staff::Model],
+    crew: &[staff::Model],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let customer = customer_of(db, job).await?;
+    let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let parties = Parties { org, customer: &customer, job };
+    for person in introduce {
+        let link = outbox::new_link(&n.public_url);
+        let mut ctx = compose::base_ctx(&parties, &link.url);
+        ctx.insert("staff".into(), compose::staff_ctx(person));
+        ctx.insert("others".into(), others(crew, person.id));
+        ctx.insert("visit".into(), compose::visit_ctx(v, zone));
+        let plan = Plan {
+            kind: "introduction",
+            key: format!("introduction:{}:{}", v.id, person.id),
+            visit_id: Some(v.id),
+            due_at: now,
+            expires_at: Some(v.window_end),
+            ctx: &ctx,
+        };
+        let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+        outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    }
+    Ok(())
+}
+
+/// *On my way* with the crew's estimated arrival. Worth sending only until
+/// shortly after that arrival; later it is superseded.
+#[allow(clippy::too_many_arguments)]
+pub async fn on_my_way<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    v: &visit::Model,
+    crew: &[staff::Model],
+    eta: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(lead) = crew.first() else { return Ok(()) };
+    let customer = customer_of(db, job).await?;
+    let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let parties = Parties { org, customer: &customer, job };
+    let link = outbox::new_link(&n.public_url);
+    let mut ctx = compose::base_ctx(&parties, &link.url);
+    ctx.insert("staff".into(), compose::staff_ctx(lead));
+    ctx.insert("others".into(), others(crew, lead.id));
+    ctx.insert("visit".into(), compose::visit_ctx(v, zone));
+    ctx.insert("eta".into(), json!(compose::clock_time(zone, eta)));
+    ctx.insert("eta_minutes".into(), json!((eta - now).num_minutes().max(0)));
+    let plan = Plan {
+        kind: "on_my_way",
+        key: format!("on_my_way:{}:{}", v.id, now.timestamp()),
+        visit_id: Some(v.id),
+        due_at: now,
+        expires_at: Some(eta + chrono::Duration::minutes(30)),
+        ctx: &ctx,
+    };
+    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    Ok(())
+}
+
+/// A message the office writes to the customer from the job. Goes through
+/// the outbox like any other; if the customer texted us in the last 15
+/// minutes, an SMS answer is not held for quiet hours.
+#[allow(clippy::too_many_arguments)]
+pub async fn reply<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    customer: &customer::Model,
+    channels: &[crate::domain::people::Channel],
+    body: &str,
+    from_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, ApiError> {
+    use crate::entities::{inbound_message, message};
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let parties = Parties { org, customer, job };
+    let link = outbox::new_link(&n.public_url);
+    let mut ctx = compose::base_ctx(&parties, &link.url);
+    ctx.insert("body".into(), json!(body));
+    ctx.insert("from_name".into(), json!(from_name));
+    let mut key_bytes = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key_bytes);
+    let plan = Plan {
+        kind: "reply",
+        key: format!("reply:{}:{}", job.id, hex::encode(key_bytes)),
+        visit_id: None,
+        due_at: now,
+        expires_at: None,
+        ctx: &ctx,
+    };
+    let drafts: Vec<_> = compose::drafts(&n.templates, &parties, plan)
+        .map_err(template_err)?
+        .into_iter()
+        .filter(|d| channels.contains(&d.channel))
+        .collect();
+    let keys: Vec<String> = drafts.iter().map(|d| d.dedupe_key.clone()).collect();
+    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    let last_text = inbound_message::Entity::find()
+        .filter(inbound_message::Column::CustomerId.eq(customer.id))
+        .order_by_desc(inbound_message::Column::ReceivedAt)
+        .one(db)
+        .await?;
+    if let Some(t) = last_text.filter(|t| now - t.received_at <= chrono::Duration::minutes(15)) {
+        message::Entity::update_many()
+            .col_expr(
+                message::Column::QuietHoursExemptUntil,
+                sea_orm::sea_query::Expr::value(t.received_at + chrono::Duration::minutes(15)),
+            )
+            .filter(message::Column::DedupeKey.is_in(keys.clone()))
+            .exec(db)
+            .await?;
+    }
+    Ok(keys)
+}
+
+/// The pricing breakdown for a sent estimate; for a revision, what changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn pricing_breakdown<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    customer: &customer::Model,
+    est: &crate::store::estimates::Full,
+    previous: Option<&crate::store::estimates::Full>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    use crate::domain::money::{diff, Currency};
+    let e = &est.estimate;
+    let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
+    let parties = Parties { org, customer, job };
+    let link = outbox::new_link(&n.public_url);
+    let mut ctx = compose::base_ctx(&parties, &link.url);
+    let lines: Vec<Value> = est
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "description": l.description, "kind": l.kind, "quantity": l.quantity, "unit": l.unit,
+                "unit_price": c.format(l.unit_price_minor), "total": c.format(l.total_minor),
+                "is_discount": l.kind == "discount",
+            })
+        })
+        .collect();
+    let mut largest: Vec<&crate::entities::estimate_line::Model> =
+        est.lines.iter().filter(|l| l.kind != "discount").collect();
+    largest.sort_by_key(|l| std::cmp::Reverse(l.total_minor));
+    let top: Vec<Value> = largest
+        .iter()
+        .take(3)
+        .map(|l| json!({"description": l.description, "total": c.format(l.total_minor)}))
+        .collect();
+    let taxes: Vec<Value> = est
+        .taxes()
+        .iter()
+        .map(|t| {
+            let rate = format!("{}.{:02}", t.rate_bp / 100, t.rate_bp % 100);
+            let rate = rate.trim_end_matches('0').trim_end_matches('.').to_string();
+            json!({"name": t.name, "rate": format!("{rate}%"), "amount": c.format(t.amount_minor)})
+        })
+        .collect();
+    ctx.insert(
+        "estimate".into(),
+        json!({
+            "version": e.version,
+            "is_revision": previous.is_some(),
+            "lines": lines,
+            "top_lines": top,
+            "taxes": taxes,
+            "subtotal": c.format(e.subtotal_minor),
+            "tax": c.format(e.tax_minor),
+            "total": c.format(e.total_minor),
+            "currency": e.currency,
+            "notes": e.notes,
+            "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
+        }),
+    );
+    let changes = previous.map(|p| {
+        let d = diff(&p.priced_lines(), &est.priced_lines());
+        json!({
+            "previous_version": p.estimate.version,
+            "old_total": c.format(p.estimate.total_minor),
+            "new_total": c.format(e.total_minor),
+            "added": d.added.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
+            "removed": d.removed.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
+            "repriced": d.repriced.iter().map(|(o, nw)| json!({
+                "description": nw.description,
+                "old": c.format(o.total_minor), "new": c.format(nw.total_minor),
+                "old_quantity": o.quantity, "new_quantity": nw.quantity,
+            })).collect::<Vec<_>>(),
+        })
+    });
+    ctx.insert("changes".into(), changes.unwrap_or(Value::Null));
+    let plan = Plan {
+        kind: "pricing_breakdown",
+        key: format!("pricing_breakdown:{}", e.id),
+        visit_id: None,
+        due_at: now,
+        expires_at: None,
+        ctx: &ctx,
+    };
+    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    Ok(())
+}
+
+/// A message of `kind` with the usual context plus `extra`, once per `key`.
+#[allow(clippy::too_many_arguments)]
+pub async fn simple<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    customer: &customer::Model,
+    kind: &'static str,
+    key: String,
+    extra: serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<u64, ApiError> {
+    let parties = Parties { org, customer, job };
+    let link = outbox::new_link(&n.public_url);
+    let mut ctx = compose::base_ctx(&parties, &link.url);
+    ctx.extend(extra);
+    let plan = Plan { kind, key, visit_id: None, due_at: now, expires_at: None, ctx: &ctx };
+    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    Ok(outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?)
+}
+
+/// The job is done: completion promises are kept, and we thank the customer
+/// and ask for a rating.
+pub async fn on_job_completed<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    use crate::store::promises;
+    for p in promises::pending_of_kind(db, job.id, promises::kind::COMPLETION_BY).await? {
+        promises::decide(db, p.id, promises::outcome::KEPT, json!({"job_status": "completed", "at": now}), None, now)
+            .await?;
+    }
+    let customer = customer_of(db, job).await?;
+    simple(db, n, org, job, &customer, "thank_you", format!("thank_you:{}", job.id), Default::default(), now).await?;
+    Ok(())
+}

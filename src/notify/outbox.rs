@@ -1,0 +1,119 @@
+//! The outbox: every message is a row with a unique dedupe key, inserted
+//! with ON CONFLICT DO NOTHING, so planning twice never sends twice.
+
+use super::compose::Draft;
+use crate::entities::{customer_link, message};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+
+/// Message states. `pending`, `retry` and `held` wait for the worker;
+/// `sending` is claimed under a lease; the rest are final.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const RETRY: &str = "retry";
+    pub const HELD: &str = "held";
+    pub const SENDING: &str = "sending";
+    pub const SENT: &str = "sent";
+    pub const FAILED: &str = "failed";
+    pub const UNCERTAIN: &str = "uncertain";
+    pub const SUPERSEDED: &str = "superseded";
+    pub const SUPPRESSED: &str = "suppressed";
+    pub const NO_PROVIDER: &str = "not_sent_no_provider";
+    pub const ALL: &[&str] =
+        &[PENDING, RETRY, HELD, SENDING, SENT, FAILED, UNCERTAIN, SUPERSEDED, SUPPRESSED, NO_PROVIDER];
+}
+
+/// A new private link for a customer: the token goes in the message, only
+/// its hash is stored.
+pub struct Link {
+    pub url: String,
+    pub token_hash: String,
+}
+
+pub fn new_link(public_url: &str) -> Link {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    Link { url: format!("{public_url}/c/{token}"), token_hash: crate::auth::hash_token(&token) }
+}
+
+fn row(org_id: i64, d: Draft, now: DateTime<Utc>) -> message::ActiveModel {
+    let (state, last_error) = match d.blocked {
+        Some(why) => (state::SUPPRESSED, Some(why)),
+        None => (state::PENDING, None),
+    };
+    message::ActiveModel {
+        organization_id: Set(org_id),
+        job_id: Set(Some(d.job_id)),
+        visit_id: Set(d.visit_id),
+        customer_id: Set(Some(d.customer_id)),
+        kind: Set(d.kind.to_string()),
+        channel: Set(d.channel.as_str().to_string()),
+        recipient: Set(d.recipient),
+        subject: Set(d.subject),
+        body_text: Set(d.body_text),
+        body_html: Set(d.body_html),
+        segments: Set(d.segments.map(|s| s.0)),
+        encoding: Set(d.segments.map(|s| s.1.to_string())),
+        dedupe_key: Set(d.dedupe_key),
+        state: Set(state.to_string()),
+        due_at: Set(d.due_at),
+        next_attempt_at: Set(d.due_at),
+        expires_at: Set(d.expires_at),
+        attempts: Set(0),
+        lease_until: Set(None),
+        provider_id: Set(None),
+        last_error: Set(last_error),
+        created_at: Set(now),
+        updated_at: Set(now),
+        sent_at: Set(None),
+        ..Default::default()
+    }
+}
+
+/// Inserts drafts, skipping any whose dedupe key exists; records the link
+/// they carry if at least one was new. Returns how many were inserted.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    drafts: Vec<Draft>,
+    link: Option<(&Link, i64)>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if drafts.is_empty() {
+        return Ok(0);
+    }
+    let inserted = message::Entity::insert_many(drafts.into_iter().map(|d| row(org_id, d, now)))
+        .on_conflict(OnConflict::column(message::Column::DedupeKey).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    if inserted > 0 {
+        if let Some((link, job_id)) = link {
+            insert_links(db, org_id, &[(link, job_id)], now).await?;
+        }
+    }
+    Ok(inserted)
+}
+
+pub async fn insert_links<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    links: &[(&Link, i64)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    customer_link::Entity::insert_many(links.iter().map(|(l, job_id)| customer_link::ActiveModel {
+        organization_id: Set(org_id),
+        job_id: Set(*job_id),
+        token_hash: Set(l.token_hash.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Building the application from settings and serving it on a listener.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::db;
+use sea_orm::DatabaseConnection;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub notify: crate::notify::NotifyCtx,
+    pub transports: Arc<crate::notify::transport::Transports>,
+    /// Keep one process from planning (or delivering) twice at once.
+    pub plan_lock: Arc<tokio::sync::Mutex<()>>,
+    pub deliver_lock: Arc<tokio::sync::Mutex<()>>,
+    pub limits: Arc<crate::limits::RateLimiter>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
+
+/// A migrated database and a bound listener, ready to serve.
+pub struct Application {
+    pub state: AppState,
+    listener: TcpListener,
+}
+
+impl Application {
+    /// Connects, migrates, and binds `settings.listen` (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
+        let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
+        db::migrate(&db).await?;
+        let templates = crate::notify::templates::Templates::load(settings.templates_dir.as_deref())?;
+        let notify =
+            crate::notify::NotifyCtx { templates: Arc::new(templates), public_url: settings.public_url.clone() };
+        let transports = Arc::new(crate::notify::transport::Transports::from_settings(&settings)?);
+        let listener = TcpListener::bind(settings.listen).await?;
+        Ok(Application {
+            state: AppState {
+                db,
+                notify,
+                transports,
+                plan_lock: Arc::new(tokio::sync::Mutex::new(())),
+                deliver_lock: Arc::new(tokio::sync::Mutex::new(())),
+                limits: Arc::new(crate::limits::RateLimiter::default()),
+                clock,
+                settings: Arc::new(settings),
+            },
+            listener,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.settings.listen)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// The notifier's minute tick runs alongside unless `KEPT_NOTIFIER=off`.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let mut scheduler = None;
+        if self.state.settings.notifier_enabled {
+            scheduler = Some(crate::notify::start_scheduler(self.state.clone()).await.map_err(std::io::Error::other)?);
+        }
+        let app = crate::api::router(self.state);
+        // The peer address feeds the abuse limits.
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Some(mut s) = scheduler {
+            let _ = s.shutdown().await;
+        }
+        served
+    }
+}

@@ -1,0 +1,79 @@
+use super::PageRequest;
+use crate::domain::people::Channel;
+use crate::domain::time::Zone;
+use crate::entities::customer;
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub channels: Vec<Channel>,
+    pub timezone: Zone,
+    pub address: String,
+}
+
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    new: NewCustomer,
+    now: DateTime<Utc>,
+) -> Result<customer::Model, ApiError> {
+    Ok(customer::ActiveModel {
+        organization_id: Set(organization_id),
+        name: Set(new.name),
+        phone: Set(new.phone),
+        email: Set(new.email),
+        channels: Set(new.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")),
+        timezone: Set(new.timezone.name().to_string()),
+        address: Set(new.address),
+        sms_opted_out: Set(false),
+        email_opted_out: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<customer::Model, ApiError> {
+    customer::Entity::find_by_id(id)
+        .filter(customer::Column::OrganizationId.eq(organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    page: PageRequest,
+) -> Result<Vec<customer::Model>, ApiError> {
+    let mut q = customer::Entity::find().filter(customer::Column::OrganizationId.eq(organization_id));
+    if let Some(after) = page.after {
+        q = q.filter(customer::Column::Id.gt(after));
+    }
+    Ok(q.order_by_asc(customer::Column::Id).limit(page.limit).all(db).await?)
+}
+
+/// Customers by id, for code that works on many jobs or messages at once.
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, customer::Model>, ApiError> {
+    Ok(customer::Entity::find()
+        .filter(customer::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect())
+}
+
+/// The customer's channels as stored (`sms,email`).
+pub fn channels(c: &customer::Model) -> Vec<&str> {
+    c.channels.split(',').filter(|s| !s.is_empty()).collect()
+}

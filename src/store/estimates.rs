@@ -1,0 +1,549 @@
+//! Estimates: drafts, versions, sending, and the customer's decision.
+
+use super::timeline::{self, Event};
+use crate::domain::job::JobStatus;
+use crate::domain::money::{self, Currency, Line, LineKind, PricingError, Quantity};
+use crate::entities::{customer, estimate, estimate_line, job, organization};
+use crate::error::ApiError;
+use crate::notify::NotifyCtx;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub mod status {
+    pub const DRAFT: &str = "draft";
+    pub const SENT: &str = "sent";
+    pub const APPROVED: &str = "approved";
+    pub const DECLINED: &str = "declined";
+    pub const CHANGES_REQUESTED: &str = "changes_requested";
+    pub const SUPERSEDED: &str = "superseded";
+}
+
+/// A tax as given: a name and a rate in basis points (825 = 8.25%).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tax {
+    pub name: String,
+    pub rate_bp: i64,
+    #[serde(default)]
+    pub amount_minor: i64,
+}
+
+/// An estimate as the office writes it, already checked.
+#[derive(Debug, Clone)]
+pub struct EstimateDraft {
+    pub currency: Currency,
+    pub taxes: Vec<Tax>,
+    pub notes: String,
+    pub valid_until: Option<NaiveDate>,
+    pub lines: Vec<DraftLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DraftLine {
+    pub kind: LineKind,
+    pub description: String,
+    pub quantity: Quantity,
+    pub unit: String,
+    pub unit_price_minor: i64,
+}
+
+/// Prices a draft with the server's rules, naming the offending field.
+pub fn price(d: &EstimateDraft) -> Result<money::Totals, ApiError> {
+    let lines: Vec<Line> = d
+        .lines
+        .iter()
+        .map(|l| Line { kind: l.kind, quantity: l.quantity, unit_price_minor: l.unit_price_minor })
+        .collect();
+    let rates: Vec<i64> = d.taxes.iter().map(|t| t.rate_bp).collect();
+    if lines.is_empty() {
+        return Ok(money::Totals { lines: vec![], subtotal: 0, taxes: vec![0; rates.len()], tax: 0, total: 0 });
+    }
+    money::price(&lines, &rates).map_err(|e| match e {
+        PricingError::Line { index, field, message } => ApiError::field(format!("lines[{index}].{field}"), message),
+        PricingError::Tax { index, message } => ApiError::field(format!("taxes[{index}].rate_bp"), message),
+        PricingError::TooManyLines => ApiError::field("lines", format!("at most {} lines", money::MAX_LINES)),
+        PricingError::Empty => ApiError::field("lines", "add at least one line"),
+        PricingError::Overflow => ApiError::field("lines", "the total is too large to compute"),
+        PricingError::NegativeTotal => ApiError::field("lines", "the discounts are larger than everything else"),
+    })
+}
+
+/// An estimate with its lines.
+#[derive(Debug, Clone)]
+pub struct Full {
+    pub estimate: estimate::Model,
+    pub lines: Vec<estimate_line::Model>,
+}
+
+impl Full {
+    pub fn taxes(&self) -> Vec<Tax> {
+        serde_json::from_str(&self.estimate.taxes).unwrap_or_default()
+    }
+
+    pub fn priced_lines(&self) -> Vec<money::PricedLine> {
+        self.lines
+            .iter()
+            .map(|l| money::PricedLine {
+                kind: l.kind.clone(),
+                description: l.description.clone(),
+                quantity: l.quantity.clone(),
+                unit_price_minor: l.unit_price_minor,
+                total_minor: l.total_minor,
+            })
+            .collect()
+    }
+}
+
+pub async fn load<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<Full, ApiError> {
+    let estimate = estimate::Entity::find_by_id(id)
+        .filter(estimate::Column::OrganizationId.eq(org_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let lines = estimate_line::Entity::find()
+        .filter(estimate_line::Column::EstimateId.eq(estimate.id))
+        .order_by_asc(estimate_line::Column::Position)
+        .all(db)
+        .await?;
+    Ok(Full { estimate, lines })
+}
+
+pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<estimate::Model>, ApiError> {
+    Ok(estimate::Entity::find()
+        .filter(estimate::Column::OrganizationId.eq(org_id))
+        .filter(estimate::Column::JobId.eq(job_id))
+        .order_by_asc(estimate::Column::Version)
+        .all(db)
+        .await?)
+}
+
+async fn latest<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<estimate::Model>, ApiError> {
+    Ok(estimate::Entity::find()
+        .filter(estimate::Column::JobId.eq(job_id))
+        .order_by_desc(estimate::Column::Version)
+        .one(db)
+        .await?)
+}
+
+async fn write_lines<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    estimate_id: i64,
+    lines: &[DraftLine],
+    totals: &[i64],
+) -> Result<(), ApiError> {
+    estimate_line::Entity::delete_many().filter(estimate_line::Column::EstimateId.eq(estimate_id)).exec(db).await?;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    estimate_line::Entity::insert_many(lines.iter().zip(totals).enumerate().map(|(i, (l, total))| {
+        estimate_line::ActiveModel {
+            estimate_id: Set(estimate_id),
+            organization_id: Set(org_id),
+            position: Set(i as i32),
+            kind: Set(l.kind.as_str().to_string()),
+            description: Set(l.description.clone()),
+            quantity: Set(l.quantity.to_string()),
+            quantity_units: Set(l.quantity.0),
+            unit: Set(l.unit.clone()),
+            unit_price_minor: Set(l.unit_price_minor),
+            total_minor: Set(*total),
+            ..Default::default()
+        }
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+fn taxes_with_amounts(d: &EstimateDraft, t: &money::Totals) -> String {
+    let taxes: Vec<Tax> = d
+        .taxes
+        .iter()
+        .zip(&t.taxes)
+        .map(|(tax, amount)| Tax { name: tax.name.clone(), rate_bp: tax.rate_bp, amount_minor: *amount })
+        .collect();
+    serde_json::to_string(&taxes).unwrap_or_else(|_| "[]".into())
+}
+
+/// Writes `d` as a new version of the job's estimate (version 1 if none).
+/// Refused while an unsent draft exists: edit that one instead.
+pub async fn create(
+    db: &DatabaseConnection,
+    org_id: i64,
+    job_id: i64,
+    d: EstimateDraft,
+    author: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Full, ApiError> {
+    let totals = price(&d)?;
+    let txn = db.begin().await?;
+    let job = super::jobs::get(&txn, org_id, job_id).await?;
+    let prev = latest(&txn, job.id).await?;
+    if let Some(p) = prev.as_ref().filter(|p| p.status == status::DRAFT) {
+        return Err(ApiError::Conflict {
+            code: "draft_exists",
+            message: format!("estimate {} (version {}) is still a draft; edit it instead", p.id, p.version),
+            details: json!({"estimate_id": p.id}),
+        });
+    }
+    let version = prev.as_ref().map(|p| p.version + 1).unwrap_or(1);
+    let e = insert_version(&txn, org_id, job.id, version, &d, &totals, author, now).await?;
+    timeline::record(
+        &txn,
+        org_id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "estimate_drafted",
+            summary: format!("Estimate version {version} drafted ({})", d.currency.format(totals.total)),
+            data: json!({"estimate_id": e.id, "version": version, "total_minor": totals.total}),
+        },
+        now,
+    )
+    .await?;
+    let full = load(&txn, org_id, e.id).await?;
+    txn.commit().await?;
+    Ok(full)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_version<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    job_id: i64,
+    version: i32,
+    d: &EstimateDraft,
+    totals: &money::Totals,
+    author: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<estimate::Model, ApiError> {
+    let e = estimate::ActiveModel {
+        organization_id: Set(org_id),
+        job_id: Set(job_id),
+        version: Set(version),
+        status: Set(status::DRAFT.into()),
+        currency: Set(d.currency.code.into()),
+        taxes: Set(taxes_with_amounts(d, totals)),
+        notes: Set(d.notes.clone()),
+        valid_until: Set(d.valid_until),
+        subtotal_minor: Set(totals.subtotal),
+        tax_minor: Set(totals.tax),
+        total_minor: Set(totals.total),
+        author_staff_id: Set(author),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        super::unique_violation(e, "version_taken", "someone else just made a new version; reload and try again")
+    })?;
+    write_lines(db, org_id, e.id, &d.lines, &totals.lines).await?;
+    Ok(e)
+}
+
+/// Edits a draft in place; editing anything already sent makes a new draft
+/// version and leaves the old one readable. Returns the estimate and whether
+/// it is a new version.
+pub async fn edit(
+    db: &DatabaseConnection,
+    org_id: i64,
+    id: i64,
+    d: EstimateDraft,
+    author: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(Full, bool), ApiError> {
+    let totals = price(&d)?;
+    let txn = db.begin().await?;
+    let current = load(&txn, org_id, id).await?.estimate;
+    let newest = latest(&txn, current.job_id).await?.map(|e| e.id);
+    if newest != Some(current.id) {
+        return Err(outdated(&current, newest));
+    }
+    if current.status == status::DRAFT {
+        let mut a: estimate::ActiveModel = current.clone().into();
+        a.currency = Set(d.currency.code.into());
+        a.taxes = Set(taxes_with_amounts(&d, &totals));
+        a.notes = Set(d.notes.clone());
+        a.valid_until = Set(d.valid_until);
+        a.subtotal_minor = Set(totals.subtotal);
+        a.tax_minor = Set(totals.tax);
+        a.total_minor = Set(totals.total);
+        a.updated_at = Set(now);
+        a.update(&txn).await?;
+        write_lines(&txn, org_id, current.id, &d.lines, &totals.lines).await?;
+        let full = load(&txn, org_id, current.id).await?;
+        txn.commit().await?;
+        return Ok((full, false));
+    }
+    let version = current.version + 1;
+    let e = insert_version(&txn, org_id, current.job_id, version, &d, &totals, author, now).await?;
+    timeline::record(
+        &txn,
+        org_id,
+        Event {
+            job_id: current.job_id,
+            visit_id: None,
+            kind: "estimate_drafted",
+            summary: format!("Estimate version {version} drafted as a revision of version {}", current.version),
+            data: json!({"estimate_id": e.id, "version": version, "revises": current.id}),
+        },
+        now,
+    )
+    .await?;
+    let full = load(&txn, org_id, e.id).await?;
+    txn.commit().await?;
+    Ok((full, true))
+}
+
+fn outdated(e: &estimate::Model, current: Option<i64>) -> ApiError {
+    ApiError::Conflict {
+        code: "estimate_outdated",
+        message: match current {
+            Some(c) => format!("version {} is not the current estimate; the current one is estimate {c}", e.version),
+            None => format!("version {} is not the current estimate", e.version),
+        },
+        details: json!({"estimate_id": e.id, "current_estimate_id": current}),
+    }
+}
+
+/// Sends a draft: the customer gets the pricing breakdown, earlier versions
+/// are superseded, and the job waits for approval.
+pub async fn send(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Full, ApiError> {
+    let txn = db.begin().await?;
+    // Claim the draft first (a write), so two sends cannot both go out.
+    let claimed = estimate::Entity::update_many()
+        .col_expr(estimate::Column::Status, Expr::value(status::SENT))
+        .col_expr(estimate::Column::SentAt, Expr::value(now))
+        .col_expr(estimate::Column::UpdatedAt, Expr::value(now))
+        .filter(estimate::Column::Id.eq(id))
+        .filter(estimate::Column::OrganizationId.eq(org.id))
+        .filter(estimate::Column::Status.eq(status::DRAFT))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let full = load(&txn, org.id, id).await?;
+    if claimed == 0 {
+        return Err(ApiError::Conflict {
+            code: "estimate_not_draft",
+            message: format!(
+                "estimate {id} is {}; only a draft can be sent (edit it to make a new version)",
+                full.estimate.status
+            ),
+            details: json!({"estimate_id": id, "status": full.estimate.status}),
+        });
+    }
+    if full.lines.is_empty() {
+        return Err(ApiError::field("lines", "an empty estimate cannot be sent; add at least one line"));
+    }
+    let e = &full.estimate;
+    let previous = estimate::Entity::find()
+        .filter(estimate::Column::JobId.eq(e.job_id))
+        .filter(estimate::Column::Version.lt(e.version))
+        .filter(estimate::Column::SentAt.is_not_null())
+        .order_by_desc(estimate::Column::Version)
+        .one(&txn)
+        .await?;
+    estimate::Entity::update_many()
+        .col_expr(estimate::Column::Status, Expr::value(status::SUPERSEDED))
+        .filter(estimate::Column::JobId.eq(e.job_id))
+        .filter(estimate::Column::Version.lt(e.version))
+        .filter(estimate::Column::Status.is_in([status::SENT, status::CHANGES_REQUESTED, status::DRAFT]))
+        .exec(&txn)
+        .await?;
+    let job = super::jobs::get(&txn, org.id, e.job_id).await?;
+    let customer = super::customers::get(&txn, org.id, job.customer_id).await?;
+    let previous = match previous {
+        Some(p) => Some(load(&txn, org.id, p.id).await?),
+        None => None,
+    };
+    crate::notify::events::pricing_breakdown(&txn, n, org, &job, &customer, &full, previous.as_ref(), now).await?;
+    let currency = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
+    timeline::record(
+        &txn,
+        org.id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "estimate_sent",
+            summary: format!("Estimate version {} sent: {}", e.version, currency.format(e.total_minor)),
+            data: json!({"estimate_id": e.id, "version": e.version, "total_minor": e.total_minor}),
+        },
+        now,
+    )
+    .await?;
+    if JobStatus::parse(&job.status).is_some_and(|s| s.is_open()) {
+        super::jobs::set_status(&txn, &job, JobStatus::AwaitingApproval, "the estimate was sent", now).await?;
+    }
+    // Sending the estimate keeps the "estimate by" promise.
+    for p in super::promises::pending_of_kind(&txn, job.id, super::promises::kind::ESTIMATE_BY).await? {
+        super::promises::decide(
+            &txn,
+            p.id,
+            super::promises::outcome::KEPT,
+            json!({"estimate_id": e.id, "sent_at": now}),
+            None,
+            now,
+        )
+        .await?;
+    }
+    let full = load(&txn, org.id, id).await?;
+    txn.commit().await?;
+    Ok(full)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Decline,
+    Question,
+}
+
+/// The customer's answer, from their private link. Only the current, sent
+/// version can be answered.
+pub async fn decide(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    job: &job::Model,
+    id: i64,
+    decision: Decision,
+    comment: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Full, ApiError> {
+    let org_id = job.organization_id;
+    let txn = db.begin().await?;
+    let e = estimate::Entity::find_by_id(id)
+        .filter(estimate::Column::JobId.eq(job.id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let current = estimate::Entity::find()
+        .filter(estimate::Column::JobId.eq(job.id))
+        .filter(estimate::Column::SentAt.is_not_null())
+        .order_by_desc(estimate::Column::Version)
+        .one(&txn)
+        .await?
+        .map(|c| c.id);
+    if current != Some(e.id) {
+        return Err(outdated(&e, current));
+    }
+    if decision == Decision::Question && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        return Err(ApiError::field("comment", "tell us what you would like to ask or change"));
+    }
+    let (new_status, job_status, verb) = match decision {
+        Decision::Approve => (status::APPROVED, JobStatus::Approved, "approved"),
+        Decision::Decline => (status::DECLINED, JobStatus::Cancelled, "declined"),
+        Decision::Question => (status::CHANGES_REQUESTED, JobStatus::Estimating, "asked about"),
+    };
+    let moved = estimate::Entity::update_many()
+        .col_expr(estimate::Column::Status, Expr::value(new_status))
+        .col_expr(estimate::Column::DecidedAt, Expr::value(now))
+        .col_expr(estimate::Column::DecisionComment, Expr::value(comment.clone()))
+        .col_expr(estimate::Column::UpdatedAt, Expr::value(now))
+        .filter(estimate::Column::Id.eq(e.id))
+        .filter(estimate::Column::Status.is_in([status::SENT, status::CHANGES_REQUESTED]))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if moved == 0 {
+        return Err(ApiError::Conflict {
+            code: "estimate_decided",
+            message: format!("this estimate was already {}", e.status.replace('_', " ")),
+            details: json!({"estimate_id": e.id, "status": e.status}),
+        });
+    }
+    let customer: customer::Model = super::customers::get(&txn, org_id, job.customer_id).await?;
+    let org = super::orgs::get(&txn, org_id).await?;
+    let summary = match &comment {
+        Some(c) if !c.trim().is_empty() => {
+            format!("{} {verb} estimate version {}: \"{}\"", customer.name, e.version, c.trim())
+        }
+        _ => format!("{} {verb} estimate version {}", customer.name, e.version),
+    };
+    timeline::record(
+        &txn,
+        org_id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: match decision {
+                Decision::Approve => "estimate_approved",
+                Decision::Decline => "estimate_declined",
+                Decision::Question => "estimate_question",
+            },
+            summary: summary.clone(),
+            data: json!({"estimate_id": e.id, "version": e.version, "comment": comment}),
+        },
+        now,
+    )
+    .await?;
+    let fresh_job = super::jobs::get(&txn, org_id, job.id).await?;
+    super::jobs::set_status(&txn, &fresh_job, job_status, &format!("the customer {verb} the estimate"), now).await?;
+    let title = match decision {
+        Decision::Approve => "Estimate approved",
+        Decision::Decline => "Estimate declined",
+        Decision::Question => "Question about the estimate",
+    };
+    crate::notify::alerts::alert_dispatchers(
+        &txn,
+        n,
+        &org,
+        &customer,
+        job,
+        &format!("estimate:{}:{verb}", e.id),
+        title,
+        &summary,
+        now,
+    )
+    .await?;
+    let full = load(&txn, org_id, e.id).await?;
+    txn.commit().await?;
+    Ok(full)
+}
+
+/// The estimate as the API shows it, with formatted amounts.
+pub fn view(f: &Full, current_id: Option<i64>) -> Value {
+    let e = &f.estimate;
+    let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
+    let lines: Vec<Value> = f
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "position": l.position, "kind": l.kind, "description": l.description, "quantity": l.quantity, "unit": l.unit,
+                "unit_price_minor": l.unit_price_minor, "total_minor": l.total_minor,
+                "unit_price": c.format(l.unit_price_minor), "total": c.format(l.total_minor),
+            })
+        })
+        .collect();
+    let taxes = f.taxes();
+    json!({
+        "id": e.id, "job_id": e.job_id, "version": e.version, "status": e.status, "currency": e.currency,
+        "is_current": current_id == Some(e.id),
+        "lines": lines,
+        "tax_rate_bp": taxes.iter().map(|t| t.rate_bp).sum::<i64>(),
+        "taxes": taxes.iter().map(|t| json!({"name": t.name, "rate_bp": t.rate_bp, "amount_minor": t.amount_minor, "amount": c.format(t.amount_minor)})).collect::<Vec<_>>(),
+        "subtotal_minor": e.subtotal_minor, "tax_minor": e.tax_minor, "total_minor": e.total_minor,
+        "subtotal": c.format(e.subtotal_minor), "tax": c.format(e.tax_minor), "total": c.format(e.total_minor),
+        "notes": e.notes, "valid_until": e.valid_until,
+        "created_at": e.created_at, "sent_at": e.sent_at, "decided_at": e.decided_at, "decision_comment": e.decision_comment,
+    })
+}
+
+/// The job's current estimate: the newest version (any status).
+pub async fn current_id<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<i64>, ApiError> {
+    Ok(latest(db, job_id).await?.map(|e| e.id))
+}

@@ -1,0 +1,126 @@
+use super::timeline::{self, Event};
+use super::PageRequest;
+use crate::domain::job::JobStatus;
+use crate::entities::{customer, job};
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub customer_id: i64,
+    pub title: String,
+    pub story: String,
+}
+
+pub async fn insert<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    organization_id: i64,
+    new: NewJob,
+    now: DateTime<Utc>,
+) -> Result<job::Model, ApiError> {
+    let txn = db.begin().await?;
+    let customer = customer::Entity::find_by_id(new.customer_id)
+        .filter(customer::Column::OrganizationId.eq(organization_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::field("customer_id", format!("there is no customer {}", new.customer_id)))?;
+    let job = job::ActiveModel {
+        organization_id: Set(organization_id),
+        customer_id: Set(customer.id),
+        title: Set(new.title),
+        story: Set(new.story),
+        status: Set(JobStatus::New.as_str().to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    timeline::record(
+        &txn,
+        organization_id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "job_created",
+            summary: format!("Job opened for {}: {}", customer.name, job.title),
+            data: json!({"title": job.title}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(job)
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<job::Model, ApiError> {
+    job::Entity::find_by_id(id)
+        .filter(job::Column::OrganizationId.eq(organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub customer_id: Option<i64>,
+    pub status: Option<JobStatus>,
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    filter: JobFilter,
+    page: PageRequest,
+) -> Result<Vec<job::Model>, ApiError> {
+    let mut q = job::Entity::find().filter(job::Column::OrganizationId.eq(organization_id));
+    if let Some(after) = page.after {
+        q = q.filter(job::Column::Id.gt(after));
+    }
+    if let Some(c) = filter.customer_id {
+        q = q.filter(job::Column::CustomerId.eq(c));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(job::Column::Status.eq(s.as_str()));
+    }
+    Ok(q.order_by_asc(job::Column::Id).limit(page.limit).all(db).await?)
+}
+
+/// Moves a job to `to`, recording why on its timeline. No-op if already there.
+pub async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    job: &job::Model,
+    to: JobStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if job.status == to.as_str() {
+        return Ok(());
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::Status, sea_orm::sea_query::Expr::value(to.as_str()))
+        .col_expr(job::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(job::Column::Id.eq(job.id))
+        .filter(job::Column::OrganizationId.eq(job.organization_id))
+        .exec(db)
+        .await?;
+    timeline::record(
+        db,
+        job.organization_id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "job_status",
+            summary: format!("Job is now {} ({reason})", to.as_str().replace('_', " ")),
+            data: json!({"from": job.status, "to": to.as_str(), "reason": reason}),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}

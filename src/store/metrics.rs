@@ -1,0 +1,164 @@
+//! Promise KPIs over a period, computed from the ledger.
+
+use crate::entities::{estimate, promise, rating, staff, visit};
+use crate::error::ApiError;
+use crate::store::promises::{kind, outcome};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+fn rate(kept: u64, decided: u64) -> Value {
+    if decided == 0 {
+        Value::Null
+    } else {
+        json!((kept as f64 / decided as f64 * 10_000.0).round() / 10_000.0)
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    total: u64,
+    pending: u64,
+    kept: u64,
+    broken: u64,
+    renegotiated: u64,
+    cancelled: u64,
+}
+
+impl Tally {
+    fn add(&mut self, outcome: &str) {
+        self.total += 1;
+        match outcome {
+            outcome::KEPT => self.kept += 1,
+            outcome::BROKEN => self.broken += 1,
+            outcome::RENEGOTIATED => self.renegotiated += 1,
+            outcome::CANCELLED => self.cancelled += 1,
+            _ => self.pending += 1,
+        }
+    }
+
+    /// Kept out of decided promises; cancelled ones (the customer called it
+    /// off) and pending ones do not count either way.
+    fn json(&self) -> Value {
+        let decided = self.kept + self.broken + self.renegotiated;
+        json!({
+            "total": self.total, "pending": self.pending, "kept": self.kept, "broken": self.broken,
+            "renegotiated": self.renegotiated, "cancelled": self.cancelled, "kept_rate": rate(self.kept, decided),
+        })
+    }
+}
+
+/// KPIs for promises due in `[from, to)`.
+pub async fn promises<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Value, ApiError> {
+    let rows = promise::Entity::find()
+        .filter(promise::Column::OrganizationId.eq(org_id))
+        .filter(promise::Column::DueAt.gte(from))
+        .filter(promise::Column::DueAt.lt(to))
+        .all(db)
+        .await?;
+    let mut overall = Tally::default();
+    let mut by_kind: BTreeMap<&str, Tally> = kind::ALL.iter().map(|k| (*k, Tally::default())).collect();
+    let mut by_staff: BTreeMap<i64, Tally> = BTreeMap::new();
+    let (mut arrivals, mut on_time) = (0u64, 0u64);
+    let mut buckets: BTreeMap<&str, u64> = [("0-15", 0), ("15-30", 0), ("30+", 0)].into_iter().collect();
+    let mut estimate_visits: HashSet<i64> = HashSet::new();
+    for p in &rows {
+        overall.add(&p.outcome);
+        if let Some(t) = by_kind.get_mut(p.kind.as_str()) {
+            t.add(&p.outcome);
+        }
+        if let Some(s) = p.staff_id {
+            by_staff.entry(s).or_default().add(&p.outcome);
+        }
+        if p.kind == kind::ARRIVAL_WINDOW
+            && p.outcome != outcome::CANCELLED
+            && p.outcome != outcome::PENDING
+            && p.outcome != outcome::RENEGOTIATED
+        {
+            arrivals += 1;
+            if p.outcome == outcome::KEPT {
+                on_time += 1;
+            } else if let Some(late) = p.lateness_minutes.filter(|l| *l > 0) {
+                let b = if late <= 15 {
+                    "0-15"
+                } else if late <= 30 {
+                    "15-30"
+                } else {
+                    "30+"
+                };
+                *buckets.entry(b).or_default() += 1;
+            } else if p.outcome == outcome::BROKEN {
+                // Missed and never arrived (or arrived early): the worst bucket.
+                *buckets.entry("30+").or_default() += 1;
+            }
+        }
+        if p.kind == kind::ESTIMATE_BY {
+            if let Some(v) = p.visit_id {
+                estimate_visits.insert(v);
+            }
+        }
+    }
+    let names: HashMap<i64, String> = staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(org_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    // Estimate turnaround: from the estimate visit's arrival window end to the estimate being sent.
+    let visits: HashMap<i64, visit::Model> = visit::Entity::find()
+        .filter(visit::Column::Id.is_in(estimate_visits.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let mut turnaround_hours = Vec::new();
+    for v in visits.values() {
+        let first_sent = estimate::Entity::find()
+            .filter(estimate::Column::JobId.eq(v.job_id))
+            .filter(estimate::Column::SentAt.is_not_null())
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|e| e.sent_at)
+            .min();
+        if let Some(sent) = first_sent {
+            turnaround_hours.push((sent - v.window_end).num_minutes() as f64 / 60.0);
+        }
+    }
+    let ratings = rating::Entity::find()
+        .filter(rating::Column::OrganizationId.eq(org_id))
+        .filter(rating::Column::CreatedAt.gte(from))
+        .filter(rating::Column::CreatedAt.lt(to))
+        .all(db)
+        .await?;
+    let updates = &by_kind[kind::STATUS_UPDATE];
+    Ok(json!({
+        "from": from, "to": to,
+        "overall": overall.json(),
+        "by_kind": by_kind.iter().map(|(k, t)| (k.to_string(), t.json())).collect::<serde_json::Map<_, _>>(),
+        "by_staff": by_staff.iter().map(|(id, t)| {
+            let mut v = t.json();
+            v["staff_id"] = json!(id);
+            v["name"] = json!(names.get(id));
+            v
+        }).collect::<Vec<_>>(),
+        "arrivals": {"decided": arrivals, "on_time": on_time, "on_time_rate": rate(on_time, arrivals), "late_by_minutes": buckets},
+        "status_updates": {"decided": updates.kept + updates.broken, "on_time": updates.kept, "on_time_rate": rate(updates.kept, updates.kept + updates.broken)},
+        "estimate_turnaround": {
+            "count": turnaround_hours.len(),
+            "average_hours": if turnaround_hours.is_empty() { Value::Null } else { json!((turnaround_hours.iter().sum::<f64>() / turnaround_hours.len() as f64 * 100.0).round() / 100.0) },
+        },
+        "rating": {
+            "count": ratings.len(),
+            "average": if ratings.is_empty() { Value::Null } else { json!((ratings.iter().map(|r| r.score as f64).sum::<f64>() / ratings.len() as f64 * 100.0).round() / 100.0) },
+        },
+    }))
+}

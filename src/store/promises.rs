@@ -1,0 +1,135 @@
+//! The promise ledger: every commitment to a customer, and whether it was kept.
+
+use crate::entities::promise;
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::Value;
+
+pub mod kind {
+    pub const ARRIVAL_WINDOW: &str = "arrival_window";
+    pub const STATUS_UPDATE: &str = "status_update";
+    pub const ESTIMATE_BY: &str = "estimate_by";
+    pub const CALLBACK_BY: &str = "callback_by";
+    pub const COMPLETION_BY: &str = "completion_by";
+    pub const ALL: &[&str] = &[ARRIVAL_WINDOW, STATUS_UPDATE, ESTIMATE_BY, CALLBACK_BY, COMPLETION_BY];
+}
+
+pub mod outcome {
+    pub const PENDING: &str = "pending";
+    pub const KEPT: &str = "kept";
+    pub const BROKEN: &str = "broken";
+    pub const RENEGOTIATED: &str = "renegotiated";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+pub struct NewPromise {
+    pub job_id: i64,
+    pub visit_id: Option<i64>,
+    pub staff_id: Option<i64>,
+    pub kind: &'static str,
+    pub key: String,
+    pub description: String,
+    pub window_start: Option<DateTime<Utc>>,
+    pub due_at: DateTime<Utc>,
+    pub renegotiates: Option<i64>,
+}
+
+/// Records a promise once (its key is unique).
+pub async fn make<C: ConnectionTrait>(db: &C, org_id: i64, p: NewPromise, now: DateTime<Utc>) -> Result<(), ApiError> {
+    make_many(db, org_id, vec![p], now).await
+}
+
+/// Records many promises at once (the planner's batches), each once.
+pub async fn make_many<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    ps: Vec<NewPromise>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if ps.is_empty() {
+        return Ok(());
+    }
+    promise::Entity::insert_many(ps.into_iter().map(|p| promise::ActiveModel {
+        organization_id: Set(org_id),
+        job_id: Set(p.job_id),
+        visit_id: Set(p.visit_id),
+        staff_id: Set(p.staff_id),
+        kind: Set(p.kind.into()),
+        key: Set(p.key),
+        description: Set(p.description),
+        window_start: Set(p.window_start),
+        due_at: Set(p.due_at),
+        outcome: Set(outcome::PENDING.into()),
+        evidence: Set("{}".into()),
+        renegotiates: Set(p.renegotiates),
+        created_at: Set(now),
+        ..Default::default()
+    }))
+    .on_conflict(OnConflict::column(promise::Column::Key).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Decides a pending promise; a promise already decided is left alone.
+/// Returns whether this call decided it.
+pub async fn decide<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    result: &str,
+    evidence: Value,
+    lateness_minutes: Option<i32>,
+    at: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let n = promise::Entity::update_many()
+        .col_expr(promise::Column::Outcome, Expr::value(result))
+        .col_expr(promise::Column::DecidedAt, Expr::value(at))
+        .col_expr(promise::Column::Evidence, Expr::value(evidence.to_string()))
+        .col_expr(promise::Column::LatenessMinutes, Expr::value(lateness_minutes))
+        .filter(promise::Column::Id.eq(id))
+        .filter(promise::Column::Outcome.eq(outcome::PENDING))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(n > 0)
+}
+
+pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<promise::Model>, ApiError> {
+    Ok(promise::Entity::find()
+        .filter(promise::Column::OrganizationId.eq(org_id))
+        .filter(promise::Column::JobId.eq(job_id))
+        .order_by_asc(promise::Column::DueAt)
+        .order_by_asc(promise::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The newest arrival promise of a visit, whatever its outcome.
+pub async fn latest_arrival<C: ConnectionTrait>(db: &C, visit_id: i64) -> Result<Option<promise::Model>, ApiError> {
+    Ok(promise::Entity::find()
+        .filter(promise::Column::VisitId.eq(visit_id))
+        .filter(promise::Column::Kind.eq(kind::ARRIVAL_WINDOW))
+        .order_by_desc(promise::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Pending promises of a kind for a job.
+pub async fn pending_of_kind<C: ConnectionTrait>(
+    db: &C,
+    job_id: i64,
+    k: &str,
+) -> Result<Vec<promise::Model>, ApiError> {
+    Ok(promise::Entity::find()
+        .filter(promise::Column::JobId.eq(job_id))
+        .filter(promise::Column::Kind.eq(k))
+        .filter(promise::Column::Outcome.eq(outcome::PENDING))
+        .all(db)
+        .await?)
+}
+
+pub fn evidence(p: &promise::Model) -> Value {
+    serde_json::from_str(&p.evidence).unwrap_or(Value::Null)
+}

@@ -1,0 +1,162 @@
+//! After the work: the customer's rating, and the follow-up a low one opens.
+
+use super::timeline::{self, Event};
+use crate::entities::{rating, task};
+use crate::error::ApiError;
+use crate::notify::NotifyCtx;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use serde_json::json;
+
+/// Ratings at or below this open a follow-up task for a manager.
+pub const FOLLOW_UP_AT_OR_BELOW: i32 = 3;
+
+pub async fn rate(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    job: &crate::entities::job::Model,
+    score: i32,
+    comment: String,
+    now: DateTime<Utc>,
+) -> Result<rating::Model, ApiError> {
+    if !(1..=5).contains(&score) {
+        return Err(ApiError::field("score", "must be 1 to 5"));
+    }
+    if job.status != "completed" {
+        return Err(ApiError::Conflict {
+            code: "job_not_completed",
+            message: "you can rate us once the job is done".into(),
+            details: json!({}),
+        });
+    }
+    let txn = db.begin().await?;
+    let r = rating::ActiveModel {
+        organization_id: Set(job.organization_id),
+        job_id: Set(job.id),
+        score: Set(score),
+        comment: Set(comment.clone()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| super::unique_violation(e, "already_rated", "thank you, we already have your rating for this job"))?;
+    let customer = super::customers::get(&txn, job.organization_id, job.customer_id).await?;
+    timeline::record(
+        &txn,
+        job.organization_id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "rating",
+            summary: if comment.is_empty() {
+                format!("{} rated us {score}/5", customer.name)
+            } else {
+                format!("{} rated us {score}/5: \"{comment}\"", customer.name)
+            },
+            data: json!({"score": score, "comment": comment}),
+        },
+        now,
+    )
+    .await?;
+    if score <= FOLLOW_UP_AT_OR_BELOW {
+        let note = format!(
+            "{} rated the job {score}/5{}",
+            customer.name,
+            if comment.is_empty() { String::new() } else { format!(": \"{comment}\"") }
+        );
+        let t = task::ActiveModel {
+            organization_id: Set(job.organization_id),
+            job_id: Set(job.id),
+            kind: Set("low_rating_follow_up".into()),
+            status: Set("open".into()),
+            note: Set(note.clone()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let org = super::orgs::get(&txn, job.organization_id).await?;
+        crate::notify::alerts::alert_managers(
+            &txn,
+            n,
+            &org,
+            &customer,
+            job,
+            &format!("low_rating:{}", r.id),
+            "Low rating: please follow up",
+            &format!("{note}\n\nTask {} is open. When it is handled, PATCH /api/v1/tasks/{} with the resolution and the customer hears what we did.", t.id, t.id),
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(r)
+}
+
+/// Closes a follow-up task; the customer hears what was done about it.
+pub async fn resolve(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    org_id: i64,
+    task_id: i64,
+    resolution: String,
+    now: DateTime<Utc>,
+) -> Result<task::Model, ApiError> {
+    let txn = db.begin().await?;
+    let moved = task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value("done"))
+        .col_expr(task::Column::Resolution, Expr::value(resolution.clone()))
+        .col_expr(task::Column::ResolvedAt, Expr::value(now))
+        .filter(task::Column::Id.eq(task_id))
+        .filter(task::Column::OrganizationId.eq(org_id))
+        .filter(task::Column::Status.eq("open"))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let t = task::Entity::find_by_id(task_id)
+        .filter(task::Column::OrganizationId.eq(org_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if moved == 0 {
+        return Err(ApiError::Conflict {
+            code: "task_done",
+            message: format!("task {task_id} is already done"),
+            details: json!({}),
+        });
+    }
+    let org = super::orgs::get(&txn, org_id).await?;
+    let job = super::jobs::get(&txn, org_id, t.job_id).await?;
+    let customer = super::customers::get(&txn, org_id, job.customer_id).await?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("resolution".into(), json!(resolution));
+    crate::notify::events::simple(
+        &txn,
+        n,
+        &org,
+        &job,
+        &customer,
+        "follow_up_resolution",
+        format!("follow_up_resolution:{}", t.id),
+        extra,
+        now,
+    )
+    .await?;
+    timeline::record(
+        &txn,
+        org_id,
+        Event {
+            job_id: job.id,
+            visit_id: None,
+            kind: "follow_up_resolved",
+            summary: format!("Follow-up done: {resolution}"),
+            data: json!({"task_id": t.id}),
+        },
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(t)
+}

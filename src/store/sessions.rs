@@ -1,0 +1,242 @@
+//! Staff sign-in: argon2id passwords, sessions in the database (they survive
+//! a restart), one-time reset links, and the audit log.
+
+use crate::auth::{hash_token, new_token};
+use crate::entities::{audit, message, password_reset, session, staff};
+use crate::error::ApiError;
+use crate::notify::outbox::state;
+use crate::notify::NotifyCtx;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::{json, Value};
+
+pub const SESSION_DAYS: i64 = 14;
+pub const RESET_HOURS: i64 = 2;
+pub const INVITE_DAYS: i64 = 7;
+pub const MIN_PASSWORD: usize = 10;
+
+pub fn hash_password(pw: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
+}
+
+fn verify_password(pw: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok()).unwrap_or(false)
+}
+
+pub fn check_new_password(pw: &str) -> Result<(), String> {
+    if pw.chars().count() < MIN_PASSWORD {
+        return Err(format!("use at least {MIN_PASSWORD} characters"));
+    }
+    if pw.len() > 1024 {
+        return Err("is too long".into());
+    }
+    Ok(())
+}
+
+pub async fn audit<C: ConnectionTrait>(
+    db: &C,
+    org: Option<i64>,
+    staff: Option<i64>,
+    action: &str,
+    detail: Value,
+    ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    audit::ActiveModel {
+        organization_id: Set(org),
+        staff_id: Set(staff),
+        action: Set(action.into()),
+        detail: Set(detail.to_string()),
+        ip: Set(ip.map(String::from)),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Checks an email and password; on success opens a session and returns
+/// (person, session token, CSRF token). The same answer for an unknown email
+/// and a wrong password, and the same work (a hash is checked either way).
+pub async fn sign_in<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    pw: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(staff::Model, String, String)>, ApiError> {
+    let people = staff::Entity::find()
+        .filter(staff::Column::Email.eq(email.trim()))
+        .order_by_asc(staff::Column::Id)
+        .all(db)
+        .await?;
+    let mut found = None;
+    for p in &people {
+        if p.password_hash.as_deref().is_some_and(|h| verify_password(pw, h)) {
+            found = Some(p.clone());
+            break;
+        }
+    }
+    if people.iter().all(|p| p.password_hash.is_none()) {
+        // Spend the same time as a real check, so timing tells nothing.
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let dummy = DUMMY.get_or_init(|| hash_password("not the password").unwrap_or_default());
+        let _ = verify_password(pw, dummy);
+    }
+    let Some(person) = found else {
+        audit(
+            db,
+            people.first().map(|p| p.organization_id),
+            people.first().map(|p| p.id),
+            "sign_in_failed",
+            json!({"email": email}),
+            Some(ip),
+            now,
+        )
+        .await?;
+        return Ok(None);
+    };
+    let token = new_token();
+    let csrf = hex::encode(&hash_token(&new_token())[..16]);
+    session::ActiveModel {
+        organization_id: Set(person.organization_id),
+        staff_id: Set(person.id),
+        token_hash: Set(hash_token(&token)),
+        csrf_token: Set(csrf.clone()),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::days(SESSION_DAYS)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    audit(db, Some(person.organization_id), Some(person.id), "sign_in", json!({}), Some(ip), now).await?;
+    Ok(Some((person, token, csrf)))
+}
+
+pub async fn session_for<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(session::Model, staff::Model)>, ApiError> {
+    let Some(s) = session::Entity::find().filter(session::Column::TokenHash.eq(hash_token(token))).one(db).await?
+    else {
+        return Ok(None);
+    };
+    if s.expires_at <= now {
+        return Ok(None);
+    }
+    let Some(p) = staff::Entity::find_by_id(s.staff_id).one(db).await? else { return Ok(None) };
+    Ok(Some((s, p)))
+}
+
+pub async fn sign_out<C: ConnectionTrait>(
+    db: &C,
+    s: &session::Model,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    session::Entity::delete_by_id(s.id).exec(db).await?;
+    audit(db, Some(s.organization_id), Some(s.staff_id), "sign_out", json!({}), Some(ip), now).await
+}
+
+/// Emails a one-time link to set a password: a reset, or an admin's invitation.
+pub async fn send_password_link<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    person: &staff::Model,
+    invite: bool,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let token = hex::encode(&new_token().as_bytes()[5..37]);
+    let expires = if invite { now + Duration::days(INVITE_DAYS) } else { now + Duration::hours(RESET_HOURS) };
+    password_reset::ActiveModel {
+        staff_id: Set(person.id),
+        token_hash: Set(hash_token(&token)),
+        expires_at: Set(expires),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let org = super::orgs::get(db, person.organization_id).await?;
+    let ctx = json!({
+        "org": {"name": org.name},
+        "staff": {"name": person.name, "first_name": crate::notify::compose::first_name(&person.name), "role": person.role},
+        "link": format!("{}/reset/{token}", n.public_url),
+        "invite": invite,
+        "expires_hours": (expires - now).num_hours(),
+    });
+    let email = n.templates.email("password_reset", &ctx).map_err(|e| ApiError::Internal(e.to_string()))?;
+    message::ActiveModel {
+        organization_id: Set(person.organization_id),
+        kind: Set("password_reset".into()),
+        channel: Set("email".into()),
+        recipient: Set(person.email.clone()),
+        subject: Set(Some(email.subject)),
+        body_text: Set(email.text),
+        body_html: Set(Some(email.html)),
+        dedupe_key: Set(format!("password_reset:{}:{}", person.id, hash_token(&token))),
+        state: Set(state::PENDING.into()),
+        due_at: Set(now),
+        next_attempt_at: Set(now),
+        attempts: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The person a reset link is for, if it is valid and unused.
+pub async fn reset_for<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<password_reset::Model>, ApiError> {
+    Ok(password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(hash_token(token)))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .filter(password_reset::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?)
+}
+
+/// Sets the password from a link (once), and signs the person out everywhere.
+pub async fn complete_reset<C: ConnectionTrait>(
+    db: &C,
+    r: &password_reset::Model,
+    pw: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let used = password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(now))
+        .filter(password_reset::Column::Id.eq(r.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    if used == 0 {
+        return Ok(false);
+    }
+    let hash = hash_password(pw)?;
+    staff::Entity::update_many()
+        .col_expr(staff::Column::PasswordHash, Expr::value(hash))
+        .filter(staff::Column::Id.eq(r.staff_id))
+        .exec(db)
+        .await?;
+    session::Entity::delete_many().filter(session::Column::StaffId.eq(r.staff_id)).exec(db).await?;
+    let person = staff::Entity::find_by_id(r.staff_id).one(db).await?;
+    audit(db, person.map(|p| p.organization_id), Some(r.staff_id), "password_set", json!({}), Some(ip), now).await?;
+    Ok(true)
+}

@@ -1,0 +1,81 @@
+use super::{unique_violation, PageRequest};
+use crate::domain::people::{Role, WorkingHours};
+use crate::domain::time::Zone;
+use crate::entities::staff;
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub name: String,
+    pub role: Role,
+    pub phone: Option<String>,
+    pub email: String,
+    pub photo_url: Option<String>,
+    pub bio: String,
+    pub timezone: Zone,
+    pub working_hours: WorkingHours,
+}
+
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    new: NewStaff,
+    now: DateTime<Utc>,
+) -> Result<staff::Model, ApiError> {
+    let email = new.email.clone();
+    staff::ActiveModel {
+        organization_id: Set(organization_id),
+        name: Set(new.name),
+        role: Set(new.role.as_str().to_string()),
+        phone: Set(new.phone),
+        email: Set(new.email),
+        photo_url: Set(new.photo_url),
+        bio: Set(new.bio),
+        timezone: Set(new.timezone.name().to_string()),
+        working_hours: Set(serde_json::to_string(&new.working_hours).unwrap_or_else(|_| "{}".into())),
+        schedule_version: Set(0),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| unique_violation(e, "email_taken", format!("a staff member with email {email} already exists")))
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<staff::Model, ApiError> {
+    staff::Entity::find_by_id(id)
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    page: PageRequest,
+) -> Result<Vec<staff::Model>, ApiError> {
+    let mut q = staff::Entity::find().filter(staff::Column::OrganizationId.eq(organization_id));
+    if let Some(after) = page.after {
+        q = q.filter(staff::Column::Id.gt(after));
+    }
+    Ok(q.order_by_asc(staff::Column::Id).limit(page.limit).all(db).await?)
+}
+
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    ids: &[i64],
+) -> Result<Vec<staff::Model>, ApiError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .filter(staff::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(staff::Column::Id)
+        .all(db)
+        .await?)
+}

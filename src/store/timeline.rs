@@ -1,0 +1,63 @@
+use crate::entities::timeline_event;
+use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::Value;
+
+/// Something that happened on a job, in the order it happened.
+pub struct Event<'a> {
+    pub job_id: i64,
+    pub visit_id: Option<i64>,
+    pub kind: &'a str,
+    pub summary: String,
+    pub data: Value,
+}
+
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    event: Event<'_>,
+    at: DateTime<Utc>,
+) -> Result<timeline_event::Model, ApiError> {
+    Ok(timeline_event::ActiveModel {
+        organization_id: Set(organization_id),
+        job_id: Set(event.job_id),
+        visit_id: Set(event.visit_id),
+        kind: Set(event.kind.to_string()),
+        summary: Set(event.summary),
+        data: Set(event.data.to_string()),
+        at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn for_job<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    job_id: i64,
+) -> Result<Vec<timeline_event::Model>, ApiError> {
+    Ok(timeline_event::Entity::find()
+        .filter(timeline_event::Column::OrganizationId.eq(organization_id))
+        .filter(timeline_event::Column::JobId.eq(job_id))
+        .order_by_asc(timeline_event::Column::At)
+        .order_by_asc(timeline_event::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The job's messages, oldest first.
+pub async fn messages_for_job<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    job_id: i64,
+) -> Result<Vec<crate::entities::message::Model>, ApiError> {
+    use crate::entities::message;
+    Ok(message::Entity::find()
+        .filter(message::Column::OrganizationId.eq(organization_id))
+        .filter(message::Column::JobId.eq(job_id))
+        .order_by_asc(message::Column::Id)
+        .all(db)
+        .await?)
+}

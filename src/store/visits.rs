@@ -1,0 +1,635 @@
+//! Booking, rescheduling, reassigning and moving visits through their states.
+//!
+//! Every change that adds to someone's day runs in one transaction that
+//! first *writes* each affected staff row (bumping `schedule_version`, in id
+//! order). That write is the lock: on PostgreSQL it takes the row lock, so
+//! two bookings for the same person queue; on SQLite the first write takes
+//! the database write lock (with the busy timeout, later writers wait rather
+//! than fail, and no stale read snapshot can be upgraded). Only then do we
+//! read the day, check it, and write the visit, so a concurrent booking can
+//! never slip between our check and our insert.
+
+use super::timeline::{self, Event};
+use crate::domain::feasibility::{self, Infeasible, Slot};
+use crate::domain::job::JobStatus;
+use crate::domain::time::{Window, WindowError, Zone};
+use crate::domain::visit::{VisitKind, VisitStatus};
+use crate::entities::{customer, job, organization, staff, visit, visit_staff};
+use crate::error::ApiError;
+use crate::notify::{events, NotifyCtx};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+
+/// Longest expected visit duration we accept (12 hours); it bounds how far
+/// apart two visits can be and still interact.
+pub const MAX_DURATION_MINUTES: i32 = 12 * 60;
+
+#[derive(Debug, Clone)]
+pub struct NewVisit {
+    pub kind: VisitKind,
+    pub staff_ids: Vec<i64>,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub duration_minutes: i32,
+}
+
+/// A partial update: reschedule (window, duration) and/or reassign (staff).
+#[derive(Debug, Clone, Default)]
+pub struct VisitChanges {
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<i32>,
+    pub staff_ids: Option<Vec<i64>>,
+}
+
+/// A visit with the people assigned to it.
+#[derive(Debug, Clone)]
+pub struct VisitWithStaff {
+    pub visit: visit::Model,
+    pub staff_ids: Vec<i64>,
+}
+
+fn window(org: &organization::Model, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Window, ApiError> {
+    Window::new(start, end, org.max_window_minutes as i64).map_err(|e| match e {
+        WindowError::EndBeforeStart => ApiError::field("window_end", "is before window_start"),
+        WindowError::TooLong { max_minutes } => ApiError::field(
+            "window_end",
+            format!("the window is longer than this organization's maximum of {max_minutes} minutes"),
+        ),
+    })
+}
+
+fn check_duration(minutes: i32) -> Result<(), ApiError> {
+    if (1..=MAX_DURATION_MINUTES).contains(&minutes) {
+        Ok(())
+    } else {
+        Err(ApiError::field("duration_minutes", format!("must be between 1 and {MAX_DURATION_MINUTES}")))
+    }
+}
+
+fn normalize_staff(ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+    let set: BTreeSet<i64> = ids.iter().copied().collect();
+    if set.is_empty() {
+        return Err(ApiError::field("staff_ids", "assign at least one staff member"));
+    }
+    if set.len() > 20 {
+        return Err(ApiError::field("staff_ids", "at most 20 people can be assigned to one visit"));
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// Takes the schedule lock of each person (see the module comment) and
+/// returns their rows, in id order. Must be the transaction's first write.
+async fn lock_staff<C: ConnectionTrait>(db: &C, org_id: i64, ids: &[i64]) -> Result<Vec<staff::Model>, ApiError> {
+    for id in ids {
+        let res = staff::Entity::update_many()
+            .col_expr(staff::Column::ScheduleVersion, Expr::col(staff::Column::ScheduleVersion).add(1))
+            .filter(staff::Column::Id.eq(*id))
+            .filter(staff::Column::OrganizationId.eq(org_id))
+            .exec(db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(ApiError::field("staff_ids", format!("there is no staff member {id}")));
+        }
+    }
+    super::staff::by_ids(db, org_id, ids).await
+}
+
+/// Takes the row lock of one visit (a no-op write), or says it is not there.
+async fn lock_visit<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<visit::Model, ApiError> {
+    let res = visit::Entity::update_many()
+        .col_expr(visit::Column::UpdatedAt, Expr::col(visit::Column::UpdatedAt).into())
+        .filter(visit::Column::Id.eq(id))
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(ApiError::NotFound);
+    }
+    visit::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)
+}
+
+fn slot_of(v: &visit::Model) -> Slot<i64> {
+    // Once someone has arrived, the arrival is a fact, not a window.
+    let (start, end) = match (VisitStatus::parse(&v.status), v.arrived_at) {
+        (Some(VisitStatus::Arrived), Some(at)) => (at, at),
+        _ => (v.window_start, v.window_end),
+    };
+    Slot {
+        id: v.id,
+        window_start: start.timestamp(),
+        window_end: end.timestamp(),
+        duration_secs: v.duration_minutes as i64 * 60,
+    }
+}
+
+/// Active visits assigned to `staff_id` whose windows touch `[lo, hi]`.
+async fn active_visits_between<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    staff_id: i64,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<Vec<visit::Model>, ApiError> {
+    let active: Vec<&str> = VisitStatus::ALL.iter().filter(|s| s.occupies_schedule()).map(|s| s.as_str()).collect();
+    Ok(visit::Entity::find()
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .filter(
+            visit::Column::Id.in_subquery(
+                Query::select()
+                    .column(visit_staff::Column::VisitId)
+                    .from(visit_staff::Entity)
+                    .and_where(visit_staff::Column::StaffId.eq(staff_id))
+                    .to_owned(),
+            ),
+        )
+        .filter(visit::Column::Status.is_in(active))
+        .filter(visit::Column::WindowEnd.gte(lo))
+        .filter(visit::Column::WindowStart.lte(hi))
+        .all(db)
+        .await?)
+}
+
+/// Refuses (409) when `person` could not keep every promised window that can
+/// interact with `candidate` if `candidate` were on their day. `candidate.id`
+/// is the visit being changed, or 0 for a new one.
+async fn ensure_feasible<C: ConnectionTrait>(
+    db: &C,
+    org: &organization::Model,
+    person: &staff::Model,
+    candidate: Slot<i64>,
+) -> Result<(), ApiError> {
+    let buffer = org.travel_buffer_minutes as i64 * 60;
+    let max_reach = MAX_DURATION_MINUTES as i64 * 60 + buffer;
+    let mut margin = Duration::days(1);
+    let cluster = loop {
+        let lo = DateTime::from_timestamp(candidate.window_start, 0).unwrap_or_default() - margin;
+        let hi = DateTime::from_timestamp(candidate.window_end, 0).unwrap_or_default() + margin;
+        let mut slots: Vec<Slot<i64>> = active_visits_between(db, org.id, person.id, lo, hi)
+            .await?
+            .iter()
+            .filter(|v| v.id != candidate.id)
+            .map(slot_of)
+            .collect();
+        slots.push(candidate);
+        let (cluster, first, reach) = feasibility::cluster_around(&slots, buffer, candidate.id);
+        // A visit we did not load ends before `lo`, so it is free again
+        // before `lo + max_reach`; one that starts after `hi` cannot be
+        // reached if the cluster is done by `hi`. Otherwise, look further.
+        let complete = first >= lo.timestamp() + max_reach && reach <= hi.timestamp();
+        if complete || margin > Duration::days(64) {
+            break cluster;
+        }
+        margin = margin * 2;
+    };
+    match feasibility::check(&cluster, buffer) {
+        Ok(_) => Ok(()),
+        Err(Infeasible::TooMany { count }) => Err(ApiError::Conflict {
+            code: "schedule_too_dense",
+            message: format!(
+                "{} would have {count} visits chained back to back; we can only promise days of up to {} linked visits",
+                person.name,
+                feasibility::MAX_CLUSTER
+            ),
+            details: json!({"staff_id": person.id, "conflicting_visit_ids": []}),
+        }),
+        Err(Infeasible::NoOrder { .. }) => {
+            let mut named = feasibility::blockers(&cluster, buffer, candidate.id);
+            if named.is_empty() {
+                named = cluster.iter().map(|s| s.id).filter(|id| *id != candidate.id).collect();
+            }
+            named.sort_unstable();
+            let zone = Zone::parse(&person.timezone).unwrap_or(Zone(chrono_tz::UTC));
+            let described: Vec<serde_json::Value> = cluster
+                .iter()
+                .filter(|s| named.contains(&s.id))
+                .map(|s| {
+                    let start = DateTime::from_timestamp(s.window_start, 0).unwrap_or_default();
+                    let end = DateTime::from_timestamp(s.window_end, 0).unwrap_or_default();
+                    json!({
+                        "id": s.id,
+                        "window_start": start,
+                        "window_end": end,
+                        "window_start_local": zone.local(start),
+                        "window_end_local": zone.local(end),
+                        "duration_minutes": s.duration_secs / 60,
+                    })
+                })
+                .collect();
+            let list = named.iter().map(|id| format!("visit {id}")).collect::<Vec<_>>().join(", ");
+            Err(ApiError::Conflict {
+                code: "schedule_conflict",
+                message: format!(
+                    "{} could not keep every promised arrival window (with {} minutes of travel between visits); this conflicts with {list}",
+                    person.name, org.travel_buffer_minutes
+                ),
+                details: json!({
+                    "staff_id": person.id,
+                    "conflicting_visit_ids": named,
+                    "conflicting_visits": described,
+                }),
+            })
+        }
+    }
+}
+
+fn candidate(id: i64, w: &Window, duration_minutes: i32) -> Slot<i64> {
+    Slot {
+        id,
+        window_start: w.start.timestamp(),
+        window_end: w.end.timestamp(),
+        duration_secs: duration_minutes as i64 * 60,
+    }
+}
+
+async fn job_in_org<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<job::Model, ApiError> {
+    super::jobs::get(db, org_id, job_id).await
+}
+
+fn names(people: &[staff::Model]) -> String {
+    people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" and ")
+}
+
+/// Books a visit on a job, refusing (409) if anyone assigned could not keep
+/// all their promised windows.
+pub async fn book(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job_id: i64,
+    new: NewVisit,
+    now: DateTime<Utc>,
+) -> Result<VisitWithStaff, ApiError> {
+    let w = window(org, new.window_start, new.window_end)?;
+    check_duration(new.duration_minutes)?;
+    let staff_ids = normalize_staff(&new.staff_ids)?;
+
+    let txn = db.begin().await?;
+    let people = lock_staff(&txn, org.id, &staff_ids).await?;
+    let job = job_in_org(&txn, org.id, job_id).await?;
+    let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::New);
+    if !status.is_open() {
+        return Err(ApiError::Conflict {
+            code: "job_closed",
+            message: format!("job {} is {}; reopen it before booking visits", job.id, job.status),
+            details: json!({"job_id": job.id}),
+        });
+    }
+    for person in &people {
+        ensure_feasible(&txn, org, person, candidate(0, &w, new.duration_minutes)).await?;
+    }
+    let v = visit::ActiveModel {
+        organization_id: Set(org.id),
+        job_id: Set(job.id),
+        kind: Set(new.kind.as_str().to_string()),
+        status: Set(VisitStatus::Scheduled.as_str().to_string()),
+        window_start: Set(w.start),
+        window_end: Set(w.end),
+        duration_minutes: Set(new.duration_minutes),
+        en_route_at: Set(None),
+        arrived_at: Set(None),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    assign(&txn, org.id, v.id, &staff_ids).await?;
+    events::introductions(&txn, n, org, &job, &v, &people, &people, now).await?;
+    crate::notify::ledger::on_booked(&txn, org, &job, &v, staff_ids.first().copied(), now).await?;
+    timeline::record(
+        &txn,
+        org.id,
+        Event {
+            job_id: job.id,
+            visit_id: Some(v.id),
+            kind: "visit_booked",
+            summary: format!("{} visit booked with {}", new.kind.as_str().replace('_', "-"), names(&people)),
+            data: json!({"kind": v.kind, "staff_ids": staff_ids, "window_start": w.start, "window_end": w.end, "duration_minutes": v.duration_minutes}),
+        },
+        now,
+    )
+    .await?;
+    if let Some(next) = status.after_booking() {
+        super::jobs::set_status(&txn, &job, next, "a visit was booked", now).await?;
+    }
+    txn.commit().await?;
+    Ok(VisitWithStaff { visit: v, staff_ids })
+}
+
+async fn assign<C: ConnectionTrait>(db: &C, org_id: i64, visit_id: i64, staff_ids: &[i64]) -> Result<(), ApiError> {
+    if staff_ids.is_empty() {
+        return Ok(());
+    }
+    visit_staff::Entity::insert_many(staff_ids.iter().map(|sid| visit_staff::ActiveModel {
+        visit_id: Set(visit_id),
+        staff_id: Set(*sid),
+        organization_id: Set(org_id),
+    }))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Reschedules and/or reassigns a scheduled visit, with the same check as booking.
+pub async fn update(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    visit_id: i64,
+    changes: VisitChanges,
+    now: DateTime<Utc>,
+) -> Result<VisitWithStaff, ApiError> {
+    if let Some(d) = changes.duration_minutes {
+        check_duration(d)?;
+    }
+    let requested_staff = changes.staff_ids.as_deref().map(normalize_staff).transpose()?;
+
+    let txn = db.begin().await?;
+    let current = lock_visit(&txn, org.id, visit_id).await?;
+    let current_staff = staff_ids_of(&txn, &[current.id]).await?.remove(&current.id).unwrap_or_default();
+    if current.status != VisitStatus::Scheduled.as_str() {
+        return Err(ApiError::Conflict {
+            code: "visit_not_scheduled",
+            message: format!(
+                "visit {} is {}; only scheduled visits can be rescheduled or reassigned",
+                current.id, current.status
+            ),
+            details: json!({"visit_id": current.id, "status": current.status}),
+        });
+    }
+    let new_staff = requested_staff.unwrap_or_else(|| current_staff.clone());
+    let w = window(
+        org,
+        changes.window_start.unwrap_or(current.window_start),
+        changes.window_end.unwrap_or(current.window_end),
+    )?;
+    let duration = changes.duration_minutes.unwrap_or(current.duration_minutes);
+    let people = lock_staff(&txn, org.id, &new_staff).await?;
+    for person in &people {
+        ensure_feasible(&txn, org, person, candidate(current.id, &w, duration)).await?;
+    }
+
+    let rescheduled =
+        w.start != current.window_start || w.end != current.window_end || duration != current.duration_minutes;
+    let mut active: visit::ActiveModel = current.clone().into();
+    active.window_start = Set(w.start);
+    active.window_end = Set(w.end);
+    active.duration_minutes = Set(duration);
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await?;
+    if rescheduled {
+        let job = job_in_org(&txn, org.id, current.job_id).await?;
+        crate::notify::ledger::on_rescheduled(&txn, n, org, &job, &current, &updated, new_staff.first().copied(), now)
+            .await?;
+        timeline::record(
+            &txn,
+            org.id,
+            Event {
+                job_id: current.job_id,
+                visit_id: Some(current.id),
+                kind: "visit_rescheduled",
+                summary: "Visit rescheduled".to_string(),
+                data: json!({
+                    "from": {"window_start": current.window_start, "window_end": current.window_end, "duration_minutes": current.duration_minutes},
+                    "to": {"window_start": w.start, "window_end": w.end, "duration_minutes": duration},
+                }),
+            },
+            now,
+        )
+        .await?;
+    }
+    if new_staff != current_staff {
+        let removed: Vec<i64> = current_staff.iter().filter(|s| !new_staff.contains(s)).copied().collect();
+        let added: Vec<i64> = new_staff.iter().filter(|s| !current_staff.contains(s)).copied().collect();
+        if !removed.is_empty() {
+            visit_staff::Entity::delete_many()
+                .filter(visit_staff::Column::VisitId.eq(current.id))
+                .filter(visit_staff::Column::StaffId.is_in(removed.clone()))
+                .exec(&txn)
+                .await?;
+        }
+        assign(&txn, org.id, current.id, &added).await?;
+        let newcomers: Vec<staff::Model> = people.iter().filter(|p| added.contains(&p.id)).cloned().collect();
+        let job = job_in_org(&txn, org.id, current.job_id).await?;
+        events::introductions(&txn, n, org, &job, &updated, &newcomers, &people, now).await?;
+        timeline::record(
+            &txn,
+            org.id,
+            Event {
+                job_id: current.job_id,
+                visit_id: Some(current.id),
+                kind: "visit_reassigned",
+                summary: format!("Visit reassigned to {}", names(&people)),
+                data: json!({"added": added, "removed": removed, "staff_ids": new_staff}),
+            },
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(VisitWithStaff { visit: updated, staff_ids: new_staff })
+}
+
+/// Moves a visit to `to` if the move is possible. When `only_assignee` is
+/// given, that staff member must be assigned to the visit. Going `en_route`
+/// tells the customer, with an ETA `eta_minutes` from now (default: the
+/// organization's travel buffer).
+#[allow(clippy::too_many_arguments)]
+pub async fn set_status(
+    db: &DatabaseConnection,
+    n: &NotifyCtx,
+    org_id: i64,
+    visit_id: i64,
+    to: VisitStatus,
+    eta_minutes: Option<i64>,
+    only_assignee: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<VisitWithStaff, ApiError> {
+    let txn = db.begin().await?;
+    let current = lock_visit(&txn, org_id, visit_id).await?;
+    let staff_ids = staff_ids_of(&txn, &[current.id]).await?.remove(&current.id).unwrap_or_default();
+    if let Some(me) = only_assignee {
+        if !staff_ids.contains(&me) {
+            return Err(ApiError::Forbidden("only staff assigned to this visit can change its status".into()));
+        }
+    }
+    let from = VisitStatus::parse(&current.status)
+        .ok_or_else(|| ApiError::Internal(format!("visit {} has status {}", current.id, current.status)))?;
+    if !from.can_move_to(to) {
+        return Err(ApiError::Conflict {
+            code: "invalid_transition",
+            message: format!(
+                "visit {} is {}; it cannot become {} (possible: {})",
+                current.id,
+                from.as_str(),
+                to.as_str(),
+                if from.next_states().is_empty() { "none".to_string() } else { from.next_states().join(", ") }
+            ),
+            details: json!({"visit_id": current.id, "from": from.as_str(), "to": to.as_str(), "allowed": from.next_states()}),
+        });
+    }
+    let mut active: visit::ActiveModel = current.clone().into();
+    active.status = Set(to.as_str().to_string());
+    active.updated_at = Set(now);
+    match to {
+        VisitStatus::EnRoute => active.en_route_at = Set(Some(now)),
+        VisitStatus::Arrived => active.arrived_at = Set(Some(now)),
+        VisitStatus::Completed => active.completed_at = Set(Some(now)),
+        _ => {}
+    }
+    let updated = active.update(&txn).await?;
+    let on_time = (to == VisitStatus::Arrived).then(|| now >= current.window_start && now <= current.window_end);
+    let summary = match (to, on_time) {
+        (VisitStatus::EnRoute, _) => "On the way".to_string(),
+        (VisitStatus::Arrived, Some(true)) => "Arrived inside the promised window".to_string(),
+        (VisitStatus::Arrived, _) => "Arrived outside the promised window".to_string(),
+        (VisitStatus::Completed, _) => "Visit completed".to_string(),
+        (VisitStatus::Cancelled, _) => "Visit cancelled".to_string(),
+        (VisitStatus::Missed, _) => "Visit missed".to_string(),
+        (VisitStatus::Scheduled, _) => "Visit scheduled".to_string(),
+    };
+    timeline::record(
+        &txn,
+        org_id,
+        Event {
+            job_id: current.job_id,
+            visit_id: Some(current.id),
+            kind: "visit_status",
+            summary,
+            data: json!({"from": from.as_str(), "to": to.as_str(), "on_time": on_time}),
+        },
+        now,
+    )
+    .await?;
+    crate::notify::ledger::on_status(&txn, &current, to, now).await?;
+    let job = job_in_org(&txn, org_id, current.job_id).await?;
+    if to == VisitStatus::EnRoute {
+        let org = super::orgs::get(&txn, org_id).await?;
+        let crew = super::staff::by_ids(&txn, org_id, &staff_ids).await?;
+        let eta = now + Duration::minutes(eta_minutes.unwrap_or(org.travel_buffer_minutes as i64));
+        events::on_my_way(&txn, n, &org, &job, &updated, &crew, eta, now).await?;
+    }
+    if let (Some(js), Some(kind)) = (JobStatus::parse(&job.status), VisitKind::parse(&current.kind)) {
+        if let Some(next) = js.after_visit(kind, to) {
+            let reason = format!("{} visit {}", kind.as_str().replace('_', "-"), to.as_str().replace('_', " "));
+            super::jobs::set_status(&txn, &job, next, &reason, now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(VisitWithStaff { visit: updated, staff_ids })
+}
+
+/// Assigned staff per visit.
+pub async fn staff_ids_of<C: ConnectionTrait>(db: &C, visit_ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, ApiError> {
+    let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
+    if visit_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = visit_staff::Entity::find()
+        .filter(visit_staff::Column::VisitId.is_in(visit_ids.iter().copied()))
+        .order_by_asc(visit_staff::Column::StaffId)
+        .all(db)
+        .await?;
+    for r in rows {
+        out.entry(r.visit_id).or_default().push(r.staff_id);
+    }
+    Ok(out)
+}
+
+async fn with_staff<C: ConnectionTrait>(db: &C, visits: Vec<visit::Model>) -> Result<Vec<VisitWithStaff>, ApiError> {
+    let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
+    let mut staff = staff_ids_of(db, &ids).await?;
+    Ok(visits
+        .into_iter()
+        .map(|v| {
+            let staff_ids = staff.remove(&v.id).unwrap_or_default();
+            VisitWithStaff { visit: v, staff_ids }
+        })
+        .collect())
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<VisitWithStaff, ApiError> {
+    let v = visit::Entity::find_by_id(id)
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(with_staff(db, vec![v]).await?.remove(0))
+}
+
+pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<VisitWithStaff>, ApiError> {
+    let visits = visit::Entity::find()
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .filter(visit::Column::JobId.eq(job_id))
+        .order_by_asc(visit::Column::WindowStart)
+        .order_by_asc(visit::Column::Id)
+        .all(db)
+        .await?;
+    with_staff(db, visits).await
+}
+
+/// One stop on a person's day, with what they need to know about it.
+#[derive(Debug, Clone)]
+pub struct ScheduleEntry {
+    pub visit: VisitWithStaff,
+    pub job: job::Model,
+    pub customer: customer::Model,
+}
+
+/// A person's visits whose window opens on `date` in their own zone,
+/// ordered by window; cancelled visits are left out.
+pub async fn day_of<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    person: &staff::Model,
+    date: NaiveDate,
+) -> Result<(Zone, DateTime<Utc>, DateTime<Utc>, Vec<ScheduleEntry>), ApiError> {
+    let zone = Zone::parse(&person.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let (start, end) = zone.day_bounds(date);
+    let visits = visit::Entity::find()
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .filter(
+            visit::Column::Id.in_subquery(
+                Query::select()
+                    .column(visit_staff::Column::VisitId)
+                    .from(visit_staff::Entity)
+                    .and_where(visit_staff::Column::StaffId.eq(person.id))
+                    .to_owned(),
+            ),
+        )
+        .filter(visit::Column::Status.ne(VisitStatus::Cancelled.as_str()))
+        .filter(visit::Column::WindowStart.gte(start))
+        .filter(visit::Column::WindowStart.lt(end))
+        .order_by_asc(visit::Column::WindowStart)
+        .order_by_asc(visit::Column::WindowEnd)
+        .order_by_asc(visit::Column::Id)
+        .all(db)
+        .await?;
+    let job_ids: Vec<i64> = visits.iter().map(|v| v.job_id).collect();
+    let jobs: HashMap<i64, job::Model> = job::Entity::find()
+        .filter(job::Column::Id.is_in(job_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect();
+    let customers = super::customers::by_ids(db, jobs.values().map(|j| j.customer_id)).await?;
+    let mut entries = Vec::with_capacity(visits.len());
+    for v in with_staff(db, visits).await? {
+        let job = jobs.get(&v.visit.job_id).cloned().ok_or_else(|| ApiError::Internal("visit without job".into()))?;
+        let customer = customers
+            .get(&job.customer_id)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("job without customer".into()))?;
+        entries.push(ScheduleEntry { visit: v, job, customer });
+    }
+    Ok((zone, start, end, entries))
+}

@@ -1,0 +1,379 @@
+//! Staff sign-in for the web UI: `/login`, `/logout`, password resets and
+//! invitations, and `/app`. Sessions live in the database; every form carries
+//! a CSRF token (the session's, or before sign-in a double-submit cookie).
+
+use crate::error::ApiError;
+use crate::limits::{client_ip, RESET_PER_ACCOUNT, RESET_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
+use crate::startup::AppState;
+use crate::store::sessions;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::Environment;
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+pub const SESSION_COOKIE: &str = "kept_session";
+const CSRF_COOKIE: &str = "kept_csrf";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/app", get(app))
+        .route("/reset", get(forgot_page).post(forgot))
+        .route("/reset/{token}", get(reset_page).post(reset))
+}
+
+fn pages() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        let _ = env.add_template("staff_login.html", include_str!("../../templates/pages/staff_login.html"));
+        let _ = env.add_template("staff_app.html", include_str!("../../templates/pages/staff_app.html"));
+        env
+    })
+}
+
+fn render(name: &str, status: StatusCode, ctx: serde_json::Value) -> Response {
+    match pages().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => {
+            let mut r = (status, Html(html)).into_response();
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => ApiError::Internal(format!("page {name}: {e:#}")).into_response(),
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn secure(state: &AppState) -> &'static str {
+    if state.settings.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+fn set_cookie(r: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// A page with a form before sign-in: a fresh double-submit CSRF token in a
+/// cookie and in the form.
+fn with_form_csrf(state: &AppState, name: &str, status: StatusCode, mut ctx: serde_json::Value) -> Response {
+    let csrf = hex::encode(&crate::auth::hash_token(&crate::auth::new_token())[..16]);
+    ctx["csrf"] = json!(csrf);
+    let mut r = render(name, status, ctx);
+    set_cookie(&mut r, format!("{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict{}", secure(state)));
+    r
+}
+
+fn csrf_ok(headers: &HeaderMap, given: Option<&str>) -> bool {
+    match (cookie(headers, CSRF_COOKIE), given) {
+        (Some(c), Some(g)) => !c.is_empty() && constant_eq(c.as_bytes(), g.as_bytes()),
+        _ => false,
+    }
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, Html("<p>This form has expired. Go back, reload the page and try again.</p>"))
+        .into_response()
+}
+
+fn too_many(wait: u64) -> Response {
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Html(format!("<p>Too many attempts. Try again in {} minutes.</p>", wait.div_ceil(60))),
+    )
+        .into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    r
+}
+
+async fn login_page(State(state): State<AppState>) -> Response {
+    with_form_csrf(&state, "staff_login.html", StatusCode::OK, json!({"action": "/login"}))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: Option<String>,
+    password: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, ApiError> {
+    if !csrf_ok(&headers, f.csrf.as_deref()) {
+        return Ok(csrf_refused());
+    }
+    let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    let email = f.email.unwrap_or_default().trim().to_lowercase();
+    let (acct, by_ip) = (format!("sign-in:acct:{email}"), format!("sign-in:ip:{ip}"));
+    if let Err(wait) = state.limits.hit(&[(&acct, SIGN_IN_PER_ACCOUNT), (&by_ip, SIGN_IN_PER_IP)]) {
+        return Ok(too_many(wait));
+    }
+    let now = state.clock.now();
+    match sessions::sign_in(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, now).await? {
+        Some((_, token, _)) => {
+            let mut r = Redirect::to("/app").into_response();
+            set_cookie(
+                &mut r,
+                format!(
+                    "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+                    sessions::SESSION_DAYS * 86400,
+                    secure(&state)
+                ),
+            );
+            Ok(r)
+        }
+        None => Ok(with_form_csrf(
+            &state,
+            "staff_login.html",
+            StatusCode::UNAUTHORIZED,
+            json!({"action": "/login", "error": "That email and password do not match."}),
+        )),
+    }
+}
+
+/// The signed-in person, if any.
+pub async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(crate::entities::session::Model, crate::entities::staff::Model)>, ApiError> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(token) => sessions::session_for(&state.db, &token, state.clock.now()).await,
+        None => Ok(None),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    let Some((s, _)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if !f.csrf.as_deref().is_some_and(|c| constant_eq(c.as_bytes(), s.csrf_token.as_bytes())) {
+        return Ok(csrf_refused());
+    }
+    let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    sessions::sign_out(&state.db, &s, &ip, state.clock.now()).await?;
+    let mut r = Redirect::to("/login").into_response();
+    set_cookie(&mut r, format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}", secure(&state)));
+    Ok(r)
+}
+
+/// The signed-in home: windows at risk and the day's visits (a field
+/// person's own; the office's whole day).
+async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some((s, me)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
+    let role = crate::domain::people::Role::parse(&me.role).unwrap_or(crate::domain::people::Role::Technician);
+    let office = role.can_dispatch();
+    let zone = crate::domain::time::Zone::parse(&me.timezone).unwrap_or(crate::domain::time::Zone(chrono_tz::UTC));
+    let date = zone.date_of(state.clock.now());
+    let people = if office {
+        crate::store::staff::list(&state.db, org.id, crate::store::PageRequest { after: None, limit: 200 }).await?
+    } else {
+        vec![me.clone()]
+    };
+    let mut visits = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in &people {
+        let (_, _, _, entries) = crate::store::visits::day_of(&state.db, org.id, p, date).await?;
+        for e in entries {
+            if seen.insert(e.visit.visit.id) {
+                visits.push(json!({
+                    "window": crate::notify::compose::window_phrase(zone, e.visit.visit.window_start, e.visit.visit.window_end),
+                    "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
+                    "status": e.visit.visit.status.replace('_', " "),
+                    "start": e.visit.visit.window_start,
+                }));
+            }
+        }
+    }
+    visits.sort_by(|a, b| a["start"].as_str().cmp(&b["start"].as_str()));
+    let at_risk: Vec<serde_json::Value> = if office {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        crate::entities::promise::Entity::find()
+            .filter(crate::entities::promise::Column::OrganizationId.eq(org.id))
+            .filter(crate::entities::promise::Column::AtRiskAt.is_not_null())
+            .filter(crate::entities::promise::Column::Outcome.eq("pending"))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|p| json!({"job_id": p.job_id, "description": p.description}))
+            .collect()
+    } else {
+        vec![]
+    };
+    // The office sees how well we keep our promises (last 30 days).
+    let kpis = if office {
+        let now = state.clock.now();
+        let m = crate::store::metrics::promises(&state.db, org.id, now - chrono::Duration::days(30), now).await?;
+        let pct = |v: &serde_json::Value| {
+            v.as_f64().map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "no data yet".into())
+        };
+        Some(json!({
+            "kept": pct(&m["overall"]["kept_rate"]),
+            "arrivals": pct(&m["arrivals"]["on_time_rate"]),
+            "updates": pct(&m["status_updates"]["on_time_rate"]),
+            "late": m["arrivals"]["late_by_minutes"],
+            "rating": m["rating"]["average"].as_f64().map(|r| format!("{r:.1} / 5")).unwrap_or_else(|| "no ratings yet".into()),
+            "turnaround": m["estimate_turnaround"]["average_hours"].as_f64().map(|h| format!("{h:.0} h")).unwrap_or_else(|| "no estimates yet".into()),
+            "by_kind": m["by_kind"].as_object().map(|o| o.iter().map(|(k, v)| json!({"kind": k.replace('_', " "), "total": v["total"], "rate": pct(&v["kept_rate"])})).collect::<Vec<_>>()).unwrap_or_default(),
+            "by_staff": m["by_staff"].as_array().map(|a| a.iter().map(|v| json!({"name": v["name"], "total": v["total"], "rate": pct(&v["kept_rate"])})).collect::<Vec<_>>()).unwrap_or_default(),
+        }))
+    } else {
+        None
+    };
+    Ok(render(
+        "staff_app.html",
+        StatusCode::OK,
+        json!({"org": org.name, "me": {"name": me.name, "role": me.role}, "csrf": s.csrf_token, "office": office, "date": date.to_string(), "visits": visits, "at_risk": at_risk, "kpis": kpis}),
+    ))
+}
+
+async fn forgot_page(State(state): State<AppState>) -> Response {
+    with_form_csrf(&state, "staff_login.html", StatusCode::OK, json!({"action": "/reset", "forgot": true}))
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    email: Option<String>,
+    csrf: Option<String>,
+}
+
+/// Always the same answer, whether or not the email is known.
+async fn forgot(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<ForgotForm>,
+) -> Result<Response, ApiError> {
+    if !csrf_ok(&headers, f.csrf.as_deref()) {
+        return Ok(csrf_refused());
+    }
+    let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    let email = f.email.unwrap_or_default().trim().to_lowercase();
+    let (acct, by_ip) = (format!("reset:acct:{email}"), format!("reset:ip:{ip}"));
+    if let Err(wait) = state.limits.hit(&[(&acct, RESET_PER_ACCOUNT), (&by_ip, RESET_PER_IP)]) {
+        return Ok(too_many(wait));
+    }
+    let now = state.clock.now();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    for person in crate::entities::staff::Entity::find()
+        .filter(crate::entities::staff::Column::Email.eq(email.as_str()))
+        .all(&state.db)
+        .await?
+    {
+        sessions::send_password_link(&state.db, &state.notify, &person, false, now).await?;
+        sessions::audit(
+            &state.db,
+            Some(person.organization_id),
+            Some(person.id),
+            "password_reset_requested",
+            json!({}),
+            Some(&ip),
+            now,
+        )
+        .await?;
+    }
+    Ok(with_form_csrf(
+        &state,
+        "staff_login.html",
+        StatusCode::OK,
+        json!({"action": "/login", "notice": "If that email belongs to someone here, a link to choose a new password is on its way."}),
+    ))
+}
+
+async fn reset_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    if sessions::reset_for(&state.db, &token, state.clock.now()).await?.is_none() {
+        return Ok((
+            StatusCode::NOT_FOUND,
+            Html(
+                "<p>This link has expired or was already used. Ask for a new one at <a href=\"/reset\">/reset</a>.</p>",
+            ),
+        )
+            .into_response());
+    }
+    Ok(with_form_csrf(
+        &state,
+        "staff_login.html",
+        StatusCode::OK,
+        json!({"action": format!("/reset/{token}"), "reset": true}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    password: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<ResetForm>,
+) -> Result<Response, ApiError> {
+    if !csrf_ok(&headers, f.csrf.as_deref()) {
+        return Ok(csrf_refused());
+    }
+    let now = state.clock.now();
+    let Some(r) = sessions::reset_for(&state.db, &token, now).await? else {
+        return Ok((StatusCode::NOT_FOUND, Html("<p>This link has expired or was already used.</p>")).into_response());
+    };
+    let pw = f.password.unwrap_or_default();
+    if let Err(why) = sessions::check_new_password(&pw) {
+        return Ok(with_form_csrf(
+            &state,
+            "staff_login.html",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"action": format!("/reset/{token}"), "reset": true, "error": format!("Password: {why}.")}),
+        ));
+    }
+    let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    if !sessions::complete_reset(&state.db, &r, &pw, &ip, now).await? {
+        return Ok((StatusCode::NOT_FOUND, Html("<p>This link was already used.</p>")).into_response());
+    }
+    Ok(with_form_csrf(
+        &state,
+        "staff_login.html",
+        StatusCode::OK,
+        json!({"action": "/login", "notice": "Your password is set. Sign in."}),
+    ))
+}

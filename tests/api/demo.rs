@@ -1,0 +1,88 @@
+//! The demo company a newcomer sees on the first run.
+
+use crate::helpers::spawn_app_on;
+use crate::helpers::TestDb;
+use kept::config::Settings;
+use reqwest::StatusCode;
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
+    let db = TestDb::new().await;
+    let conn = kept::db::connect(&db.url, 2).await.unwrap();
+    kept::db::migrate(&conn).await.unwrap();
+    let settings = Settings::from_lookup(|_| None).unwrap();
+    let clock = kept::clock::ManualClock::new(crate::helpers::utc("2026-11-22T12:00:00Z"));
+    let notify = kept::notify::NotifyCtx {
+        templates: std::sync::Arc::new(kept::notify::templates::Templates::embedded().unwrap()),
+        public_url: settings.public_url.clone(),
+    };
+    let seeded = kept::demo::seed_if_empty(&conn, &notify, &clock, &settings)
+        .await
+        .unwrap()
+        .expect("seeded on an empty database");
+    assert!(kept::demo::seed_if_empty(&conn, &notify, &clock, &settings).await.unwrap().is_none(), "never twice");
+
+    // The test helper adds its own organization; the demo one is reached by its token.
+    let app = spawn_app_on(db).await;
+    let t = &seeded.created.api_token;
+    let staff = app.get_as(t, "/api/v1/staff").await.body["items"].as_array().unwrap().clone();
+    assert_eq!(staff.len(), 5);
+    let roles: BTreeSet<&str> = staff.iter().map(|s| s["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, BTreeSet::from(["admin", "dispatcher", "estimator", "technician"]));
+    for s in &staff {
+        assert!(s["bio"].as_str().unwrap().len() > 40, "a real bio: {s}");
+        assert!(s["photo_url"].as_str().unwrap().ends_with(".svg"));
+        assert!(s["phone"].as_str().unwrap().contains("55501"), "fictional 555-01xx: {s}");
+        assert!(s["email"].as_str().unwrap().ends_with(".example.test"));
+    }
+    let avatar = app
+        .client
+        .get(staff[2]["photo_url"].as_str().unwrap().replace(&settings.public_url, &app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(avatar.status(), StatusCode::OK);
+
+    let customers = app.get_as(t, "/api/v1/customers").await.body["items"].as_array().unwrap().clone();
+    let zones: BTreeSet<&str> = customers.iter().map(|c| c["timezone"].as_str().unwrap()).collect();
+    assert!(zones.len() >= 3, "customers in different zones: {zones:?}");
+    for c in &customers {
+        if let Some(e) = c["email"].as_str() {
+            assert!(e.ends_with("@example.test"), "{c}");
+        }
+        if let Some(p) = c["phone"].as_str() {
+            assert!(p.contains("55501") || p.starts_with("+6149157"), "fictional number: {c}");
+        }
+    }
+    let jobs = app.get_as(t, "/api/v1/jobs").await.body["items"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 4);
+    let mut visits = 0;
+    for j in &jobs {
+        assert_eq!(j["status"], "scheduled");
+        assert!(j["story"].as_str().unwrap().len() > 80);
+        visits +=
+            app.get_as(t, &format!("/api/v1/jobs/{}/visits", j["id"])).await.body["items"].as_array().unwrap().len();
+    }
+    assert_eq!(visits, 5);
+
+    // Every booking introduced the person coming, on each of the customer's channels.
+    let outbox =
+        app.get_as(t, "/api/v1/outbox?kind=introduction&limit=200").await.body["items"].as_array().unwrap().clone();
+    assert_eq!(outbox.len(), 8, "Nadia 2 visits x 2 channels, Walter sms, Ananya email, Oliver 2 channels");
+    for m in &outbox {
+        assert!(m["body_text"].as_str().unwrap().contains("/c/"), "carries the customer's link: {m}");
+        if m["channel"] == "sms" {
+            // Recorded as the carrier will count it: GSM-7 unless a character (a name like Tomás) needs UCS-2.
+            let seg = kept::domain::messaging::sms_segments(m["body_text"].as_str().unwrap());
+            assert_eq!(
+                (m["encoding"].as_str().unwrap(), m["segments"].as_i64().unwrap()),
+                (seg.encoding, seg.count as i64)
+            );
+            let expected = if m["body_text"].as_str().unwrap().contains("Tomás") { "ucs2" } else { "gsm7" };
+            assert_eq!(m["encoding"], expected, "{}", m["body_text"]);
+        } else {
+            assert!(m["body_html"].as_str().unwrap().contains("<a href="), "{m}");
+        }
+    }
+}

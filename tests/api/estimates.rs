@@ -1,0 +1,283 @@
+//! Estimates: pricing by the server, versions, the breakdown message, and
+//! the customer's answer from their link.
+
+use crate::helpers::{spawn_app, TestApp};
+use kept::domain::people::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn worked_example() -> Value {
+    json!({
+        "tax_rate_bp": 825,
+        "notes": "Price includes haul-away.",
+        "valid_until": "2026-12-31",
+        "lines": [
+            {"kind": "labor", "description": "Dry-out, 2 technicians", "quantity": "2.5", "unit": "h", "unit_price_minor": 8500},
+            {"kind": "material", "description": "Drywall", "quantity": "37.25", "unit": "sq ft", "unit_price_minor": 349},
+            {"kind": "fee", "description": "Disposal", "quantity": "1", "unit_price_minor": 4500},
+            {"kind": "discount", "description": "Returning customer", "quantity": "1", "unit_price_minor": 2000}
+        ]
+    })
+}
+
+fn link_token(body: &str) -> String {
+    let i = body.find("/c/").expect("a customer link") + 3;
+    body[i..i + 40].to_string()
+}
+
+async fn draft(app: &TestApp, job: i64, body: Value) -> Value {
+    let r = app.post(&format!("/api/v1/jobs/{job}/estimates"), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn the_server_prices_every_line_with_the_documented_rounding() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let e = draft(&app, job, worked_example()).await;
+    assert_eq!(e["currency"], "USD");
+    assert_eq!(e["status"], "draft");
+    assert_eq!(e["version"], 1);
+    let totals: Vec<i64> = e["lines"].as_array().unwrap().iter().map(|l| l["total_minor"].as_i64().unwrap()).collect();
+    assert_eq!(totals, vec![21250, 13000, 4500, -2000]);
+    assert_eq!(
+        (e["subtotal_minor"].as_i64(), e["tax_minor"].as_i64(), e["total_minor"].as_i64()),
+        (Some(36750), Some(3032), Some(39782))
+    );
+    assert_eq!(e["total"], "$397.82");
+    assert_eq!(e["lines"][1]["quantity"], "37.25");
+    // Totals from the client are not accepted at all.
+    let mut cheat = worked_example();
+    cheat["total_minor"] = json!(1);
+    assert_eq!(
+        app.post(&format!("/api/v1/jobs/{job}/estimates"), cheat).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn bad_estimates_are_refused_naming_the_field_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let line =
+        |kind: &str, q: Value, p: i64| json!({"kind": kind, "description": "x", "quantity": q, "unit_price_minor": p});
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"lines": [line("labor", json!("-2"), 100)]}), "lines[0].quantity"),
+        (json!({"lines": [line("fee", json!("1"), 100), line("material", json!("0"), 100)]}), "lines[1].quantity"),
+        (json!({"lines": [line("labor", json!(2.5), 100)]}), "lines[0].quantity"),
+        (json!({"lines": [line("labor", json!("1.23456"), 100)]}), "lines[0].quantity"),
+        (json!({"lines": [line("labor", json!("1"), -100)]}), "lines[0].unit_price_minor"),
+        (json!({"lines": [line("labor", json!("1"), 100_000_000_000_000)]}), "lines[0].unit_price_minor"),
+        (json!({"lines": [line("gift", json!("1"), 100)]}), "lines[0].kind"),
+        (json!({"currency": "XYZ", "lines": [line("fee", json!("1"), 100)]}), "currency"),
+        (json!({"tax_rate_bp": 10001, "lines": [line("fee", json!("1"), 100)]}), "tax_rate_bp"),
+        (json!({"lines": [line("fee", json!("1"), 100), line("discount", json!("1"), 500)]}), "lines"),
+        (json!({"lines": (0..201).map(|_| line("fee", json!("1"), 1)).collect::<Vec<_>>()}), "lines"),
+        (json!({"valid_until": "soon", "lines": [line("fee", json!("1"), 100)]}), "valid_until"),
+    ];
+    for (body, field) in cases {
+        let r = app.post(&format!("/api/v1/jobs/{job}/estimates"), body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert!(r.fields().contains(&field.to_string()), "{field} in {:?}", r.fields());
+    }
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"], json!([]));
+    // An empty draft may be saved, but not sent.
+    let empty = draft(&app, job, json!({"lines": []})).await;
+    let r = app.post(&format!("/api/v1/estimates/{}/send", empty["id"]), json!({})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), vec!["lines"]);
+    assert_eq!(app.get(&format!("/api/v1/estimates/{}", empty["id"])).await.body["status"], "draft");
+    assert_eq!(app.outbox("kind=pricing_breakdown").await.len(), 0);
+}
+
+#[tokio::test]
+async fn sending_queues_the_breakdown_and_a_revision_says_what_changed() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await; // customer on sms and email
+    let v1 = draft(&app, job, worked_example()).await;
+    let r = app.post(&format!("/api/v1/estimates/{}/send", v1["id"]), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "sent");
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.body["status"], "awaiting_approval");
+    let msgs = app.outbox("kind=pricing_breakdown").await;
+    assert_eq!(msgs.len(), 2);
+    let email = msgs.iter().find(|m| m["channel"] == "email").unwrap();
+    let text = email["body_text"].as_str().unwrap();
+    for expected in [
+        "Dry-out, 2 technicians: 2.5 h x $85.00 = $212.50",
+        "Drywall: 37.25 sq ft x $3.49 = $130.00",
+        "-$20.00",
+        "Subtotal: $367.50",
+        "(8.25%): $30.32",
+        "Total: $397.82",
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+    assert!(email["body_html"].as_str().unwrap().contains("<table"), "the full table in HTML");
+    let sms = msgs.iter().find(|m| m["channel"] == "sms").unwrap()["body_text"].as_str().unwrap().to_string();
+    assert!(
+        sms.contains("$397.82")
+            && sms.contains("Dry-out, 2 technicians $212.50")
+            && sms.contains("Drywall $130.00")
+            && sms.contains("Disposal $45.00"),
+        "{sms}"
+    );
+    assert!(sms.contains("/c/"), "{sms}");
+
+    // Editing a sent estimate makes version 2; version 1 stays readable.
+    let mut changed = worked_example();
+    changed["lines"] = json!([
+        {"kind": "labor", "description": "Dry-out, 2 technicians", "quantity": "3", "unit": "h", "unit_price_minor": 8500},
+        {"kind": "material", "description": "Drywall", "quantity": "37.25", "unit": "sq ft", "unit_price_minor": 349},
+        {"kind": "equipment", "description": "Dehumidifier, 3 days", "quantity": "3", "unit": "day", "unit_price_minor": 6000}
+    ]);
+    let r = app.patch(&format!("/api/v1/estimates/{}", v1["id"]), changed).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["version"], 2);
+    let v2 = r.body.clone();
+    let old = app.get(&format!("/api/v1/estimates/{}", v1["id"])).await.body;
+    assert_eq!(
+        (old["status"].as_str(), old["total_minor"].as_i64(), old["is_current"].as_bool()),
+        (Some("sent"), Some(39782), Some(false))
+    );
+    app.post(&format!("/api/v1/estimates/{}/send", v2["id"]), json!({})).await;
+    assert_eq!(app.get(&format!("/api/v1/estimates/{}", v1["id"])).await.body["status"], "superseded");
+    let revision = app.outbox("kind=pricing_breakdown&channel=email").await.pop().unwrap();
+    let text = revision["body_text"].as_str().unwrap();
+    assert!(text.contains("+ Added: Dehumidifier, 3 days, $180.00"), "{text}");
+    assert!(text.contains("- Removed: Disposal"), "{text}");
+    assert!(text.contains("Removed: Returning customer"), "{text}");
+    assert!(text.contains("Changed: Dry-out, 2 technicians: 2.5 for $212.50 is now 3 for $255.00"), "{text}");
+    // 255.00 + 130.00 + 180.00 = 565.00, + 8.25% = 46.61 -> 611.61
+    assert!(text.contains("Total: $397.82 before, $611.61 now."), "{text}");
+    assert!(revision["subject"].as_str().unwrap().contains("$397.82 → $611.61"));
+}
+
+#[tokio::test]
+async fn the_customer_approves_from_their_link_and_an_outdated_version_is_refused() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let v1 = draft(&app, job, worked_example()).await;
+    app.post(&format!("/api/v1/estimates/{}/send", v1["id"]), json!({})).await;
+    let sms = app.outbox("kind=pricing_breakdown&channel=sms").await.remove(0);
+    let token = link_token(sms["body_text"].as_str().unwrap());
+    let v2 = app.patch(&format!("/api/v1/estimates/{}", v1["id"]), worked_example()).await.body;
+    app.post(&format!("/api/v1/estimates/{}/send", v2["id"]), json!({})).await;
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // Opening the page changes nothing (mail scanners open links).
+    for _ in 0..2 {
+        let page = client.get(app.url(&format!("/c/{token}"))).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Estimate (version 2)") && html.contains("$397.82"), "{html}");
+        assert!(html.contains(&format!("/c/{token}/estimates/{}/approve", v2["id"])));
+    }
+    assert_eq!(app.get(&format!("/api/v1/estimates/{}", v2["id"])).await.body["status"], "sent");
+
+    let outdated = client
+        .post(app.url(&format!("/c/{token}/estimates/{}/approve", v1["id"])))
+        .form(&[("comment", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outdated.status(), StatusCode::CONFLICT);
+    let text = outdated.text().await.unwrap();
+    assert!(text.contains(&format!("the current one is estimate {}", v2["id"])), "{text}");
+
+    let ok = client
+        .post(app.url(&format!("/c/{token}/estimates/{}/approve", v2["id"])))
+        .form(&[("comment", "Go ahead")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let e = app.get(&format!("/api/v1/estimates/{}", v2["id"])).await.body;
+    assert_eq!((e["status"].as_str(), e["decision_comment"].as_str()), (Some("approved"), Some("Go ahead")));
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.body["status"], "approved");
+    let tl = app.get(&format!("/api/v1/jobs/{job}/timeline")).await;
+    assert!(tl.body["items"].as_array().unwrap().iter().any(|e| e["kind"] == "estimate_approved"));
+    assert_eq!(app.outbox("kind=dispatcher_alert").await.len(), 1, "the office hears about it");
+    // Answering twice is refused.
+    let again = client
+        .post(app.url(&format!("/c/{token}/estimates/{}/decline", v2["id"])))
+        .form(&[("comment", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_question_needs_words_and_a_tampered_link_is_not_found() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let v1 = draft(&app, job, worked_example()).await;
+    app.post(&format!("/api/v1/estimates/{}/send", v1["id"]), json!({})).await;
+    let token = link_token(app.outbox("kind=pricing_breakdown&channel=sms").await[0]["body_text"].as_str().unwrap());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let empty = client
+        .post(app.url(&format!("/c/{token}/estimates/{}/question", v1["id"])))
+        .form(&[("comment", "  ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let asked = client
+        .post(app.url(&format!("/c/{token}/estimates/{}/question", v1["id"])))
+        .form(&[("comment", "Can the drywall be done in two stages?")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.body["status"], "estimating");
+    let mut tampered = token.clone();
+    tampered.replace_range(0..1, if token.starts_with('a') { "b" } else { "a" });
+    for path in [format!("/c/{tampered}"), "/c/short".to_string()] {
+        let r = client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = client
+        .post(app.url(&format!("/c/{tampered}/estimates/{}/approve", v1["id"])))
+        .form(&[("comment", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/estimates/{}", v1["id"])).await.body["status"], "changes_requested");
+}
+
+#[tokio::test]
+async fn declining_closes_the_job_and_technicians_cannot_write_estimates() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let tech = app.token_for(Role::Technician, None).await;
+    let r =
+        app.send_as(&tech, reqwest::Method::POST, &format!("/api/v1/jobs/{job}/estimates"), &worked_example()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An estimator writes estimates for the jobs they visit.
+    let marcus = app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    let estimator = app.token_for(Role::Estimator, Some(marcus)).await;
+    let path = format!("/api/v1/jobs/{job}/estimates");
+    let r = app.send_as(&estimator, reqwest::Method::POST, &path, &worked_example()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "not their job yet: {}", r.body);
+    app.book(job, &[marcus], "2026-11-23T09:00:00-05:00", "2026-11-23T10:00:00-05:00", 60).await;
+    let r = app.send_as(&estimator, reqwest::Method::POST, &path, &worked_example()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.id();
+    let again = app.post(&format!("/api/v1/jobs/{job}/estimates"), worked_example()).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "one draft at a time");
+    app.post(&format!("/api/v1/estimates/{id}/send"), json!({})).await;
+    let token = link_token(app.outbox("kind=pricing_breakdown&channel=email").await[0]["body_text"].as_str().unwrap());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = client
+        .post(app.url(&format!("/c/{token}/estimates/{id}/decline")))
+        .form(&[("comment", "Too expensive")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.body["status"], "cancelled");
+}

@@ -1,0 +1,25 @@
+//! Integration tests: each test spawns the app on a random port with its own
+//! fresh database. `KEPT_TEST_BACKEND=postgres` (with `KEPT_TEST_POSTGRES_URL`)
+//! runs the same suite on PostgreSQL; the default is SQLite.
+
+mod fakes;
+mod helpers;
+
+mod access;
+mod browser;
+mod cli;
+mod concurrency;
+mod customers;
+mod delivery;
+mod demo;
+mod docs;
+mod estimates;
+mod jobs;
+mod ledger;
+mod notifier;
+mod scheduling;
+mod signin;
+mod staff;
+mod tenancy;
+mod two_way;
+mod visits;

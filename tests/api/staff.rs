@@ -1,0 +1,77 @@
+use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn creating_staff_stores_an_e164_phone_and_default_hours() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "/api/v1/staff",
+            json!({"name": "Marcus Bell", "role": "estimator", "phone": "(212) 555-0103", "email": "marcus@example.test",
+                   "photo_url": "https://example.test/marcus.jpg", "bio": "Measures twice.", "timezone": "America/New_York"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["phone"], "+12125550103");
+    assert_eq!(r.body["role"], "estimator");
+    assert_eq!(r.body["working_hours"]["mon"], json!([["08:00", "17:00"]]));
+    let again = app.get(&format!("/api/v1/staff/{}", r.id())).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["name"], "Marcus Bell");
+}
+
+#[tokio::test]
+async fn bad_staff_fields_are_all_named_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "/api/v1/staff",
+            json!({"name": " ", "role": "wizard", "phone": "12", "email": "nope", "timezone": "Mars/Base",
+                   "working_hours": {"mon": [["17:00", "08:00"]]}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut fields = r.fields();
+    fields.sort();
+    assert_eq!(fields, vec!["email", "name", "phone", "role", "timezone", "working_hours"]);
+    let list = app.get("/api/v1/staff").await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "only the admin: {}", list.body);
+}
+
+#[tokio::test]
+async fn a_second_staff_member_with_the_same_email_is_a_conflict() {
+    let app = spawn_app().await;
+    app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let r = app
+        .post(
+            "/api/v1/staff",
+            json!({"name": "Lena O", "role": "technician", "email": "lena.okafor@example.test", "timezone": "UTC"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["error"], "email_taken");
+}
+
+#[tokio::test]
+async fn staff_lists_are_paginated() {
+    let app = spawn_app().await;
+    for i in 0..4 {
+        app.staff(&format!("Tech {i}"), "technician", "UTC").await;
+    }
+    let first = app.get("/api/v1/staff?limit=2").await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
+    let after = first.body["next_after"].as_i64().expect("a next page");
+    let second = app.get(&format!("/api/v1/staff?limit=2&after={after}")).await;
+    let third = app.get(&format!("/api/v1/staff?limit=2&after={}", second.body["next_after"])).await;
+    let ids: Vec<i64> = [&first, &second, &third]
+        .iter()
+        .flat_map(|r| r.body["items"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(ids.len(), 5, "admin + 4: {ids:?}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered, no repeats: {ids:?}");
+    assert_eq!(third.body["next_after"], serde_json::Value::Null);
+    let bad = app.get("/api/v1/staff?limit=0").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.fields(), vec!["limit"]);
+}
