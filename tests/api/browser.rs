@@ -48,24 +48,64 @@ impl Driver {
             eprintln!("SKIPPED: browser test: install chromium and chromium-driver (scripts/install-browser)");
             return None;
         };
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        // chromedriver picks its own free port (--port=0) and prints it, so no
+        // other test can take the port between our choosing it and its binding.
+        let mut child = Command::new(driver)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start chromedriver");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
+        let mut said = Vec::new();
+        let port = loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    let port = line
+                        .split_once("started successfully on port ")
+                        .and_then(|(_, p)| p.trim_end_matches('.').trim().parse::<u16>().ok());
+                    said.push(line);
+                    if let Some(port) = port {
+                        break port;
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("chromedriver did not start ({e:?}); exit: {:?}; it said:\n{}", child.try_wait(), said.join("\n"));
+                }
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http.get(format!("{base}/status")).send().await.is_ok_and(|r| r.status().is_success()) {
-                break;
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut ready = false;
+        for _ in 0..300 {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    if v["value"]["ready"] == json!(true) {
+                        ready = true;
+                        break;
+                    }
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        assert!(ready, "chromedriver on port {port} never said it was ready");
         let profile = std::env::temp_dir().join(format!("kept-chromium-{port}"));
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": chromium,
