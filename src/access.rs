@@ -51,6 +51,8 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     ("PATCH", "/staff/{id}", Access::Admin, false),
     ("POST", "/staff/{id}/invite", Access::Admin, false),
     ("GET", "/audit", Access::Admin, false),
+    ("GET", "/exports/customers", Access::Admin, false),
+    ("GET", "/exports/jobs", Access::Admin, false),
     ("GET", "/customers", Access::Office, false),
     ("POST", "/customers", Access::Office, false),
     ("GET", "/customers/{id}", Access::Office, false),

@@ -2,6 +2,7 @@
 
 mod customers;
 mod estimates;
+mod exports;
 mod inbound;
 mod jobs;
 mod organization;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inbound::router())
         .merge(estimates::router())
         .merge(promises::router())
+        .merge(exports::router())
         .route("/openapi.json", get(openapi))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::enforce));
     Router::new()

@@ -85,7 +85,11 @@ impl Driver {
                 }
                 Err(e) => {
                     let _ = child.kill();
-                    panic!("chromedriver did not start ({e:?}); exit: {:?}; it said:\n{}", child.try_wait(), said.join("\n"));
+                    panic!(
+                        "chromedriver did not start ({e:?}); exit: {:?}; it said:\n{}",
+                        child.try_wait(),
+                        said.join("\n")
+                    );
                 }
             }
         };

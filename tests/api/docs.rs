@@ -54,6 +54,8 @@ const SERVED: &[(&str, &str)] = &[
     ("patch", "/api/v1/staff/{id}"),
     ("post", "/api/v1/staff/{id}/invite"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/exports/customers"),
+    ("get", "/api/v1/exports/jobs"),
 ];
 
 /// Paths served at the root rather than under /api/v1.

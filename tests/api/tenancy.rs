@@ -155,3 +155,78 @@ async fn only_admins_add_staff_and_only_the_office_adds_customers() {
     assert_eq!(app.get_as(&tech, "/api/v1/customers").await.status, StatusCode::FORBIDDEN, "no other customers");
     assert_eq!(app.get_as(&dispatcher, "/api/v1/customers").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_admin_exports_customers_and_jobs_as_csv_and_the_export_is_audited() {
+    let app = spawn_app().await;
+    let tricky = app
+        .post(
+            "/api/v1/customers",
+            json!({"name": "=HYPERLINK(\"http://evil.example.test\")", "phone": "+1 212 555 0142",
+                   "address": "12 Elm St, Apt \"B\"\nBrooklyn", "timezone": "America/New_York"}),
+        )
+        .await
+        .id();
+    let job = app
+        .post("/api/v1/jobs", json!({"customer_id": tricky, "title": "Leak, upstairs", "story": "It drips."}))
+        .await
+        .id();
+    let other = kept::demo::create_org(
+        &app.state.db,
+        &app.clock,
+        "Rival Roofing",
+        "America/Chicago",
+        "boss@rival.example.test",
+        None,
+    )
+    .await
+    .unwrap();
+    let theirs = app
+        .send_as(
+            &other.api_token,
+            reqwest::Method::POST,
+            "/api/v1/customers",
+            &json!({"name": "Rival Customer", "email": "rc@rival.example.test"}),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+
+    let r = app.client.get(app.url("/api/v1/exports/customers")).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"kept-customers-"));
+    let csv = r.text().await.unwrap();
+    assert_eq!(
+        csv,
+        format!(
+            "id,name,phone,email,channels,timezone,address,sms_opted_out,email_opted_out,created_at\r\n\
+             {tricky},\"'=HYPERLINK(\"\"http://evil.example.test\"\")\",+12125550142,,sms,America/New_York,\
+             \"12 Elm St, Apt \"\"B\"\"\nBrooklyn\",false,false,2026-11-20T15:00:00+00:00\r\n"
+        ),
+        "only our customer, quoted and defused"
+    );
+    let r = app.client.get(app.url("/api/v1/exports/jobs")).bearer_auth(&app.token).send().await.unwrap();
+    let csv = r.text().await.unwrap();
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "id,customer_id,customer_name,title,status,story,created_at,updated_at",
+            &format!(
+                "{job},{tricky},\"'=HYPERLINK(\"\"http://evil.example.test\"\")\",\"Leak, upstairs\",new,It drips.,\
+                 2026-11-20T15:00:00+00:00,2026-11-20T15:00:00+00:00"
+            ),
+        ]
+    );
+
+    // The office cannot take the whole customer list home; the attempt changes nothing.
+    let dispatcher = app.token_for(kept::domain::people::Role::Dispatcher, None).await;
+    assert_eq!(app.get_as(&dispatcher, "/api/v1/exports/customers").await.status, StatusCode::FORBIDDEN);
+    let exports: Vec<_> = app.get("/api/v1/audit").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "data_export")
+        .map(|a| (a["detail"]["what"].as_str().unwrap().to_string(), a["detail"]["rows"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(exports, [("customers".to_string(), 1), ("jobs".to_string(), 1)]);
+}
