@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/app", get(app))
+        .route("/app/visits/{id}/status", post(visit_status))
         .route("/reset", get(forgot_page).post(forgot))
         .route("/reset/{token}", get(reset_page).post(reset))
 }
@@ -37,6 +38,7 @@ fn pages() -> &'static Environment<'static> {
         env.set_lstrip_blocks(true);
         let _ = env.add_template("staff_login.html", include_str!("../../templates/pages/staff_login.html"));
         let _ = env.add_template("staff_app.html", include_str!("../../templates/pages/staff_app.html"));
+        let _ = env.add_template("staff_problem.html", include_str!("../../templates/pages/staff_problem.html"));
         env
     })
 }
@@ -215,7 +217,11 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
         let (_, _, _, entries) = crate::store::visits::day_of(&state.db, org.id, p, date).await?;
         for e in entries {
             if seen.insert(e.visit.visit.id) {
+                let tap = crate::domain::visit::VisitStatus::parse(&e.visit.visit.status).and_then(crew_tap);
                 visits.push(json!({
+                    "id": e.visit.visit.id,
+                    "who": people.iter().filter(|p| e.visit.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+                    "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
                     "window": crate::notify::compose::window_phrase(zone, e.visit.visit.window_start, e.visit.visit.window_end),
                     "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
                     "status": e.visit.visit.status.replace('_', " "),
@@ -259,11 +265,130 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
     } else {
         None
     };
+    // The office sees the latest messages we planned and what became of them.
+    let messages: Vec<serde_json::Value> = if office {
+        use crate::entities::message;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        message::Entity::find()
+            .filter(message::Column::OrganizationId.eq(org.id))
+            .order_by_desc(message::Column::Id)
+            .limit(RECENT_MESSAGES)
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let when = zone.local(m.sent_at.unwrap_or(m.due_at)).format("%b %-d, %-I:%M %p").to_string();
+                let mut excerpt: String = m.body_text.chars().take(140).collect();
+                if excerpt.len() < m.body_text.len() {
+                    excerpt.push('…');
+                }
+                json!({"kind": m.kind.replace('_', " "), "channel": m.channel, "recipient": m.recipient,
+                       "state": m.state.replace('_', " "), "when": when, "excerpt": excerpt, "job_id": m.job_id})
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     Ok(render(
         "staff_app.html",
         StatusCode::OK,
-        json!({"org": org.name, "me": {"name": me.name, "role": me.role}, "csrf": s.csrf_token, "office": office, "date": date.to_string(), "visits": visits, "at_risk": at_risk, "kpis": kpis}),
+        json!({"org": org.name, "me": {"name": me.name, "role": me.role}, "csrf": s.csrf_token, "office": office, "date": date.to_string(), "visits": visits, "at_risk": at_risk, "kpis": kpis, "messages": messages}),
     ))
+}
+
+/// How many recent messages the office's home page lists.
+const RECENT_MESSAGES: u64 = 15;
+
+/// The one tap a crew makes next on a visit, and its button's words.
+fn crew_tap(from: crate::domain::visit::VisitStatus) -> Option<(crate::domain::visit::VisitStatus, &'static str)> {
+    use crate::domain::visit::VisitStatus::*;
+    match from {
+        Scheduled => Some((EnRoute, "On my way")),
+        EnRoute => Some((Arrived, "Arrived")),
+        Arrived => Some((Completed, "Completed")),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    csrf: Option<String>,
+    status: Option<String>,
+    eta_minutes: Option<String>,
+}
+
+/// A crew's tap from the home page: *On my way* (with an optional ETA),
+/// *Arrived*, *Completed*. The same rules as the API: field people move only
+/// their own visits, and an impossible move is refused. Tapping again what
+/// has already happened (a phone that resent the form) changes nothing.
+async fn visit_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, ApiError> {
+    let Some((s, me)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    if !f.csrf.as_deref().is_some_and(|c| constant_eq(c.as_bytes(), s.csrf_token.as_bytes())) {
+        return Ok(csrf_refused());
+    }
+    let Ok(id) = id.parse::<i64>() else { return Ok(problem(StatusCode::NOT_FOUND, "There is no such visit.")) };
+    let role = crate::domain::people::Role::parse(&me.role).unwrap_or(crate::domain::people::Role::Technician);
+    let caller = crate::auth::Caller { organization_id: me.organization_id, role, staff_id: Some(me.id) };
+    let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
+        Ok(v) => v,
+        Err(ApiError::NotFound) => return Ok(problem(StatusCode::NOT_FOUND, "There is no such visit.")),
+        Err(e) => return Err(e),
+    };
+    if crate::access::ensure_visit(&caller, &visit.staff_ids).is_err() {
+        return Ok(problem(StatusCode::FORBIDDEN, "Only the office and the people on this visit can change it."));
+    }
+    use crate::domain::visit::VisitStatus;
+    let to = match f.status.as_deref().map(str::trim).and_then(VisitStatus::parse) {
+        Some(to @ (VisitStatus::EnRoute | VisitStatus::Arrived | VisitStatus::Completed)) => to,
+        _ => return Ok(problem(StatusCode::UNPROCESSABLE_ENTITY, "status: must be en_route, arrived or completed.")),
+    };
+    let eta = match f.eta_minutes.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => match e.parse::<i64>() {
+            Ok(m) if (0..=24 * 60).contains(&m) && to == VisitStatus::EnRoute => Some(m),
+            _ => {
+                return Ok(problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "eta_minutes: give whole minutes between 0 and 1440, only with On my way.",
+                ))
+            }
+        },
+    };
+    if visit.visit.status == to.as_str() {
+        return Ok(Redirect::to("/app").into_response());
+    }
+    let only_assignee = crate::access::field_staff(&caller);
+    match crate::store::visits::set_status(
+        &state.db,
+        &state.notify,
+        me.organization_id,
+        id,
+        to,
+        eta,
+        only_assignee,
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to("/app").into_response()),
+        Err(ApiError::Conflict { message, .. }) => Ok(problem(StatusCode::CONFLICT, &message)),
+        Err(ApiError::Forbidden(m)) => Ok(problem(StatusCode::FORBIDDEN, &m)),
+        Err(ApiError::Validation(fields)) => Ok(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// A short page that says what went wrong, with the way back.
+fn problem(status: StatusCode, text: &str) -> Response {
+    render("staff_problem.html", status, json!({"text": text}))
 }
 
 async fn forgot_page(State(state): State<AppState>) -> Response {

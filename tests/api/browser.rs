@@ -252,6 +252,14 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
         home.contains("Promises kept (last 30 days)") && home.contains("arrival window"),
         "the KPI dashboard: {home}"
     );
+    // The office taps On my way for Lena, with an ETA; the customer's message is listed.
+    browser.type_into("form.tap input[name=eta_minutes]", "20").await;
+    browser.click("form.tap button").await;
+    let home = browser.wait_text("Arrived").await;
+    assert!(
+        home.contains("en route") && home.contains("Latest messages") && home.contains("about 20 minutes"),
+        "{home}"
+    );
     browser.screenshot("app").await;
     browser.click("header form button").await;
     browser.wait_url("/login").await;

@@ -246,3 +246,101 @@ async fn role_changes_are_audited_and_every_response_carries_security_headers() 
         .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// The signed-in home page, as the person with `session` sees it.
+async fn home(app: &TestApp, session: &str) -> String {
+    let r = client().get(app.url("/app")).header(COOKIE, session).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+async fn tap(app: &TestApp, session: &str, visit: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let r = client()
+        .post(app.url(&format!("/app/visits/{visit}/status")))
+        .header(COOKIE, session)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_technician_taps_on_my_way_arrived_and_completed_on_their_own_visit_only() {
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    let job = app.ny_job().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let sam = app.staff("Sam Ruiz", "technician", "America/New_York").await;
+    // The clock reads 10:00 in New York on Nov 20.
+    let mine = app.book(job, &[lena], "2026-11-20T11:00:00-05:00", "2026-11-20T13:00:00-05:00", 60).await.id();
+    let theirs = app.book(job, &[sam], "2026-11-20T14:00:00-05:00", "2026-11-20T16:00:00-05:00", 60).await.id();
+    set_password_by_invite(&app, lena, "lena's long password").await;
+    let (status, session) = login(&app, "lena.okafor@example.test", "lena's long password").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = session.unwrap();
+
+    let page = home(&app, &session).await;
+    assert!(page.contains(&format!("/app/visits/{mine}/status")) && page.contains("On my way"), "{page}");
+    assert!(!page.contains(&format!("visit-{theirs}")), "only Lena's own day: {page}");
+    assert!(!page.contains("Latest messages"), "the outbox is the office's: {page}");
+    let csrf = hidden_csrf(&page);
+    let visit_status = |id: i64| {
+        let app = &app;
+        async move { app.get(&format!("/api/v1/visits/{id}")).await.body["status"].as_str().unwrap().to_string() }
+    };
+
+    // Refused, each with its reason, and nothing moves.
+    let mine_s = mine.to_string();
+    let (s, _) = tap(&app, &session, &mine_s, &[("status", "en_route")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no csrf token");
+    let (s, body) =
+        tap(&app, &session, &mine_s, &[("csrf", &csrf), ("status", "en_route"), ("eta_minutes", "soon")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("eta_minutes"), "{body}");
+    let (s, body) = tap(&app, &session, &mine_s, &[("csrf", &csrf), ("status", "completed")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a visit cannot be completed before anyone arrived: {body}");
+    let (s, body) = tap(&app, &session, &mine_s, &[("csrf", &csrf), ("status", "cancelled")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, _) = tap(&app, &session, &theirs.to_string(), &[("csrf", &csrf), ("status", "en_route")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "Sam's visit is not Lena's");
+    let (s, _) = tap(&app, &session, "abc", &[("csrf", &csrf), ("status", "en_route")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!((visit_status(mine).await, visit_status(theirs).await), ("scheduled".into(), "scheduled".into()));
+    assert!(app.outbox("kind=on_my_way").await.is_empty());
+
+    // On my way, with an ETA: the customer hears it once, even if the phone sends the form twice.
+    for _ in 0..2 {
+        let r = client()
+            .post(app.url(&format!("/app/visits/{mine}/status")))
+            .header(COOKIE, &session)
+            .form(&[("csrf", csrf.as_str()), ("status", "en_route"), ("eta_minutes", "25")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/app"));
+    }
+    assert_eq!(visit_status(mine).await, "en_route");
+    let sent = app.outbox("kind=on_my_way").await;
+    assert_eq!(sent.len(), 2, "one sms and one email: {sent:?}");
+    assert!(sent.iter().all(|m| m["body_text"].as_str().unwrap().contains("about 25 minutes")), "{sent:?}");
+    assert!(home(&app, &session).await.contains(">Arrived</button>"));
+    assert_eq!(tap(&app, &session, &mine_s, &[("csrf", &csrf), ("status", "arrived")]).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(visit_status(mine).await, "arrived");
+    assert!(home(&app, &session).await.contains(">Completed</button>"));
+    assert_eq!(
+        tap(&app, &session, &mine_s, &[("csrf", &csrf), ("status", "completed")]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(visit_status(mine).await, "completed");
+    assert!(!home(&app, &session).await.contains(&format!("/app/visits/{mine}/status")), "nothing left to tap");
+
+    // The office's home lists the latest messages, the crew's among them.
+    let admin = admin_id(&app).await;
+    set_password_by_invite(&app, admin, "correct horse battery").await;
+    let office = login(&app, "owner@example.test", "correct horse battery").await.1.unwrap();
+    let page = home(&app, &office).await;
+    assert!(
+        page.contains("Latest messages") && page.contains("on my way") && page.contains("about 25 minutes"),
+        "{page}"
+    );
+}
