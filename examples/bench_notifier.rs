@@ -193,7 +193,7 @@ async fn delivery(url: &str, n: usize) {
     let transports = kept::notify::transport::Transports {
         twilio: Some(kept::notify::transport::Twilio::new(settings, "http://127.0.0.1").unwrap()),
         smtp: None,
-        sms_pacer: kept::notify::transport::Pacer::per_second(1_000_000.0),
+        sms_pacer: kept::notify::transport::Pacer::per_second(1_000_000.0, "twilio:bench"),
     };
     let clock = kept::clock::ManualClock::new(utc("2026-11-21T13:31:00Z"));
     let t = Instant::now();

@@ -9,6 +9,7 @@ mod m20261122_000003_two_way_sms;
 mod m20261122_000004_create_estimates;
 mod m20261122_000005_create_promises;
 mod m20261122_000006_create_sessions;
+mod m20261123_000007_send_pace;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_estimates::Migration),
             Box::new(m20261122_000005_create_promises::Migration),
             Box::new(m20261122_000006_create_sessions::Migration),
+            Box::new(m20261123_000007_send_pace::Migration),
         ]
     }
 }

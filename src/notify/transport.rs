@@ -195,28 +195,81 @@ impl Transports {
             Some(url) => Some(Smtp::new(url, &s.email_from)?),
             None => None,
         };
-        Ok(Transports { twilio, smtp, sms_pacer: Pacer::per_second(s.sms_rate_per_second) })
+        let sender = match &s.twilio {
+            Some(t) => format!(
+                "twilio:{}:{}",
+                t.account_sid,
+                t.messaging_service_sid.as_deref().or(t.from.as_deref()).unwrap_or_default()
+            ),
+            None => "none".into(),
+        };
+        Ok(Transports { twilio, smtp, sms_pacer: Pacer::per_second(s.sms_rate_per_second, sender) })
     }
 }
 
 /// Paces sends to at most `rate` per second for one sender.
 pub struct Pacer {
-    interval: Duration,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
+    /// Microseconds between two sends from this sender.
+    interval_us: i64,
+    /// Who sends: the Twilio account and number (or messaging service).
+    sender: String,
+    /// Whether this process has made sure the sender's row exists.
+    ready: std::sync::atomic::AtomicBool,
 }
 
 impl Pacer {
-    pub fn per_second(rate: f64) -> Pacer {
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        Pacer { interval, next: tokio::sync::Mutex::new(tokio::time::Instant::now()) }
+    pub fn per_second(rate: f64, sender: impl Into<String>) -> Pacer {
+        let interval_us = (1_000_000.0 / rate.max(0.001)).round() as i64;
+        Pacer { interval_us, sender: sender.into(), ready: std::sync::atomic::AtomicBool::new(false) }
     }
 
-    pub async fn wait(&self) {
-        let mut next = self.next.lock().await;
-        let now = tokio::time::Instant::now();
-        if *next > now {
-            tokio::time::sleep_until(*next).await;
+    /// Takes the sender's next sending moment and waits for it. The pace
+    /// lives in the database, so every replica (and every worker in it)
+    /// shares one pace per sender. Returns the moment taken (µs since the
+    /// Unix epoch).
+    pub async fn wait<C: sea_orm::ConnectionTrait>(&self, db: &C) -> Result<i64, sea_orm::DbErr> {
+        let slot = self.take(db, now_us()).await?;
+        let ahead = slot - now_us();
+        if ahead > 0 {
+            tokio::time::sleep(Duration::from_micros(ahead as u64)).await;
         }
-        *next = (*next).max(now) + self.interval;
+        Ok(slot)
     }
+
+    /// One atomic statement moves the sender's next moment on by one
+    /// interval, from `now_us` if it lies in the past, and answers the moment
+    /// this send may go.
+    pub async fn take<C: sea_orm::ConnectionTrait>(&self, db: &C, now_us: i64) -> Result<i64, sea_orm::DbErr> {
+        use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SimpleExpr};
+        use std::sync::atomic::Ordering;
+        let (table, sender, next) = (Alias::new("send_pace"), Alias::new("sender"), Alias::new("next_at_us"));
+        let backend = db.get_database_backend();
+        if !self.ready.load(Ordering::Relaxed) {
+            let insert = Query::insert()
+                .into_table(table.clone())
+                .columns([sender.clone(), next.clone()])
+                .values_panic([self.sender.clone().into(), 0i64.into()])
+                .on_conflict(OnConflict::column(sender.clone()).do_nothing().to_owned())
+                .to_owned();
+            db.execute(backend.build(&insert)).await?;
+            self.ready.store(true, Ordering::Relaxed);
+        }
+        let from: SimpleExpr =
+            Expr::case(Expr::col(next.clone()).gt(now_us), Expr::col(next.clone())).finally(now_us).into();
+        let update = Query::update()
+            .table(table)
+            .value(next.clone(), from.add(self.interval_us))
+            .and_where(Expr::col(sender).eq(self.sender.as_str()))
+            .returning_col(next)
+            .to_owned();
+        let row = db
+            .query_one(backend.build(&update))
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("send pace of {}", self.sender)))?;
+        Ok(row.try_get::<i64>("", "next_at_us")? - self.interval_us)
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }

@@ -221,7 +221,7 @@ pub async fn deliver_once(
         }
         let outcome = match sender {
             Sender::Sms(t) => {
-                transports.sms_pacer.wait().await;
+                transports.sms_pacer.wait(db).await?;
                 t.send(&m.recipient, &m.body_text).await
             }
             Sender::Email(s) => {

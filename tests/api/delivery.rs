@@ -303,3 +303,29 @@ async fn a_provider_that_cannot_be_reached_is_retried_later() {
     assert_eq!(m["state"], "retry");
     assert!(m["last_error"].as_str().unwrap().contains("could not connect"), "{m}");
 }
+
+#[tokio::test]
+async fn two_replicas_share_one_sms_pace_per_sender() {
+    use kept::notify::transport::Pacer;
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    // Two processes on one database: each has its own Pacer for the same number.
+    let a = Pacer::per_second(10.0, "twilio:AC1:+15550100");
+    let b = Pacer::per_second(10.0, "twilio:AC1:+15550100");
+    let other_number = Pacer::per_second(10.0, "twilio:AC1:+15550111");
+    let now = 1_795_000_000_000_000i64;
+    let takes = (0..20).map(|i| {
+        let (p, db) = (if i % 2 == 0 { &a } else { &b }, &app.state.db);
+        async move { p.take(db, now).await.unwrap() }
+    });
+    let mut slots = futures::future::join_all(takes).await;
+    slots.sort();
+    let expected: Vec<i64> = (0..20).map(|i| now + i * 100_000).collect();
+    assert_eq!(slots, expected, "twenty sends at 10/s take two seconds, whichever replica sends them");
+    assert_eq!(other_number.take(&app.state.db, now).await.unwrap(), now, "another number has its own pace");
+    // An idle sender saves up no burst: after a quiet minute the next send goes now, the one after 100 ms later.
+    let later = now + 60_000_000;
+    assert_eq!(
+        (a.take(&app.state.db, later).await.unwrap(), b.take(&app.state.db, later).await.unwrap()),
+        (later, later + 100_000)
+    );
+}
