@@ -131,17 +131,8 @@ async fn every_route_hides_another_organizations_rows() {
     let Fixture { job, crew, visit, estimate, promise } = fixture(&app).await;
     let customer = app.get(&format!("/api/v1/jobs/{job}")).await.body["customer_id"].as_i64().unwrap();
     app.tick().await;
-    let other = kept::demo::create_org(
-        &app.state.db,
-        &app.clock,
-        "Rival Roofing",
-        "America/Chicago",
-        "boss@rival.example.test",
-        None,
-    )
-    .await
-    .unwrap();
-    let theirs = &other.api_token;
+    let rival = app.rival_token().await;
+    let theirs = &rival;
     let mut walls = 0;
     for (method, path, access, _) in API_ROUTES {
         if *access == Access::Public {

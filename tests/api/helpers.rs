@@ -304,6 +304,21 @@ impl TestApp {
         .await
     }
 
+    /// The admin token of a second organization ("Rival Roofing") on the same database.
+    pub async fn rival_token(&self) -> String {
+        kept::demo::create_org(
+            &self.state.db,
+            &self.clock,
+            "Rival Roofing",
+            "America/Chicago",
+            "boss@rival.example.test",
+            None,
+        )
+        .await
+        .expect("a second organization")
+        .api_token
+    }
+
     /// Issues a token with `role` (tied to `staff_id`) in this test's organization.
     pub async fn token_for(&self, role: kept::domain::people::Role, staff_id: Option<i64>) -> String {
         kept::store::orgs::issue_token(&self.state.db, self.org_id, staff_id, role, "test", utc(DEFAULT_NOW))

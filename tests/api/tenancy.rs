@@ -31,17 +31,8 @@ async fn another_organizations_rows_are_not_found_on_every_route() {
         .await
         .id();
 
-    let other = kept::demo::create_org(
-        &app.state.db,
-        &app.clock,
-        "Rival Roofing",
-        "America/Chicago",
-        "boss@rival.example.test",
-        None,
-    )
-    .await
-    .unwrap();
-    let t = &other.api_token;
+    let rival = app.rival_token().await;
+    let t = &rival;
     let their_tech = {
         let r = app
             .send_as(
@@ -171,19 +162,10 @@ async fn an_admin_exports_customers_and_jobs_as_csv_and_the_export_is_audited() 
         .post("/api/v1/jobs", json!({"customer_id": tricky, "title": "Leak, upstairs", "story": "It drips."}))
         .await
         .id();
-    let other = kept::demo::create_org(
-        &app.state.db,
-        &app.clock,
-        "Rival Roofing",
-        "America/Chicago",
-        "boss@rival.example.test",
-        None,
-    )
-    .await
-    .unwrap();
+    let rival = app.rival_token().await;
     let theirs = app
         .send_as(
-            &other.api_token,
+            &rival,
             reqwest::Method::POST,
             "/api/v1/customers",
             &json!({"name": "Rival Customer", "email": "rc@rival.example.test"}),
