@@ -178,17 +178,28 @@ async fn timeline(
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
     let zone = zone_of(&customer.timezone);
-    let mut events: Vec<TimelineView> = crate::store::timeline::for_job(&state.db, org_id, job.id)
+    let events = job_timeline(&state.db, org_id, job.id, zone).await?;
+    Ok(Json(json!({"job_id": job.id, "timezone": zone.name(), "items": events})))
+}
+
+/// The job's story as it happened: its events and every message, whatever
+/// became of it, oldest first, with times in `zone`.
+pub(crate) async fn job_timeline<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    job_id: i64,
+    zone: crate::domain::time::Zone,
+) -> Result<Vec<TimelineView>, ApiError> {
+    let mut events: Vec<TimelineView> = crate::store::timeline::for_job(db, org_id, job_id)
         .await?
         .into_iter()
         .map(|e| TimelineView::new(e, zone))
         .collect();
-    // Every message, whatever became of it, is part of the story.
-    for m in crate::store::timeline::messages_for_job(&state.db, org_id, job.id).await? {
+    for m in crate::store::timeline::messages_for_job(db, org_id, job_id).await? {
         events.push(TimelineView::message(m, zone));
     }
     events.sort_by_key(|e| e.at);
-    Ok(Json(json!({"job_id": job.id, "timezone": zone.name(), "items": events})))
+    Ok(events)
 }
 
 #[derive(Deserialize)]
@@ -196,6 +207,9 @@ async fn timeline(
 struct NoteInput {
     text: Option<String>,
 }
+
+/// The longest note a job takes.
+pub const NOTE_MAX_CHARS: usize = 2000;
 
 /// News for the customer ("parts ordered", "crew flying in"): a timeline
 /// note that the next status update will carry.
@@ -209,20 +223,15 @@ async fn add_note(
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let mut p = Problems::default();
-    let text = super::required_text(&mut p, "text", input.text, 2000);
+    let text = super::required_text(&mut p, "text", input.text, NOTE_MAX_CHARS);
     p.into_result()?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
-    let text = text.unwrap_or_default();
-    let event = crate::store::timeline::record(
+    let event = crate::store::timeline::add_note(
         &state.db,
         org_id,
-        Event {
-            job_id: job.id,
-            visit_id: None,
-            kind: "note",
-            summary: text.clone(),
-            data: json!({"text": text, "by_staff_id": caller.staff_id}),
-        },
+        job.id,
+        text.unwrap_or_default(),
+        caller.staff_id,
         state.clock.now(),
     )
     .await?;

@@ -4,12 +4,12 @@ mod customers;
 mod estimates;
 mod exports;
 mod inbound;
-mod jobs;
+pub(crate) mod jobs;
 mod organization;
 pub(crate) mod outbox;
 mod promises;
 mod staff;
-mod views;
+pub(crate) mod views;
 mod visits;
 
 use crate::error::{ApiError, FieldError};

@@ -33,6 +33,20 @@ pub async fn record<C: ConnectionTrait>(
     .await?)
 }
 
+/// News for the customer ("parts ordered", "crew flying in"): a note on
+/// the job's timeline that the next status update carries.
+pub async fn add_note<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    job_id: i64,
+    text: String,
+    by_staff_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<timeline_event::Model, ApiError> {
+    let data = serde_json::json!({"text": text, "by_staff_id": by_staff_id});
+    record(db, organization_id, Event { job_id, visit_id: None, kind: "note", summary: text, data }, at).await
+}
+
 pub async fn for_job<C: ConnectionTrait>(
     db: &C,
     organization_id: i64,

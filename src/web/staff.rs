@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/app", get(app))
         .route("/app/visits/{id}/status", post(visit_status))
+        .route("/app/jobs/{id}", get(job_page))
+        .route("/app/jobs/{id}/notes", post(job_note))
         .route("/reset", get(forgot_page).post(forgot))
         .route("/reset/{token}", get(reset_page).post(reset))
 }
@@ -38,6 +40,7 @@ fn pages() -> &'static Environment<'static> {
         env.set_lstrip_blocks(true);
         let _ = env.add_template("staff_login.html", include_str!("../../templates/pages/staff_login.html"));
         let _ = env.add_template("staff_app.html", include_str!("../../templates/pages/staff_app.html"));
+        let _ = env.add_template("staff_job.html", include_str!("../../templates/pages/staff_job.html"));
         let _ = env.add_template("staff_problem.html", include_str!("../../templates/pages/staff_problem.html"));
         env
     })
@@ -175,6 +178,21 @@ pub async fn current(
     }
 }
 
+/// Who sent a form from a signed-in page: the session and person, or the
+/// page to answer with (sign in first; a form without the session's CSRF
+/// token is refused).
+async fn form_sender(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<Result<(crate::entities::session::Model, crate::entities::staff::Model), Response>, ApiError> {
+    let Some((s, me)) = current(state, headers).await? else { return Ok(Err(Redirect::to("/login").into_response())) };
+    if !csrf.is_some_and(|c| constant_eq(c.as_bytes(), s.csrf_token.as_bytes())) {
+        return Ok(Err(csrf_refused()));
+    }
+    Ok(Ok((s, me)))
+}
+
 #[derive(Deserialize)]
 struct CsrfForm {
     csrf: Option<String>,
@@ -186,10 +204,10 @@ async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let Some((s, _)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
-    if !f.csrf.as_deref().is_some_and(|c| constant_eq(c.as_bytes(), s.csrf_token.as_bytes())) {
-        return Ok(csrf_refused());
-    }
+    let (s, _) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
     let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
     sessions::sign_out(&state.db, &s, &ip, state.clock.now()).await?;
     let mut r = Redirect::to("/login").into_response();
@@ -220,6 +238,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
                 let tap = crate::domain::visit::VisitStatus::parse(&e.visit.visit.status).and_then(crew_tap);
                 visits.push(json!({
                     "id": e.visit.visit.id,
+                    "job_id": e.job.id,
                     "who": people.iter().filter(|p| e.visit.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
                     "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
                     "window": crate::notify::compose::window_phrase(zone, e.visit.visit.window_start, e.visit.visit.window_end),
@@ -327,13 +346,12 @@ async fn visit_status(
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> Result<Response, ApiError> {
-    let Some((s, me)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
-    if !f.csrf.as_deref().is_some_and(|c| constant_eq(c.as_bytes(), s.csrf_token.as_bytes())) {
-        return Ok(csrf_refused());
-    }
+    let (_, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
     let Ok(id) = id.parse::<i64>() else { return Ok(problem(StatusCode::NOT_FOUND, "There is no such visit.")) };
-    let role = crate::domain::people::Role::parse(&me.role).unwrap_or(crate::domain::people::Role::Technician);
-    let caller = crate::auth::Caller { organization_id: me.organization_id, role, staff_id: Some(me.id) };
+    let caller = caller_of(&me);
     let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
         Ok(v) => v,
         Err(ApiError::NotFound) => return Ok(problem(StatusCode::NOT_FOUND, "There is no such visit.")),
@@ -384,6 +402,150 @@ async fn visit_status(
         )),
         Err(e) => Err(e),
     }
+}
+
+/// The signed-in person as an API caller, so pages obey the same rules.
+fn caller_of(me: &crate::entities::staff::Model) -> crate::auth::Caller {
+    let role = crate::domain::people::Role::parse(&me.role).unwrap_or(crate::domain::people::Role::Technician);
+    crate::auth::Caller { organization_id: me.organization_id, role, staff_id: Some(me.id) }
+}
+
+/// The job behind `/app/jobs/{id}` if the signed-in person may open it, or
+/// the page that says why not.
+async fn job_for(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: &str,
+) -> Result<Result<crate::entities::job::Model, Response>, ApiError> {
+    let none = || problem(StatusCode::NOT_FOUND, "There is no such job.");
+    let Ok(id) = id.parse::<i64>() else { return Ok(Err(none())) };
+    let job = match crate::store::jobs::get(&state.db, caller.organization_id, id).await {
+        Ok(j) => j,
+        Err(ApiError::NotFound) => return Ok(Err(none())),
+        Err(e) => return Err(e),
+    };
+    match crate::access::ensure_job(&state.db, caller, job.id).await {
+        Ok(()) => Ok(Ok(job)),
+        Err(ApiError::Forbidden(_)) => {
+            Ok(Err(problem(StatusCode::FORBIDDEN, "Only the office and the people on this job's visits can open it.")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One job for staff: the customer's story and how to reach them, the
+/// visits, the promises (for the office), and the timeline with every
+/// message. A note added here is news in the customer's next status update.
+async fn job_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some((s, me)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let caller = caller_of(&me);
+    let job = match job_for(&state, &caller, &id).await? {
+        Ok(job) => job,
+        Err(page) => return Ok(page),
+    };
+    job_view(&state, &s, &caller, job, StatusCode::OK, json!({})).await
+}
+
+async fn job_view(
+    state: &AppState,
+    s: &crate::entities::session::Model,
+    caller: &crate::auth::Caller,
+    job: crate::entities::job::Model,
+    status: StatusCode,
+    note: serde_json::Value,
+) -> Result<Response, ApiError> {
+    use crate::notify::compose::window_phrase;
+    let org = caller.organization_id;
+    let customer = crate::store::customers::get(&state.db, org, job.customer_id).await?;
+    let zone = crate::api::views::zone_of(&customer.timezone);
+    let when = |t: chrono::DateTime<chrono::Utc>| zone.local(t).format("%b %-d, %-I:%M %p").to_string();
+    let visits = crate::store::visits::for_job(&state.db, org, job.id).await?;
+    let names: std::collections::HashMap<i64, String> = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        crate::entities::staff::Entity::find()
+            .filter(crate::entities::staff::Column::OrganizationId.eq(org))
+            .filter(crate::entities::staff::Column::Id.is_in(visits.iter().flat_map(|v| v.staff_ids.clone())))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect()
+    };
+    let visits: Vec<serde_json::Value> = visits
+        .iter()
+        .map(|v| {
+            let who: Vec<&str> = v.staff_ids.iter().filter_map(|id| names.get(id).map(String::as_str)).collect();
+            json!({"kind": v.visit.kind.replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
+                   "status": v.visit.status.replace('_', " "), "who": who.join(", ")})
+        })
+        .collect();
+    let office = caller.role.can_dispatch();
+    let promises: Vec<serde_json::Value> = if office {
+        crate::store::promises::for_job(&state.db, org, job.id)
+            .await?
+            .into_iter()
+            .map(|p| json!({"description": p.description, "due": when(p.due_at), "outcome": p.outcome}))
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut timeline = crate::api::jobs::job_timeline(&state.db, org, job.id, zone).await?;
+    timeline.reverse();
+    let timeline: Vec<serde_json::Value> = timeline
+        .into_iter()
+        .take(JOB_TIMELINE_ROWS)
+        .map(|e| json!({"when": when(e.at), "kind": e.kind, "summary": e.summary}))
+        .collect();
+    Ok(render(
+        "staff_job.html",
+        status,
+        json!({
+            "csrf": s.csrf_token, "office": office, "note": note, "zone": zone.name(),
+            "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.replace('_', " ")},
+            "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
+            "visits": visits, "promises": promises, "timeline": timeline,
+        }),
+    ))
+}
+
+/// How many timeline rows the job page shows, newest first.
+const JOB_TIMELINE_ROWS: usize = 100;
+
+#[derive(Deserialize)]
+struct NoteForm {
+    csrf: Option<String>,
+    text: Option<String>,
+}
+
+async fn job_note(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Result<Response, ApiError> {
+    let (s, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
+    let caller = caller_of(&me);
+    let job = match job_for(&state, &caller, &id).await? {
+        Ok(job) => job,
+        Err(page) => return Ok(page),
+    };
+    let mut problems = crate::error::Problems::default();
+    let text = crate::api::required_text(&mut problems, "text", f.text.clone(), crate::api::jobs::NOTE_MAX_CHARS);
+    let Some(text) = text else {
+        let error = problems.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
+        let note = json!({"error": error, "text": f.text.unwrap_or_default()});
+        return job_view(&state, &s, &caller, job, StatusCode::UNPROCESSABLE_ENTITY, note).await;
+    };
+    crate::store::timeline::add_note(&state.db, me.organization_id, job.id, text, Some(me.id), state.clock.now())
+        .await?;
+    Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response())
 }
 
 /// A short page that says what went wrong, with the way back.

@@ -261,6 +261,16 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
         "{home}"
     );
     browser.screenshot("app").await;
+    // The job: the customer's story, and news for their next update.
+    browser.click("a[href^='/app/jobs/']").await;
+    browser.wait_text("In their words").await;
+    browser.type_into("#note", "Parts ordered: the pump arrives Tuesday").await;
+    browser.click("form[action$='/notes'] button").await;
+    let page = browser.wait_text("Parts ordered: the pump arrives Tuesday").await;
+    assert!(page.contains("Water under the sink.") && page.contains("Lena Okafor"), "{page}");
+    browser.screenshot("job").await;
+    browser.go(&app.url("/app")).await;
+    browser.wait_text("Sign out").await;
     browser.click("header form button").await;
     browser.wait_url("/login").await;
     browser.go(&app.url("/app")).await;

@@ -344,3 +344,126 @@ async fn a_technician_taps_on_my_way_arrived_and_completed_on_their_own_visit_on
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn the_job_page_shows_the_story_and_its_news_reaches_the_next_update() {
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    let job = app.ny_job().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    app.staff("Sam Ruiz", "technician", "America/New_York").await;
+    app.book(job, &[lena], "2026-11-20T11:00:00-05:00", "2026-11-20T13:00:00-05:00", 60).await;
+    let rival = app.rival_token().await;
+    let r = app
+        .send_as(
+            &rival,
+            reqwest::Method::POST,
+            "/api/v1/customers",
+            &json!({"name": "Rita Rival", "email": "rr@rival.example.test"}),
+        )
+        .await;
+    let their_job = app
+        .send_as(
+            &rival,
+            reqwest::Method::POST,
+            "/api/v1/jobs",
+            &json!({"customer_id": r.id(), "title": "Roof", "story": "Secret story."}),
+        )
+        .await
+        .id();
+    set_password_by_invite(&app, admin_id(&app).await, "correct horse battery").await;
+    let office = login(&app, "owner@example.test", "correct horse battery").await.1.unwrap();
+    let path = format!("/app/jobs/{job}");
+
+    assert!(home(&app, &office).await.contains(&format!("href=\"{path}\"")), "the day links to the job");
+    let r = client().get(app.url(&path)).header(COOKIE, &office).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    for want in [
+        "Water under the sink.",
+        "Nadia Brooks",
+        "1 Main St",
+        "Lena Okafor",
+        "Introduction by sms",
+        "Promises",
+        "pending",
+    ] {
+        assert!(page.contains(want), "{want:?} on the job page: {page}");
+    }
+    let csrf = hidden_csrf(&page);
+
+    // Refused: no token, no words, too many words; nothing lands on the timeline.
+    let note = |fields: Vec<(&'static str, String)>| {
+        let (app, office, path) = (&app, &office, &path);
+        async move {
+            let r = client()
+                .post(app.url(&format!("{path}/notes")))
+                .header(COOKIE, office)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.headers().get("location").map(|l| l.to_str().unwrap().to_string()), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(note(vec![("text", "Parts ordered".into())]).await.0, StatusCode::FORBIDDEN);
+    let (s, _, body) = note(vec![("csrf", csrf.clone()), ("text", "   ".into())]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("text: must not be empty"), "{body}");
+    let (s, _, body) = note(vec![("csrf", csrf.clone()), ("text", "x".repeat(2001))]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("at most 2000 characters") && body.contains(&"x".repeat(2001)), "kept for fixing: {body}");
+    assert_eq!(note_count(&app, job).await, 0);
+
+    // The news lands on the timeline and in the afternoon update.
+    let (s, location, _) =
+        note(vec![("csrf", csrf.clone()), ("text", "Parts ordered: the pump arrives Tuesday".into())]).await;
+    assert_eq!((s, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
+    assert_eq!(note_count(&app, job).await, 1);
+    let page = client().get(app.url(&path)).header(COOKIE, &office).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Parts ordered: the pump arrives Tuesday"), "{page}");
+    app.clock.set(crate::helpers::utc("2026-11-20T21:31:00Z")); // 16:31 in New York
+    app.tick().await;
+    let updates = app.outbox("kind=status_update").await;
+    assert!(
+        !updates.is_empty()
+            && updates.iter().all(|m| m["body_text"].as_str().unwrap().contains("the pump arrives Tuesday")),
+        "{updates:?}"
+    );
+
+    // Lena is on the job: she reads it without the promises; Sam is not; another company's job is not found.
+    set_password_by_invite(&app, lena, "lena's long password").await;
+    let lena_s = login(&app, "lena.okafor@example.test", "lena's long password").await.1.unwrap();
+    let r = client().get(app.url(&path)).header(COOKIE, &lena_s).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Water under the sink.") && !page.contains("<h2>Promises</h2>"), "{page}");
+    let sam = app.get("/api/v1/staff").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Sam Ruiz")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    set_password_by_invite(&app, sam, "sam's long password").await;
+    let sam_s = login(&app, "sam.ruiz@example.test", "sam's long password").await.1.unwrap();
+    let r = client().get(app.url(&path)).header(COOKIE, &sam_s).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(!r.text().await.unwrap().contains("Water under the sink."));
+    let r = client().get(app.url(&format!("/app/jobs/{their_job}"))).header(COOKIE, &office).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(!r.text().await.unwrap().contains("Secret story."));
+    let r = client().get(app.url("/app/jobs/abc")).header(COOKIE, &office).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = client().get(app.url(&path)).send().await.unwrap();
+    assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
+}
+
+async fn note_count(app: &TestApp, job: i64) -> usize {
+    app.get(&format!("/api/v1/jobs/{job}/timeline")).await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "note")
+        .count()
+}
