@@ -48,6 +48,21 @@ impl Zone {
         Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
     }
 
+    /// The instant a wall clock in this zone shows `time` on `date`, as a
+    /// dispatcher types it. A time the clocks skip (spring forward) is
+    /// refused; a time that happens twice (fall back) is the first of the two.
+    pub fn at_local(&self, date: NaiveDate, time: NaiveTime) -> Result<DateTime<Utc>, String> {
+        match self.0.from_local_datetime(&date.and_time(time)) {
+            LocalResult::Single(dt) => Ok(dt.with_timezone(&Utc)),
+            LocalResult::Ambiguous(earliest, _) => Ok(earliest.with_timezone(&Utc)),
+            LocalResult::None => Err(format!(
+                "{date} {} does not exist in {} (the clocks skip it); pick a time after the change",
+                time.format("%H:%M"),
+                self.name()
+            )),
+        }
+    }
+
     /// `[start, end)` of a local calendar day in UTC.
     pub fn day_bounds(&self, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
         let next = date.succ_opt().unwrap_or(date);
@@ -105,6 +120,21 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_local_time_is_refused_in_the_gap_and_the_first_of_a_fold() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        assert_eq!(ny.at_local(d("2026-11-21"), t("09:00")).unwrap().to_rfc3339(), "2026-11-21T14:00:00+00:00");
+        let gap = ny.at_local(d("2027-03-14"), t("02:30")).unwrap_err();
+        assert!(gap.contains("does not exist in America/New_York"), "{gap}");
+        assert_eq!(ny.at_local(d("2027-03-14"), t("03:00")).unwrap().to_rfc3339(), "2027-03-14T07:00:00+00:00");
+        // 01:30 happens twice on Nov 1, 2026: first in EDT (-4), then in EST (-5).
+        assert_eq!(ny.at_local(d("2026-11-01"), t("01:30")).unwrap().to_rfc3339(), "2026-11-01T05:30:00+00:00");
+        let kolkata = Zone::parse("Asia/Kolkata").unwrap();
+        assert_eq!(kolkata.at_local(d("2026-11-21"), t("09:00")).unwrap().to_rfc3339(), "2026-11-21T03:30:00+00:00");
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

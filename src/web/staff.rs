@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/visits/{id}/status", post(visit_status))
         .route("/app/jobs/{id}", get(job_page))
         .route("/app/jobs/{id}/notes", post(job_note))
+        .route("/app/jobs/{id}/visits", post(job_book))
         .route("/reset", get(forgot_page).post(forgot))
         .route("/reset/{token}", get(reset_page).post(reset))
 }
@@ -396,10 +397,9 @@ async fn visit_status(
         Ok(_) => Ok(Redirect::to("/app").into_response()),
         Err(ApiError::Conflict { message, .. }) => Ok(problem(StatusCode::CONFLICT, &message)),
         Err(ApiError::Forbidden(m)) => Ok(problem(StatusCode::FORBIDDEN, &m)),
-        Err(ApiError::Validation(fields)) => Ok(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "),
-        )),
+        Err(ApiError::Validation(fields)) => {
+            Ok(problem(StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string()))
+        }
         Err(e) => Err(e),
     }
 }
@@ -456,7 +456,7 @@ async fn job_view(
     caller: &crate::auth::Caller,
     job: crate::entities::job::Model,
     status: StatusCode,
-    note: serde_json::Value,
+    form: serde_json::Value,
 ) -> Result<Response, ApiError> {
     use crate::notify::compose::window_phrase;
     let org = caller.organization_id;
@@ -504,7 +504,8 @@ async fn job_view(
         "staff_job.html",
         status,
         json!({
-            "csrf": s.csrf_token, "office": office, "note": note, "zone": zone.name(),
+            "csrf": s.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
+            "booking": booking_form(&state.db, org, zone, state.clock.now(), office, &form["booking"]).await?,
             "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
             "visits": visits, "promises": promises, "timeline": timeline,
@@ -539,13 +540,161 @@ async fn job_note(
     let mut problems = crate::error::Problems::default();
     let text = crate::api::required_text(&mut problems, "text", f.text.clone(), crate::api::jobs::NOTE_MAX_CHARS);
     let Some(text) = text else {
-        let error = problems.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
-        let note = json!({"error": error, "text": f.text.unwrap_or_default()});
-        return job_view(&state, &s, &caller, job, StatusCode::UNPROCESSABLE_ENTITY, note).await;
+        let error = problems.to_string();
+        let form = json!({"note": {"error": error, "text": f.text.unwrap_or_default()}});
+        return job_view(&state, &s, &caller, job, StatusCode::UNPROCESSABLE_ENTITY, form).await;
     };
     crate::store::timeline::add_note(&state.db, me.organization_id, job.id, text, Some(me.id), state.clock.now())
         .await?;
     Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response())
+}
+
+/// The office's booking form: every staff member to choose from, and what
+/// was typed (kept when a booking is refused, with why).
+async fn booking_form(
+    db: &sea_orm::DatabaseConnection,
+    org: i64,
+    zone: crate::domain::time::Zone,
+    now: chrono::DateTime<chrono::Utc>,
+    office: bool,
+    typed: &serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    if !office {
+        return Ok(serde_json::Value::Null);
+    }
+    let chosen: Vec<i64> =
+        typed["staff_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_i64()).collect()).unwrap_or_default();
+    let people = crate::store::staff::list(db, org, crate::store::PageRequest { after: None, limit: 200 }).await?;
+    let people: Vec<serde_json::Value> = people
+        .into_iter()
+        .map(|p| json!({"id": p.id, "name": p.name, "role": p.role, "checked": chosen.contains(&p.id)}))
+        .collect();
+    let text = |k: &str, default: String| typed[k].as_str().map(str::to_string).unwrap_or(default);
+    Ok(json!({
+        "people": people,
+        "kinds": crate::domain::visit::VisitKind::ALL.iter().map(|k| json!({"value": k.as_str(), "label": k.as_str().replace('_', "-"), "selected": typed["kind"].as_str() == Some(k.as_str())})).collect::<Vec<_>>(),
+        "date": text("date", zone.date_of(now).to_string()),
+        "start": text("start", String::new()),
+        "end": text("end", String::new()),
+        "duration": text("duration", "60".into()),
+        "error": typed["error"],
+    }))
+}
+
+/// The office books a visit from the job page, with the window typed in the
+/// customer's local time. The same rules as `POST /api/v1/jobs/{id}/visits`:
+/// a booking that would leave anyone unable to keep a window is refused,
+/// naming the conflict, and nothing is booked.
+async fn job_book(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string());
+    let (s, me) = match form_sender(&state, &headers, field("csrf").as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
+    let caller = caller_of(&me);
+    if !caller.role.can_dispatch() {
+        return Ok(problem(StatusCode::FORBIDDEN, "Only the office books visits."));
+    }
+    let job = match job_for(&state, &caller, &id).await? {
+        Ok(job) => job,
+        Err(page) => return Ok(page),
+    };
+    let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
+    let zone = crate::api::views::zone_of(&customer.timezone);
+    let mut p = crate::error::Problems::default();
+    let staff_values: Vec<&str> = pairs.iter().filter(|(n, _)| n == "staff_ids").map(|(_, v)| v.as_str()).collect();
+    let staff_ids: Vec<i64> = staff_values.iter().filter_map(|v| v.trim().parse().ok()).collect();
+    if staff_ids.is_empty() || staff_ids.len() != staff_values.len() {
+        p.add("staff_ids", "choose at least one person");
+    }
+    let kind = field("kind").unwrap_or_default();
+    let kind = p.check(
+        "kind",
+        crate::domain::visit::VisitKind::parse(&kind)
+            .ok_or(format!("'{kind}' is not one of {}", crate::domain::visit::VisitKind::choices())),
+    );
+    let date = field("date").unwrap_or_default();
+    let date = p.check(
+        "date",
+        chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)")),
+    );
+    let mut at = |name: &str, key: &str| {
+        let typed = field(key).unwrap_or_default();
+        let time = p.check(
+            name,
+            chrono::NaiveTime::parse_from_str(&typed, "%H:%M")
+                .map_err(|_| format!("'{typed}' is not a time of day (HH:MM, 24-hour)")),
+        )?;
+        p.check(name, zone.at_local(date?, time))
+    };
+    let window_start = at("window_start", "start");
+    let window_end = at("window_end", "end");
+    let duration = field("duration").unwrap_or_default();
+    let duration = p.check(
+        "duration_minutes",
+        duration
+            .parse::<i32>()
+            .ok()
+            .filter(|d| (1..=crate::store::visits::MAX_DURATION_MINUTES).contains(d))
+            .ok_or(format!("must be whole minutes between 1 and {}", crate::store::visits::MAX_DURATION_MINUTES)),
+    );
+    let refused = |status: StatusCode, error: String| {
+        let typed = json!({"booking": {
+            "staff_ids": staff_ids, "kind": field("kind"), "date": field("date"), "start": field("start"),
+            "end": field("end"), "duration": field("duration"), "error": error,
+        }});
+        (status, typed)
+    };
+    let (status, typed) = match (p.0.is_empty(), kind, window_start, window_end, duration) {
+        (true, Some(kind), Some(window_start), Some(window_end), Some(duration_minutes)) => {
+            let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+            let new = crate::store::visits::NewVisit {
+                kind,
+                staff_ids: staff_ids.clone(),
+                window_start,
+                window_end,
+                duration_minutes,
+            };
+            match crate::store::visits::book(&state.db, &state.notify, &org, job.id, new, state.clock.now()).await {
+                Ok(_) => return Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response()),
+                Err(ApiError::Conflict { message, details, .. }) => {
+                    refused(StatusCode::CONFLICT, format!("{message}{}", conflict_windows(&details)))
+                }
+                Err(ApiError::Validation(fields)) => {
+                    refused(StatusCode::UNPROCESSABLE_ENTITY, crate::error::Problems(fields).to_string())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        _ => refused(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
+    };
+    job_view(&state, &s, &caller, job, status, typed).await
+}
+
+/// The windows of the visits a booking conflicts with, in their person's
+/// time, e.g. ` (visit 3: Sat Nov 21, 9:00 AM to 11:00 AM)`.
+fn conflict_windows(details: &serde_json::Value) -> String {
+    let local = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok();
+    let windows: Vec<String> = details["conflicting_visits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let (start, end) = (local(&v["window_start_local"])?, local(&v["window_end_local"])?);
+            Some(format!("visit {}: {} to {}", v["id"], start.format("%a %b %-d, %-I:%M %p"), end.format("%-I:%M %p")))
+        })
+        .collect();
+    if windows.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", windows.join("; "))
+    }
 }
 
 /// A short page that says what went wrong, with the way back.

@@ -467,3 +467,123 @@ async fn note_count(app: &TestApp, job: i64) -> usize {
         .filter(|e| e["kind"] == "note")
         .count()
 }
+
+#[tokio::test]
+async fn the_office_books_from_the_job_page_in_the_customers_time_and_conflicts_are_refused() {
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    let job = app.ny_job().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let sam = app.staff("Sam Ruiz", "technician", "America/New_York").await;
+    set_password_by_invite(&app, admin_id(&app).await, "correct horse battery").await;
+    let office = login(&app, "owner@example.test", "correct horse battery").await.1.unwrap();
+    let path = format!("/app/jobs/{job}");
+    let page = client().get(app.url(&path)).header(COOKIE, &office).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Book a visit") && page.contains(&format!("value=\"{lena}\"")), "{page}");
+    assert!(page.contains("value=\"2026-11-20\""), "the date starts at the customer's today: {page}");
+    let csrf = hidden_csrf(&page);
+    let book = |fields: Vec<(&'static str, String)>| {
+        let (app, office, path) = (&app, &office, &path);
+        async move {
+            let r = client()
+                .post(app.url(&format!("{path}/visits")))
+                .header(COOKIE, office)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            // The page's text as a person reads it.
+            (r.status(), r.text().await.unwrap().replace("&#x2f;", "/").replace("&#x27;", "'"))
+        }
+    };
+    let visits =
+        || async { app.get(&format!("/api/v1/jobs/{job}/visits")).await.body["items"].as_array().unwrap().clone() };
+    let good = |staff: i64, start: &str, end: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("kind", "work".to_string()),
+            ("staff_ids", staff.to_string()),
+            ("date", "2026-11-21".to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("duration", "60".to_string()),
+        ]
+    };
+
+    // Every bad field is named at once, what was typed stays, and nothing is booked.
+    let (s, body) = book(vec![
+        ("csrf", csrf.clone()),
+        ("kind", "party".into()),
+        ("date", "2026-13-01".into()),
+        ("start", "25:00".into()),
+        ("end", "11:00".into()),
+        ("duration", "0".into()),
+    ])
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["staff_ids: choose at least one person", "kind: 'party' is not one of", "date:", "duration_minutes:"]
+    {
+        assert!(body.contains(field), "{field:?} in {body}");
+    }
+    assert!(body.contains("value=\"2026-13-01\""), "what was typed stays: {body}");
+    let mut gap = good(lena, "02:30", "04:00");
+    gap[3].1 = "2027-03-14".into();
+    let (s, body) = book(gap).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("window_start: 2027-03-14 02:30 does not exist in America/New_York"), "{body}");
+    let (s, body) = book(good(lena, "11:00", "09:00")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("window_end"), "{body}");
+    let (s, _) = book(good(lena, "09:00", "11:00").into_iter().filter(|(k, _)| *k != "csrf").collect()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(visits().await.is_empty());
+
+    // 09:00 to 11:00 in New York is 14:00 to 16:00 UTC; Lena is introduced.
+    let r = client()
+        .post(app.url(&format!("{path}/visits")))
+        .header(COOKIE, &office)
+        .form(&good(lena, "09:00", "11:00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, path.as_str()));
+    let booked = visits().await;
+    assert_eq!(booked.len(), 1);
+    assert_eq!(
+        (booked[0]["window_start"].as_str(), booked[0]["window_end"].as_str(), booked[0]["staff_ids"].clone()),
+        (Some("2026-11-21T14:00:00Z"), Some("2026-11-21T16:00:00Z"), json!([lena]))
+    );
+    assert!(!app.outbox("kind=introduction").await.is_empty());
+
+    // Two hours on site from 09:00-10:00 leaves Lena no order that keeps both
+    // windows (with the 30-minute travel buffer): refused, naming the
+    // conflict; Sam is free.
+    let long = |staff: i64| {
+        let mut f = good(staff, "09:00", "10:00");
+        f[6].1 = "120".into();
+        f
+    };
+    let (s, body) = book(long(lena)).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let first = booked[0]["id"].as_i64().unwrap();
+    assert!(
+        body.contains(&format!("Lena Okafor could not keep every promised arrival window (with 30 minutes of travel between visits); this conflicts with visit {first} (visit {first}: Sat Nov 21, 9:00 AM to 11:00 AM)"))
+            && body.contains("value=\"120\""),
+        "{body}"
+    );
+    assert_eq!(visits().await.len(), 1);
+    assert_eq!(book(long(sam)).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(visits().await.len(), 2);
+
+    // Field people do not book.
+    set_password_by_invite(&app, lena, "lena's long password").await;
+    let lena_s = login(&app, "lena.okafor@example.test", "lena's long password").await.1.unwrap();
+    let page = client().get(app.url(&path)).header(COOKIE, &lena_s).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("Book a visit"), "{page}");
+    let lena_csrf = hidden_csrf(&page);
+    let mut fields = good(lena, "13:00", "14:00");
+    fields[0].1 = lena_csrf;
+    let r =
+        client().post(app.url(&format!("{path}/visits"))).header(COOKIE, &lena_s).form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(visits().await.len(), 2);
+}
