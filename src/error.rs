@@ -29,6 +29,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body is too large")]
     TooLarge,
+    /// Over an abuse limit; the number is the seconds until a retry may pass.
+    #[error("too many requests; try again in {0} seconds")]
+    TooManyRequests(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -132,6 +135,12 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": "too_large", "message": "the request body is larger than 256 KiB"}),
             ),
+            ApiError::TooManyRequests(wait) => {
+                let body = json!({"error": "too_many_requests", "message": self.to_string(), "retry_after": wait});
+                let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*wait));
+                return r;
+            }
             ApiError::Internal(cause) => {
                 // The cause goes to the log, never to the caller.
                 tracing::error!(%cause, "request failed");

@@ -24,6 +24,12 @@ pub const SIGN_IN_PER_ACCOUNT: Limit = Limit { max: 5, window: Duration::from_se
 pub const SIGN_IN_PER_IP: Limit = Limit { max: 20, window: Duration::from_secs(15 * 60) };
 pub const RESET_PER_ACCOUNT: Limit = Limit { max: 3, window: Duration::from_secs(60 * 60) };
 pub const RESET_PER_IP: Limit = Limit { max: 10, window: Duration::from_secs(60 * 60) };
+/// Invitations share the per-mailbox reset limit (the same kind of link to
+/// the same inbox); an office onboarding a crew needs more per address.
+pub const INVITE_PER_IP: Limit = Limit { max: 50, window: Duration::from_secs(60 * 60) };
+/// Messages the office writes to one customer, and from one address.
+pub const MESSAGE_PER_CUSTOMER: Limit = Limit { max: 10, window: Duration::from_secs(60 * 60) };
+pub const MESSAGE_PER_IP: Limit = Limit { max: 120, window: Duration::from_secs(60 * 60) };
 
 impl RateLimiter {
     /// Records a hit on every key if all are under their limits; otherwise

@@ -250,6 +250,8 @@ async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(input): ApiJson<MessageInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     use crate::domain::people::Channel;
@@ -285,6 +287,15 @@ async fn send_message(
             return Err(ApiError::field("channels", format!("{}: {why}", c.as_str())));
         }
     }
+    // Each message texts or mails a person: limited per customer and per address.
+    let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    state
+        .limits
+        .hit(&[
+            (&format!("message:customer:{}", customer.id), crate::limits::MESSAGE_PER_CUSTOMER),
+            (&format!("message:ip:{ip}"), crate::limits::MESSAGE_PER_IP),
+        ])
+        .map_err(ApiError::TooManyRequests)?;
     let from_name = match caller.staff_id {
         Some(sid) => {
             crate::store::staff::get(&state.db, org_id, sid).await.map(|s| s.name).unwrap_or_else(|_| org.name.clone())

@@ -205,8 +205,19 @@ async fn invite(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
+    // The same kind of link as a password reset, to the same inbox.
+    let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    state
+        .limits
+        .hit(&[
+            (&format!("reset:acct:{}", person.email.to_lowercase()), crate::limits::RESET_PER_ACCOUNT),
+            (&format!("invite:ip:{ip}"), crate::limits::INVITE_PER_IP),
+        ])
+        .map_err(ApiError::TooManyRequests)?;
     let now = state.clock.now();
     crate::store::sessions::send_password_link(&state.db, &state.notify, &person, true, now).await?;
     crate::store::sessions::audit(

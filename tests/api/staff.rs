@@ -75,3 +75,38 @@ async fn staff_lists_are_paginated() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.fields(), vec!["limit"]);
 }
+
+#[tokio::test]
+async fn invitations_are_limited_per_inbox_and_the_office_messages_per_customer() {
+    let app = spawn_app().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    for _ in 0..3 {
+        assert_eq!(app.post(&format!("/api/v1/staff/{lena}/invite"), json!({})).await.status, StatusCode::ACCEPTED);
+    }
+    let r =
+        app.client.post(app.url(&format!("/api/v1/staff/{lena}/invite"))).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= 3600, "{wait}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    assert_eq!(app.outbox("kind=password_reset").await.len(), 3, "the fourth link was never mailed");
+    // Another person's inbox has its own allowance.
+    let sam = app.staff("Sam Ruiz", "technician", "America/New_York").await;
+    assert_eq!(app.post(&format!("/api/v1/staff/{sam}/invite"), json!({})).await.status, StatusCode::ACCEPTED);
+
+    let job = app.ny_job().await;
+    let path = format!("/api/v1/jobs/{job}/messages");
+    for i in 0..10 {
+        let r = app.post(&path, json!({"body": format!("Update {i}"), "channels": ["email"]})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    // A bad request does not count; the eleventh real one waits.
+    assert_eq!(app.post(&path, json!({"body": ""})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.post(&path, json!({"body": "One too many", "channels": ["email"]})).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")));
+    assert_eq!(app.outbox("kind=reply").await.len(), 10);
+    let other = app.ny_job().await;
+    let r = app.post(&format!("/api/v1/jobs/{other}/messages"), json!({"body": "Hello", "channels": ["email"]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "another customer is not affected: {}", r.body);
+}
