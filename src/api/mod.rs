@@ -8,7 +8,7 @@ pub(crate) mod jobs;
 mod organization;
 pub(crate) mod outbox;
 mod promises;
-mod staff;
+pub(crate) mod staff;
 pub(crate) mod views;
 mod visits;
 

@@ -29,14 +29,14 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffInput {
-    name: Option<String>,
-    role: Option<String>,
-    phone: Option<String>,
-    email: Option<String>,
-    photo_url: Option<String>,
-    bio: Option<String>,
-    timezone: Option<String>,
-    working_hours: Option<WorkingHours>,
+    pub(crate) name: Option<String>,
+    pub(crate) role: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) photo_url: Option<String>,
+    pub(crate) bio: Option<String>,
+    pub(crate) timezone: Option<String>,
+    pub(crate) working_hours: Option<WorkingHours>,
 }
 
 /// Checks every field, reporting all problems at once.
@@ -182,7 +182,32 @@ async fn change_role(
             .ok_or_else(|| ApiError::field("role", format!("'{r}' is not one of {}", Role::choices())))?,
         None => return Err(ApiError::field("role", format!("is required (one of {})", Role::choices()))),
     };
-    use sea_orm::{ActiveModelTrait, Set};
+    Ok(Json(set_role(&state, &caller, person, role).await?.into()))
+}
+
+/// Gives the person `role`, and writes the change to the audit log.
+pub(crate) async fn set_role(
+    state: &AppState,
+    caller: &Caller,
+    person: crate::entities::staff::Model,
+    role: Role,
+) -> Result<crate::entities::staff::Model, ApiError> {
+    use crate::entities::staff;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+    if person.role == Role::Admin.as_str() && role != Role::Admin {
+        let admins = staff::Entity::find()
+            .filter(staff::Column::OrganizationId.eq(person.organization_id))
+            .filter(staff::Column::Role.eq(Role::Admin.as_str()))
+            .count(&state.db)
+            .await?;
+        if admins <= 1 {
+            return Err(ApiError::Conflict {
+                code: "last_admin",
+                message: format!("{} is the only admin; make someone else an admin first", person.name),
+                details: json!({"staff_id": person.id}),
+            });
+        }
+    }
     let before = person.role.clone();
     let mut a: crate::entities::staff::ActiveModel = person.into();
     a.role = Set(role.as_str().to_string());
@@ -197,7 +222,7 @@ async fn change_role(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(updated.into()))
+    Ok(updated)
 }
 
 /// Emails the person a link to choose their password (valid for a week).
@@ -209,8 +234,20 @@ async fn invite(
     headers: axum::http::HeaderMap,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
-    // The same kind of link as a password reset, to the same inbox.
     let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    invite_person(&state, &caller, &person, &ip).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"invited": person.email}))))
+}
+
+/// Emails `person` a link to choose their password, within the limits (the
+/// same kind of link as a password reset, to the same inbox), and writes
+/// the invitation to the audit log.
+pub(crate) async fn invite_person(
+    state: &AppState,
+    caller: &Caller,
+    person: &crate::entities::staff::Model,
+    ip: &str,
+) -> Result<(), ApiError> {
     state
         .limits
         .hit(&[
@@ -219,18 +256,18 @@ async fn invite(
         ])
         .map_err(ApiError::TooManyRequests)?;
     let now = state.clock.now();
-    crate::store::sessions::send_password_link(&state.db, &state.notify, &person, true, now).await?;
+    crate::store::sessions::send_password_link(&state.db, &state.notify, person, true, now).await?;
     crate::store::sessions::audit(
         &state.db,
         Some(caller.organization_id),
         caller.staff_id,
         "staff_invited",
         json!({"staff_id": person.id}),
-        None,
+        Some(ip),
         now,
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"invited": person.email}))))
+    Ok(())
 }
 
 /// Sign-ins, role changes and invitations, newest first.

@@ -29,6 +29,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/jobs/{id}", get(job_page))
         .route("/app/jobs/{id}/notes", post(job_note))
         .route("/app/jobs/{id}/visits", post(job_book))
+        .route("/app/staff", get(staff_page).post(staff_add))
+        .route("/app/staff/{id}/role", post(staff_role))
+        .route("/app/staff/{id}/invite", post(staff_invite))
         .route("/reset", get(forgot_page).post(forgot))
         .route("/reset/{token}", get(reset_page).post(reset))
 }
@@ -42,6 +45,7 @@ fn pages() -> &'static Environment<'static> {
         let _ = env.add_template("staff_login.html", include_str!("../../templates/pages/staff_login.html"));
         let _ = env.add_template("staff_app.html", include_str!("../../templates/pages/staff_app.html"));
         let _ = env.add_template("staff_job.html", include_str!("../../templates/pages/staff_job.html"));
+        let _ = env.add_template("staff_admin.html", include_str!("../../templates/pages/staff_admin.html"));
         let _ = env.add_template("staff_problem.html", include_str!("../../templates/pages/staff_problem.html"));
         env
     })
@@ -694,6 +698,197 @@ fn conflict_windows(details: &serde_json::Value) -> String {
         String::new()
     } else {
         format!(" ({})", windows.join("; "))
+    }
+}
+
+/// Admins only: everyone else gets a page that says so.
+fn admin_only(caller: &crate::auth::Caller) -> Option<Response> {
+    (caller.role != crate::domain::people::Role::Admin)
+        .then(|| problem(StatusCode::FORBIDDEN, "Only admins manage staff."))
+}
+
+#[derive(Deserialize)]
+struct StaffQuery {
+    invited: Option<i64>,
+}
+
+/// Admins add people, set their roles and send them an invitation to
+/// choose a password (the same rules and audit log as the API).
+async fn staff_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<StaffQuery>,
+) -> Result<Response, ApiError> {
+    let Some((s, me)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
+    let caller = caller_of(&me);
+    if let Some(page) = admin_only(&caller) {
+        return Ok(page);
+    }
+    staff_view(&state, &s, &caller, StatusCode::OK, json!({"invited": q.invited})).await
+}
+
+async fn staff_view(
+    state: &AppState,
+    s: &crate::entities::session::Model,
+    caller: &crate::auth::Caller,
+    status: StatusCode,
+    form: serde_json::Value,
+) -> Result<Response, ApiError> {
+    use crate::domain::people::Role;
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let people =
+        crate::store::staff::list(&state.db, org.id, crate::store::PageRequest { after: None, limit: 200 }).await?;
+    let invited = form["invited"].as_i64().and_then(|id| people.iter().find(|p| p.id == id)).map(|p| p.email.clone());
+    let roles = |current: &str| {
+        Role::ALL.iter().map(|r| json!({"value": r.as_str(), "selected": r.as_str() == current})).collect::<Vec<_>>()
+    };
+    let people: Vec<serde_json::Value> = people
+        .iter()
+        .map(|p| {
+            json!({"id": p.id, "name": p.name, "email": p.email, "phone": p.phone, "timezone": p.timezone,
+                   "roles": roles(&p.role), "signed_up": p.password_hash.is_some(), "me": p.id == caller.staff_id.unwrap_or(0)})
+        })
+        .collect();
+    let typed = &form["add"];
+    let text = |k: &str, default: &str| typed[k].as_str().unwrap_or(default).to_string();
+    Ok(render(
+        "staff_admin.html",
+        status,
+        json!({
+            "csrf": s.csrf_token, "org": org.name, "people": people, "invited": invited, "error": form["error"],
+            "add": {"name": text("name", ""), "email": text("email", ""), "phone": text("phone", ""),
+                    "timezone": text("timezone", &org.timezone), "roles": roles(&text("role", "technician")), "error": typed["error"]},
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AddStaffForm {
+    csrf: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    role: Option<String>,
+    phone: Option<String>,
+    timezone: Option<String>,
+}
+
+async fn staff_add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<AddStaffForm>,
+) -> Result<Response, ApiError> {
+    let (s, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
+    let caller = caller_of(&me);
+    if let Some(page) = admin_only(&caller) {
+        return Ok(page);
+    }
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let input = crate::api::staff::StaffInput {
+        name: f.name.clone(),
+        role: f.role.clone(),
+        phone: f.phone.clone(),
+        email: f.email.clone(),
+        photo_url: None,
+        bio: None,
+        timezone: f.timezone.clone(),
+        working_hours: None,
+    };
+    let added = match crate::api::staff::parse_staff(input, crate::api::staff::country_of(&org)) {
+        Ok(new) => crate::store::staff::insert(&state.db, org.id, new, state.clock.now()).await,
+        Err(e) => Err(e),
+    };
+    let why = match added {
+        Ok(_) => return Ok(Redirect::to("/app/staff").into_response()),
+        Err(ApiError::Validation(fields)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, crate::error::Problems(fields).to_string())
+        }
+        Err(ApiError::Conflict { message, .. }) => (StatusCode::CONFLICT, message),
+        Err(e) => return Err(e),
+    };
+    let typed = json!({"add": {"name": f.name, "email": f.email, "role": f.role, "phone": f.phone, "timezone": f.timezone, "error": why.1}});
+    staff_view(&state, &s, &caller, why.0, typed).await
+}
+
+/// The person behind `/app/staff/{id}/…` in the admin's organization.
+async fn staff_member(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: &str,
+) -> Result<Result<crate::entities::staff::Model, Response>, ApiError> {
+    let none = || problem(StatusCode::NOT_FOUND, "There is no such person.");
+    let Ok(id) = id.parse::<i64>() else { return Ok(Err(none())) };
+    match crate::store::staff::get(&state.db, caller.organization_id, id).await {
+        Ok(p) => Ok(Ok(p)),
+        Err(ApiError::NotFound) => Ok(Err(none())),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    csrf: Option<String>,
+    role: Option<String>,
+}
+
+async fn staff_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> Result<Response, ApiError> {
+    let (s, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
+    let caller = caller_of(&me);
+    if let Some(page) = admin_only(&caller) {
+        return Ok(page);
+    }
+    let person = match staff_member(&state, &caller, &id).await? {
+        Ok(p) => p,
+        Err(page) => return Ok(page),
+    };
+    let typed = f.role.unwrap_or_default();
+    let Some(role) = crate::domain::people::Role::parse(typed.trim()) else {
+        let error = format!("role: '{typed}' is not one of {}", crate::domain::people::Role::choices());
+        return staff_view(&state, &s, &caller, StatusCode::UNPROCESSABLE_ENTITY, json!({"error": error})).await;
+    };
+    match crate::api::staff::set_role(&state, &caller, person, role).await {
+        Ok(_) => Ok(Redirect::to("/app/staff").into_response()),
+        Err(ApiError::Conflict { message, .. }) => {
+            staff_view(&state, &s, &caller, StatusCode::CONFLICT, json!({"error": message})).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn staff_invite(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    let (_, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(page),
+    };
+    let caller = caller_of(&me);
+    if let Some(page) = admin_only(&caller) {
+        return Ok(page);
+    }
+    let person = match staff_member(&state, &caller, &id).await? {
+        Ok(p) => p,
+        Err(page) => return Ok(page),
+    };
+    let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
+    match crate::api::staff::invite_person(&state, &caller, &person, &ip).await {
+        Ok(()) => Ok(Redirect::to(&format!("/app/staff?invited={}", person.id)).into_response()),
+        Err(ApiError::TooManyRequests(wait)) => Ok(too_many(wait)),
+        Err(e) => Err(e),
     }
 }
 

@@ -587,3 +587,131 @@ async fn the_office_books_from_the_job_page_in_the_customers_time_and_conflicts_
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(visits().await.len(), 2);
 }
+
+#[tokio::test]
+async fn an_admin_adds_people_sets_roles_and_invites_them_from_the_staff_page() {
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    let owner = admin_id(&app).await;
+    set_password_by_invite(&app, owner, "correct horse battery").await;
+    let admin = login(&app, "owner@example.test", "correct horse battery").await.1.unwrap();
+    assert!(home(&app, &admin).await.contains("href=\"/app/staff\""));
+    let get = |session: &str| {
+        let (app, session) = (&app, session.to_string());
+        async move {
+            let r = client().get(app.url("/app/staff")).header(COOKIE, session).send().await.unwrap();
+            (r.status(), r.text().await.unwrap().replace("&#x2f;", "/").replace("&#x27;", "'"))
+        }
+    };
+    let (s, page) = get(&admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Olive Owner (you)"), "{page}");
+    let csrf = hidden_csrf(&page);
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let r = client().post(app.url(&path)).header(COOKIE, admin).form(&fields).send().await.unwrap();
+            let to = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+            (r.status(), to, r.text().await.unwrap().replace("&#x2f;", "/").replace("&#x27;", "'"))
+        }
+    };
+    let people = || async { app.get("/api/v1/staff").await.body["items"].as_array().unwrap().clone() };
+
+    // Every bad field at once; what was typed stays; nobody is added.
+    let (s, _, body) = post(
+        "/app/staff".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", " ".into()),
+            ("email", "lena@".into()),
+            ("role", "technician".into()),
+            ("timezone", "Mars/Olympus".into()),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("name: must not be empty")
+            && body.contains("email:")
+            && body.contains("timezone: 'Mars/Olympus'"),
+        "{body}"
+    );
+    assert!(body.contains("value=\"lena@\""), "{body}");
+    assert_eq!(people().await.len(), 1);
+    let lena_fields = vec![
+        ("csrf", csrf.clone()),
+        ("name", "Lena Okafor".into()),
+        ("email", "lena@example.test".into()),
+        ("phone", "212 555 0150".into()),
+        ("role", "technician".into()),
+        ("timezone", "America/New_York".into()),
+    ];
+    let (s, to, _) = post("/app/staff".into(), lena_fields.clone()).await;
+    assert_eq!((s, to.as_deref()), (StatusCode::SEE_OTHER, Some("/app/staff")));
+    let lena = people().await.into_iter().find(|p| p["name"] == "Lena Okafor").unwrap();
+    assert_eq!((lena["phone"].as_str(), lena["role"].as_str()), (Some("+12125550150"), Some("technician")));
+    let lena = lena["id"].as_i64().unwrap();
+    assert_eq!(post("/app/staff".into(), lena_fields).await.0, StatusCode::CONFLICT, "the same email twice");
+
+    // Roles: changed and audited; a made-up role and demoting the only admin are refused.
+    let (s, to, _) =
+        post(format!("/app/staff/{lena}/role"), vec![("csrf", csrf.clone()), ("role", "dispatcher".into())]).await;
+    assert_eq!((s, to.as_deref()), (StatusCode::SEE_OTHER, Some("/app/staff")));
+    assert_eq!(app.get(&format!("/api/v1/staff/{lena}")).await.body["role"], "dispatcher");
+    let (s, _, body) =
+        post(format!("/app/staff/{lena}/role"), vec![("csrf", csrf.clone()), ("role", "boss".into())]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("role: 'boss' is not one of"), "{body}");
+    let (s, _, body) =
+        post(format!("/app/staff/{owner}/role"), vec![("csrf", csrf.clone()), ("role", "dispatcher".into())]).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(body.contains("Olive Owner is the only admin"), "{body}");
+    let r = app.patch(&format!("/api/v1/staff/{owner}"), json!({"role": "technician"})).await;
+    assert_eq!((r.status, r.body["error"].as_str()), (StatusCode::CONFLICT, Some("last_admin")), "{}", r.body);
+    assert_eq!(app.get(&format!("/api/v1/staff/{owner}")).await.body["role"], "admin");
+    let (s, _, _) = post(format!("/app/staff/{lena}/role"), vec![("role", "admin".into())]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no csrf token");
+    assert_eq!(app.get(&format!("/api/v1/staff/{lena}")).await.body["role"], "dispatcher");
+
+    // Invitations: mailed, audited, shown, and limited per inbox.
+    let (s, to, _) = post(format!("/app/staff/{lena}/invite"), vec![("csrf", csrf.clone())]).await;
+    assert_eq!((s, to.as_deref()), (StatusCode::SEE_OTHER, Some(format!("/app/staff?invited={lena}").as_str())));
+    let r = client().get(app.url(&format!("/app/staff?invited={lena}"))).header(COOKIE, &admin).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("We emailed lena@example.test a link"));
+    let mails = app.outbox("kind=password_reset").await;
+    assert_eq!(mails.iter().filter(|m| m["recipient"] == "lena@example.test").count(), 1);
+    let actions: Vec<String> = app.get("/api/v1/audit").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        actions.contains(&"role_changed".to_string()) && actions.contains(&"staff_invited".to_string()),
+        "{actions:?}"
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            post(format!("/app/staff/{lena}/invite"), vec![("csrf", csrf.clone())]).await.0,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let (s, _, _) = post(format!("/app/staff/{lena}/invite"), vec![("csrf", csrf.clone())]).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+
+    // A dispatcher manages customers, not staff.
+    let sam = app.staff("Sam Ruiz", "dispatcher", "America/New_York").await;
+    set_password_by_invite(&app, sam, "sam's long password").await;
+    let sam_s = login(&app, "sam.ruiz@example.test", "sam's long password").await.1.unwrap();
+    assert!(!home(&app, &sam_s).await.contains("href=\"/app/staff\""));
+    assert_eq!(get(&sam_s).await.0, StatusCode::FORBIDDEN);
+    let sam_csrf = hidden_csrf(&home(&app, &sam_s).await);
+    let r = client()
+        .post(app.url(&format!("/app/staff/{sam}/role")))
+        .header(COOKIE, &sam_s)
+        .form(&[("csrf", sam_csrf.as_str()), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&format!("/api/v1/staff/{sam}")).await.body["role"], "dispatcher");
+}
