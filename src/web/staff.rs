@@ -707,6 +707,24 @@ fn admin_only(caller: &crate::auth::Caller) -> Option<Response> {
         .then(|| problem(StatusCode::FORBIDDEN, "Only admins manage staff."))
 }
 
+/// A form an admin sent from the staff page: their session and themselves
+/// as a caller, or the page to answer with.
+async fn admin_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<Result<(crate::entities::session::Model, crate::auth::Caller), Response>, ApiError> {
+    let (s, me) = match form_sender(state, headers, csrf).await? {
+        Ok(signed_in) => signed_in,
+        Err(page) => return Ok(Err(page)),
+    };
+    let caller = caller_of(&me);
+    match admin_only(&caller) {
+        Some(page) => Ok(Err(page)),
+        None => Ok(Ok((s, caller))),
+    }
+}
+
 #[derive(Deserialize)]
 struct StaffQuery {
     invited: Option<i64>,
@@ -777,14 +795,10 @@ async fn staff_add(
     headers: HeaderMap,
     Form(f): Form<AddStaffForm>,
 ) -> Result<Response, ApiError> {
-    let (s, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
-        Ok(signed_in) => signed_in,
+    let (s, caller) = match admin_form(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(admin) => admin,
         Err(page) => return Ok(page),
     };
-    let caller = caller_of(&me);
-    if let Some(page) = admin_only(&caller) {
-        return Ok(page);
-    }
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
     let input = crate::api::staff::StaffInput {
         name: f.name.clone(),
@@ -839,14 +853,10 @@ async fn staff_role(
     Path(id): Path<String>,
     Form(f): Form<RoleForm>,
 ) -> Result<Response, ApiError> {
-    let (s, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
-        Ok(signed_in) => signed_in,
+    let (s, caller) = match admin_form(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(admin) => admin,
         Err(page) => return Ok(page),
     };
-    let caller = caller_of(&me);
-    if let Some(page) = admin_only(&caller) {
-        return Ok(page);
-    }
     let person = match staff_member(&state, &caller, &id).await? {
         Ok(p) => p,
         Err(page) => return Ok(page),
@@ -872,14 +882,10 @@ async fn staff_invite(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let (_, me) = match form_sender(&state, &headers, f.csrf.as_deref()).await? {
-        Ok(signed_in) => signed_in,
+    let (_, caller) = match admin_form(&state, &headers, f.csrf.as_deref()).await? {
+        Ok(admin) => admin,
         Err(page) => return Ok(page),
     };
-    let caller = caller_of(&me);
-    if let Some(page) = admin_only(&caller) {
-        return Ok(page);
-    }
     let person = match staff_member(&state, &caller, &id).await? {
         Ok(p) => p,
         Err(page) => return Ok(page),
