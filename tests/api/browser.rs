@@ -114,7 +114,7 @@ impl Driver {
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=412,900",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=412,900", "--lang=en-US",
                      format!("--user-data-dir={}", profile.display())]
         }}}});
         let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
@@ -269,6 +269,16 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
     let page = browser.wait_text("Parts ordered: the pump arrives Tuesday").await;
     assert!(page.contains("Water under the sink.") && page.contains("Lena Okafor"), "{page}");
     browser.screenshot("job").await;
+    // The office books a second visit for Lena, typing the window in the customer's time.
+    browser.click(&format!("input[name=staff_ids][value='{lena}']")).await;
+    browser.type_into("input[name=date]", "11212026").await;
+    browser.type_into("input[name=start]", "0900AM").await;
+    browser.type_into("input[name=end]", "1100AM").await;
+    browser.click("form.book button").await;
+    let page = browser.wait_text("Saturday, November 21, between 9:00 AM and 11:00 AM").await;
+    assert!(!page.contains("is not"), "{page}");
+    let visits = app.get(&format!("/api/v1/jobs/{job}/visits")).await.body["items"].clone();
+    assert_eq!(visits[1]["window_start"], "2026-11-21T14:00:00Z", "{visits}");
     browser.go(&app.url("/app")).await;
     browser.wait_text("Sign out").await;
     browser.click("header form button").await;
