@@ -497,7 +497,19 @@ async fn job_view(
     } else {
         vec![]
     };
-    let mut timeline = crate::api::jobs::job_timeline(&state.db, org, job.id, zone).await?;
+    // Prices: the office's, and an estimator's own estimates only.
+    let estimates: Vec<serde_json::Value> = crate::store::estimates::for_job(&state.db, org, job.id)
+        .await?
+        .into_iter()
+        .filter(|e| crate::access::ensure_estimate(caller, e).is_ok())
+        .map(|e| {
+            let currency = crate::domain::money::Currency::parse(&e.currency)
+                .unwrap_or(crate::domain::money::Currency { code: "USD", symbol: "$", digits: 2 });
+            json!({"version": e.version, "status": e.status.replace('_', " "), "total": currency.format(e.total_minor),
+                   "sent": e.sent_at.map(when)})
+        })
+        .collect();
+    let mut timeline = crate::api::jobs::job_timeline(&state.db, caller, job.id, zone).await?;
     timeline.reverse();
     let timeline: Vec<serde_json::Value> = timeline
         .into_iter()
@@ -512,7 +524,7 @@ async fn job_view(
             "booking": booking_form(&state.db, org, zone, state.clock.now(), office, &form["booking"]).await?,
             "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
-            "visits": visits, "promises": promises, "timeline": timeline,
+            "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
         }),
     ))
 }

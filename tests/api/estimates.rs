@@ -264,6 +264,9 @@ async fn declining_closes_the_job_and_technicians_cannot_write_estimates() {
     let r = app.send_as(&estimator, reqwest::Method::POST, &path, &worked_example()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "not their job yet: {}", r.body);
     app.book(job, &[marcus], "2026-11-23T09:00:00-05:00", "2026-11-23T10:00:00-05:00", 60).await;
+    // Lena, a technician, works on the job too.
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    app.book(job, &[lena], "2026-11-23T11:00:00-05:00", "2026-11-23T12:00:00-05:00", 60).await;
     let r = app.send_as(&estimator, reqwest::Method::POST, &path, &worked_example()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.id();
@@ -280,4 +283,24 @@ async fn declining_closes_the_job_and_technicians_cannot_write_estimates() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.body["status"], "cancelled");
+
+    // The timeline shows prices to the office and the estimate's author, never to a technician on the job.
+    let lena_token = app.token_for(Role::Technician, Some(lena)).await;
+    let timeline = format!("/api/v1/jobs/{job}/timeline");
+    let text = |r: &crate::helpers::Reply| r.body["items"].to_string();
+    let office = text(&app.get(&timeline).await);
+    let author = text(&app.get_as(&estimator, &timeline).await);
+    let r = app.get_as(&lena_token, &timeline).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let tech = text(&r);
+    for seen in [&office, &author] {
+        assert!(
+            seen.contains("Estimate version 1 sent: $")
+                && seen.contains("Too expensive")
+                && seen.contains("pricing_breakdown"),
+            "{seen}"
+        );
+    }
+    assert!(tech.contains("visit booked with Lena Okafor"), "{tech}");
+    assert!(!tech.contains('$') && !tech.contains("Too expensive") && !tech.contains("pricing_breakdown"), "{tech}");
 }

@@ -430,13 +430,26 @@ async fn the_job_page_shows_the_story_and_its_news_reaches_the_next_update() {
         "{updates:?}"
     );
 
-    // Lena is on the job: she reads it without the promises; Sam is not; another company's job is not found.
+    // The office sees the estimate's price.
+    let e = app
+        .post(
+            &format!("/api/v1/jobs/{job}/estimates"),
+            json!({"tax_rate_bp": 825, "lines": [{"kind": "labor", "description": "Dry-out", "quantity": "2.5", "unit": "h", "unit_price_minor": 8500}]}),
+        )
+        .await
+        .id();
+    app.post(&format!("/api/v1/estimates/{e}/send"), json!({})).await;
+    let page = client().get(app.url(&path)).header(COOKIE, &office).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<h2>Estimates</h2>") && page.contains("$230.03") && page.contains("sent"), "{page}");
+
+    // Lena is on the job: she reads it without the promises or prices; Sam is not; another company's job is not found.
     set_password_by_invite(&app, lena, "lena's long password").await;
     let lena_s = login(&app, "lena.okafor@example.test", "lena's long password").await.1.unwrap();
     let r = client().get(app.url(&path)).header(COOKIE, &lena_s).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     assert!(page.contains("Water under the sink.") && !page.contains("<h2>Promises</h2>"), "{page}");
+    assert!(!page.contains("Estimates") && !page.contains("$230.03"), "no pricing for a technician: {page}");
     let sam = app.get("/api/v1/staff").await.body["items"]
         .as_array()
         .unwrap()
