@@ -544,6 +544,29 @@ pub async fn staff_ids_of<C: ConnectionTrait>(db: &C, visit_ids: &[i64]) -> Resu
     Ok(out)
 }
 
+/// The organization's visits still to come whose window starts in
+/// `[from, to)`, earliest first (at most `limit`).
+pub async fn upcoming<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<VisitWithStaff>, ApiError> {
+    use sea_orm::QuerySelect;
+    let visits = visit::Entity::find()
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
+        .filter(visit::Column::WindowStart.gte(from))
+        .filter(visit::Column::WindowStart.lt(to))
+        .order_by_asc(visit::Column::WindowStart)
+        .order_by_asc(visit::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    with_staff(db, visits).await
+}
+
 async fn with_staff<C: ConnectionTrait>(db: &C, visits: Vec<visit::Model>) -> Result<Vec<VisitWithStaff>, ApiError> {
     let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
     let mut staff = staff_ids_of(db, &ids).await?;

@@ -289,6 +289,39 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
     } else {
         None
     };
+    // The office also sees the coming week, each window in its customer's time.
+    let coming: Vec<serde_json::Value> = if office {
+        let from = zone.day_bounds(date).1;
+        let soon =
+            crate::store::visits::upcoming(&state.db, org.id, from, from + chrono::Duration::days(7), 50).await?;
+        let jobs: std::collections::HashMap<i64, crate::entities::job::Model> = {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            crate::entities::job::Entity::find()
+                .filter(crate::entities::job::Column::Id.is_in(soon.iter().map(|v| v.visit.job_id)))
+                .all(&state.db)
+                .await?
+                .into_iter()
+                .map(|j| (j.id, j))
+                .collect()
+        };
+        let customers = crate::store::customers::by_ids(&state.db, jobs.values().map(|j| j.customer_id)).await?;
+        soon.iter()
+            .filter_map(|v| {
+                let job = jobs.get(&v.visit.job_id)?;
+                let customer = customers.get(&job.customer_id)?;
+                let czone = crate::api::views::zone_of(&customer.timezone);
+                let who =
+                    people.iter().filter(|p| v.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>();
+                Some(json!({
+                    "window": crate::notify::compose::window_phrase(czone, v.visit.window_start, v.visit.window_end),
+                    "kind": v.visit.kind.replace('_', "-"), "job": job.title, "job_id": job.id,
+                    "customer": customer.name, "who": who.join(", "),
+                }))
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     // The office sees the latest messages we planned and what became of them.
     let messages: Vec<serde_json::Value> = if office {
         use crate::entities::message;
@@ -316,7 +349,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
     Ok(render(
         "staff_app.html",
         StatusCode::OK,
-        json!({"org": org.name, "me": {"name": me.name, "role": me.role}, "csrf": s.csrf_token, "office": office, "date": date.to_string(), "visits": visits, "at_risk": at_risk, "kpis": kpis, "messages": messages}),
+        json!({"org": org.name, "me": {"name": me.name, "role": me.role}, "csrf": s.csrf_token, "office": office, "date": date.to_string(), "visits": visits, "at_risk": at_risk, "kpis": kpis, "messages": messages, "coming": coming}),
     ))
 }
 

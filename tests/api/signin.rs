@@ -282,7 +282,10 @@ async fn a_technician_taps_on_my_way_arrived_and_completed_on_their_own_visit_on
     let page = home(&app, &session).await;
     assert!(page.contains(&format!("/app/visits/{mine}/status")) && page.contains("On my way"), "{page}");
     assert!(!page.contains(&format!("visit-{theirs}")), "only Lena's own day: {page}");
-    assert!(!page.contains("Latest messages"), "the outbox is the office's: {page}");
+    assert!(
+        !page.contains("Latest messages") && !page.contains("Coming up"),
+        "the outbox and the week are the office's: {page}"
+    );
     let csrf = hidden_csrf(&page);
     let visit_status = |id: i64| {
         let app = &app;
@@ -375,6 +378,18 @@ async fn the_job_page_shows_the_story_and_its_news_reaches_the_next_update() {
     let path = format!("/app/jobs/{job}");
 
     assert!(home(&app, &office).await.contains(&format!("href=\"{path}\"")), "the day links to the job");
+    // The office's home also lists the coming week, not beyond.
+    app.book(job, &[lena], "2026-11-22T09:00:00-05:00", "2026-11-22T11:00:00-05:00", 60).await;
+    app.book(job, &[lena], "2026-12-05T09:00:00-05:00", "2026-12-05T11:00:00-05:00", 60).await;
+    let page = home(&app, &office).await;
+    let start = page.find("Coming up (next 7 days)").expect("a coming-up list");
+    let coming = &page[start..start + page[start..].find("Promises kept").unwrap()];
+    assert!(
+        coming.contains("Sunday, November 22, between 9:00 AM and 11:00 AM")
+            && coming.contains("work visit · Nadia Brooks"),
+        "{coming}"
+    );
+    assert!(!coming.contains("December 5"), "{coming}");
     let r = client().get(app.url(&path)).header(COOKIE, &office).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
