@@ -9,9 +9,10 @@
 //! postgres://postgres@127.0.0.1:5432/postgres) is where a scratch database is made.
 
 use chrono::{DateTime, Utc};
+use kept::db::Db;
 use kept::entities::{customer, job, message};
 use kept::notify::{planner, worker, NotifyCtx};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-async fn seed(db: &DatabaseConnection, n: usize) -> i64 {
+async fn seed(db: &Db, n: usize) -> i64 {
     let clock = kept::clock::ManualClock::new(utc("2026-11-20T12:00:00Z"));
     let org = kept::demo::create_org(db, &clock, "Bench Restoration", "America/New_York", "bench@example.test", None)
         .await
@@ -78,12 +79,12 @@ async fn seed(db: &DatabaseConnection, n: usize) -> i64 {
     org.id
 }
 
-async fn floor(db: &DatabaseConnection, org_id: i64, n: usize) -> f64 {
+async fn floor(db: &Db, org_id: i64, n: usize) -> f64 {
     let t = Instant::now();
     let now = utc("2026-11-21T12:00:00Z");
     for chunk_start in (0..n).step_by(800) {
         let end = (chunk_start + 800).min(n);
-        let txn = sea_orm::TransactionTrait::begin(db).await.unwrap();
+        let txn = db.begin().await.unwrap();
         message::Entity::insert_many((chunk_start..end).map(|i| message::ActiveModel {
             organization_id: Set(org_id),
             job_id: Set(None),

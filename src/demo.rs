@@ -5,6 +5,7 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::db::Db;
 use crate::domain::people::{default_working_hours, parse_email, parse_phone, Role};
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitKind;
@@ -16,12 +17,11 @@ use crate::store::staff::NewStaff;
 use crate::store::timeline::Event;
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use phonenumber::country::Id::US;
-use sea_orm::DatabaseConnection;
 
 /// `kept org create`: validates like the API does, then creates the
 /// organization, its admin, and an admin token.
 pub async fn create_org(
-    db: &DatabaseConnection,
+    db: &Db,
     clock: &dyn Clock,
     name: &str,
     timezone: &str,
@@ -140,7 +140,7 @@ pub struct Seeded {
 
 /// Seeds the demo company if the database has no organization yet.
 pub async fn seed_if_empty(
-    db: &DatabaseConnection,
+    db: &Db,
     notify: &crate::notify::NotifyCtx,
     clock: &dyn Clock,
     settings: &Settings,

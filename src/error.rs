@@ -32,6 +32,10 @@ pub enum ApiError {
     /// Over an abuse limit; the number is the seconds until a retry may pass.
     #[error("too many requests; try again in {0} seconds")]
     TooManyRequests(u64),
+    /// The database is busy beyond its wait (a lock not granted in time, the
+    /// pool exhausted): nothing was changed, and a retry may succeed.
+    #[error("the database is busy: {0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -44,7 +48,11 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
-        ApiError::Internal(e.to_string())
+        if crate::db::is_transient(&e) {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
     }
 }
 
@@ -139,6 +147,13 @@ impl IntoResponse for ApiError {
                 let body = json!({"error": "too_many_requests", "message": self.to_string(), "retry_after": wait});
                 let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
                 r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*wait));
+                return r;
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database busy; answered 503");
+                let body = json!({"error": "unavailable", "message": "we are busy right now and changed nothing; please try again in a moment", "retry_after": 1});
+                let mut r = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(1u64));
                 return r;
             }
             ApiError::Internal(cause) => {

@@ -18,6 +18,18 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE while the
+    /// server runs (PostgreSQL: use pg_dump, see the README).
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: std::path::PathBuf,
+    },
+    /// Put a backup in place of the SQLite database, after checking it. The
+    /// server must be stopped; the replaced database is kept beside it.
+    Restore {
+        /// A file written by `kept backup`.
+        file: std::path::PathBuf,
+    },
     /// Manage organizations.
     Org {
         #[command(subcommand)]
@@ -63,6 +75,8 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
+        Command::Backup { file } => backup(settings, file).await,
+        Command::Restore { file } => restore(settings, file).await,
         Command::Org { command: OrgCommand::Create { name, timezone, admin_email, admin_name } } => {
             org_create(settings, name, timezone, admin_email, admin_name).await
         }
@@ -108,6 +122,30 @@ async fn migrate(settings: Settings) -> Result<(), AnyError> {
     let db = kept::db::connect(&settings.database_url, 1).await?;
     kept::db::migrate(&db).await?;
     eprintln!("migrations applied");
+    Ok(())
+}
+
+async fn backup(settings: Settings, file: std::path::PathBuf) -> Result<(), AnyError> {
+    let r = kept::backup::backup(&settings.database_url, &file).await?;
+    println!(
+        "backed up to {} ({}) in {:.2} s",
+        r.path.display(),
+        kept::backup::human_size(r.bytes),
+        r.took.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn restore(settings: Settings, file: std::path::PathBuf) -> Result<(), AnyError> {
+    let r = kept::backup::restore(&settings.database_url, &file, chrono::Utc::now()).await?;
+    println!(
+        "restored {} from {} ({}) in {:.2} s{}",
+        r.path.display(),
+        file.display(),
+        kept::backup::human_size(r.bytes),
+        r.took.as_secs_f64(),
+        r.previous.map(|p| format!("; the replaced database is kept as {}", p.display())).unwrap_or_default()
+    );
     Ok(())
 }
 

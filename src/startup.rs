@@ -3,7 +3,7 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db;
-use sea_orm::DatabaseConnection;
+use crate::db::Db;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub notify: crate::notify::NotifyCtx,
     pub transports: Arc<crate::notify::transport::Transports>,
     /// Keep one process from planning (or delivering) twice at once.
@@ -26,6 +26,8 @@ pub struct AppState {
 pub struct Application {
     pub state: AppState,
     listener: TcpListener,
+    /// Held while serving a SQLite file, so `kept restore` waits for us to stop.
+    _server_lock: Option<crate::backup::ServerLock>,
 }
 
 impl Application {
@@ -38,6 +40,7 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
+        let server_lock = crate::backup::ServerLock::take(&settings.database_url)?;
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::migrate(&db).await?;
         let templates = crate::notify::templates::Templates::load(settings.templates_dir.as_deref())?;
@@ -57,6 +60,7 @@ impl Application {
                 settings: Arc::new(settings),
             },
             listener,
+            _server_lock: server_lock,
         })
     }
 

@@ -12,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;

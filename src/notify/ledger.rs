@@ -4,6 +4,7 @@
 
 use super::compose::{self, Parties, Plan};
 use super::{outbox, NotifyCtx};
+use crate::db::Db;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{customer, job, message, organization, promise, visit};
@@ -11,10 +12,7 @@ use crate::error::ApiError;
 use crate::store::promises::{self, kind, outcome, NewPromise};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
 async fn customer_zone<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<(customer::Model, Zone), ApiError> {
@@ -241,7 +239,7 @@ pub struct WatchReport {
 
 /// Watches pending promises: alerts at-risk windows, breaks missed ones,
 /// apologizes after the grace period, decides update slots and deadlines.
-pub async fn watch(db: &DatabaseConnection, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchReport, ApiError> {
+pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchReport, ApiError> {
     let mut report = WatchReport::default();
     report.updates_decided += decide_updates(db, now).await?;
     // Update slots are decided in batches above; the rest one by one.
@@ -332,7 +330,7 @@ pub async fn watch(db: &DatabaseConnection, n: &NotifyCtx, now: DateTime<Utc>) -
 /// (or waits for quiet hours to end), broken when every message for it
 /// ended otherwise, undecided while one is still on its way. Decided in
 /// batches: one query for the batch's messages, one transaction.
-async fn decide_updates(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, ApiError> {
+async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, ApiError> {
     use super::outbox::state;
     use std::collections::HashMap;
     let mut decided = 0;
@@ -392,7 +390,7 @@ async fn decide_updates(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u
 
 /// Missed windows with no new window after the grace period: apologize and
 /// promise a call within 30 minutes.
-async fn apologize_after_grace(db: &DatabaseConnection, n: &NotifyCtx, now: DateTime<Utc>) -> Result<u64, ApiError> {
+async fn apologize_after_grace(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<u64, ApiError> {
     let broken = promise::Entity::find()
         .filter(promise::Column::Kind.eq(kind::ARRIVAL_WINDOW))
         .filter(promise::Column::Outcome.eq(outcome::BROKEN))

@@ -11,6 +11,7 @@
 use super::compose::{self, Parties, Plan};
 use super::outbox::{self, Link};
 use super::NotifyCtx;
+use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::domain::messaging::{current_slot, parse_times};
 use crate::domain::time::Zone;
@@ -20,8 +21,7 @@ use crate::error::ApiError;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ fn open_statuses() -> Vec<&'static str> {
 }
 
 /// Plans everything due at `now`.
-pub async fn tick(db: &DatabaseConnection, n: &NotifyCtx, now: DateTime<Utc>) -> Result<TickReport, ApiError> {
+pub async fn tick(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<TickReport, ApiError> {
     let mut report = TickReport::default();
     for org in organization::Entity::find().all(db).await? {
         let r = plan_status_updates(db, n, &org, now).await?;
@@ -82,7 +82,7 @@ pub fn next_update_at(
 }
 
 async fn plan_status_updates(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
     now: DateTime<Utc>,
@@ -149,7 +149,7 @@ async fn plan_status_updates(
 /// SQLite the transaction's first statement is a write.
 #[allow(clippy::too_many_arguments)]
 async fn plan_batch(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
     zone: Zone,
@@ -291,7 +291,7 @@ async fn next_promises<C: ConnectionTrait>(
 /// Day-before reminders for visits starting within 24 hours that were booked
 /// (or last moved) before the reminder would have been due.
 async fn plan_reminders(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
     now: DateTime<Utc>,

@@ -36,6 +36,10 @@ kinds!(
     "thank_you",
     "follow_up_resolution",
     "password_reset",
+    "visit_rescheduled",
+    "visit_cancelled",
+    "visit_reassigned",
+    "job_cancelled",
 );
 
 /// The rendered email parts.

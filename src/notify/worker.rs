@@ -7,6 +7,7 @@
 
 use super::outbox::state;
 use super::transport::{Flag, Outcome, Transports};
+use crate::db::Db;
 use crate::domain::messaging::{backoff, parse_time, QuietHours};
 use crate::domain::people::Channel;
 use crate::domain::time::{truncate_to_second, Zone};
@@ -14,9 +15,7 @@ use crate::entities::{customer, message, organization};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement};
 use std::collections::HashMap;
 
 /// After this many transient failures a message is failed for good (about
@@ -56,7 +55,7 @@ impl DeliveryReport {
 
 /// Claims up to `limit` due messages for this worker: due ones, expired ones
 /// (to be marked superseded), and ones whose lease ran out.
-pub async fn claim(db: &DatabaseConnection, now: DateTime<Utc>, limit: u64) -> Result<Vec<message::Model>, DbErr> {
+pub async fn claim(db: &Db, now: DateTime<Utc>, limit: u64) -> Result<Vec<message::Model>, DbErr> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
@@ -90,7 +89,7 @@ pub async fn claim(db: &DatabaseConnection, now: DateTime<Utc>, limit: u64) -> R
 /// Records the end of one claimed attempt. Only touches the row while it is
 /// still ours (`sending`).
 async fn finish(
-    db: &DatabaseConnection,
+    db: &Db,
     m: &message::Model,
     new_state: &str,
     now: DateTime<Utc>,
@@ -107,12 +106,7 @@ async fn finish(
 }
 
 /// Records what a permanent failure says about the customer's channel.
-pub async fn flag_customer(
-    db: &DatabaseConnection,
-    customer_id: i64,
-    channel: Channel,
-    flag: &Flag,
-) -> Result<(), DbErr> {
+pub async fn flag_customer(db: &Db, customer_id: i64, channel: Channel, flag: &Flag) -> Result<(), DbErr> {
     let q = customer::Entity::update_many().filter(customer::Column::Id.eq(customer_id));
     let q = match (channel, flag) {
         (Channel::Sms, Flag::OptedOut) => q.col_expr(customer::Column::SmsOptedOut, Expr::value(true)),
@@ -133,7 +127,7 @@ enum Sender<'a> {
 
 /// One round: claim up to `limit` messages and deal with each.
 pub async fn deliver_once(
-    db: &DatabaseConnection,
+    db: &Db,
     transports: &Transports,
     now: DateTime<Utc>,
     limit: u64,
@@ -279,11 +273,7 @@ pub async fn deliver_once(
 }
 
 /// Delivers until nothing is due (bounded, so one tick cannot run forever).
-pub async fn drain(
-    db: &DatabaseConnection,
-    transports: &Transports,
-    clock: &dyn crate::clock::Clock,
-) -> Result<DeliveryReport, DbErr> {
+pub async fn drain(db: &Db, transports: &Transports, clock: &dyn crate::clock::Clock) -> Result<DeliveryReport, DbErr> {
     let mut total = DeliveryReport::default();
     for _ in 0..200 {
         let r = deliver_once(db, transports, clock.now(), 100).await?;

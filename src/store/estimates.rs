@@ -1,6 +1,7 @@
 //! Estimates: drafts, versions, sending, and the customer's decision.
 
 use super::timeline::{self, Event};
+use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::domain::money::{self, Currency, Line, LineKind, PricingError, Quantity};
 use crate::entities::{customer, estimate, estimate_line, job, organization};
@@ -8,10 +9,7 @@ use crate::error::ApiError;
 use crate::notify::NotifyCtx;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -174,7 +172,7 @@ fn taxes_with_amounts(d: &EstimateDraft, t: &money::Totals) -> String {
 /// Writes `d` as a new version of the job's estimate (version 1 if none).
 /// Refused while an unsent draft exists: edit that one instead.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     org_id: i64,
     job_id: i64,
     d: EstimateDraft,
@@ -253,7 +251,7 @@ async fn insert_version<C: ConnectionTrait>(
 /// version and leaves the old one readable. Returns the estimate and whether
 /// it is a new version.
 pub async fn edit(
-    db: &DatabaseConnection,
+    db: &Db,
     org_id: i64,
     id: i64,
     d: EstimateDraft,
@@ -317,7 +315,7 @@ fn outdated(e: &estimate::Model, current: Option<i64>) -> ApiError {
 /// Sends a draft: the customer gets the pricing breakdown, earlier versions
 /// are superseded, and the job waits for approval.
 pub async fn send(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
     id: i64,
@@ -415,7 +413,7 @@ pub enum Decision {
 /// The customer's answer, from their private link. Only the current, sent
 /// version can be answered.
 pub async fn decide(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     job: &job::Model,
     id: i64,

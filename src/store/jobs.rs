@@ -1,13 +1,11 @@
 use super::timeline::{self, Event};
 use super::PageRequest;
+use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::entities::{customer, job};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -17,12 +15,7 @@ pub struct NewJob {
     pub story: String,
 }
 
-pub async fn insert<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    organization_id: i64,
-    new: NewJob,
-    now: DateTime<Utc>,
-) -> Result<job::Model, ApiError> {
+pub async fn insert(db: &Db, organization_id: i64, new: NewJob, now: DateTime<Utc>) -> Result<job::Model, ApiError> {
     let txn = db.begin().await?;
     let customer = customer::Entity::find_by_id(new.customer_id)
         .filter(customer::Column::OrganizationId.eq(organization_id))

@@ -1,11 +1,12 @@
 use super::staff::{self, NewStaff};
 use crate::auth::{hash_token, new_token};
+use crate::db::Db;
 use crate::domain::people::Role;
 use crate::domain::time::Zone;
 use crate::entities::{api_token, organization};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 #[derive(Debug, Clone)]
 pub struct NewOrganization {
@@ -26,7 +27,7 @@ pub struct CreatedOrganization {
 
 /// Creates an organization, its first admin, and an admin API token, together.
 pub async fn create_with_admin(
-    db: &DatabaseConnection,
+    db: &Db,
     org: NewOrganization,
     admin: NewStaff,
     now: DateTime<Utc>,

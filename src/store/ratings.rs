@@ -1,19 +1,20 @@
 //! After the work: the customer's rating, and the follow-up a low one opens.
 
 use super::timeline::{self, Event};
+use crate::db::Db;
 use crate::entities::{rating, task};
 use crate::error::ApiError;
 use crate::notify::NotifyCtx;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 /// Ratings at or below this open a follow-up task for a manager.
 pub const FOLLOW_UP_AT_OR_BELOW: i32 = 3;
 
 pub async fn rate(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     job: &crate::entities::job::Model,
     score: i32,
@@ -97,7 +98,7 @@ pub async fn rate(
 
 /// Closes a follow-up task; the customer hears what was done about it.
 pub async fn resolve(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org_id: i64,
     task_id: i64,

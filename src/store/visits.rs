@@ -10,6 +10,7 @@
 //! never slip between our check and our insert.
 
 use super::timeline::{self, Event};
+use crate::db::Db;
 use crate::domain::feasibility::{self, Infeasible, Slot};
 use crate::domain::job::JobStatus;
 use crate::domain::time::{Window, WindowError, Zone};
@@ -19,10 +20,7 @@ use crate::error::ApiError;
 use crate::notify::{events, NotifyCtx};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 
@@ -259,7 +257,7 @@ fn names(people: &[staff::Model]) -> String {
 /// Books a visit on a job, refusing (409) if anyone assigned could not keep
 /// all their promised windows.
 pub async fn book(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
     job_id: i64,
@@ -340,7 +338,7 @@ async fn assign<C: ConnectionTrait>(db: &C, org_id: i64, visit_id: i64, staff_id
 
 /// Reschedules and/or reassigns a scheduled visit, with the same check as booking.
 pub async fn update(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
     visit_id: i64,
@@ -444,7 +442,7 @@ pub async fn update(
 /// organization's travel buffer).
 #[allow(clippy::too_many_arguments)]
 pub async fn set_status(
-    db: &DatabaseConnection,
+    db: &Db,
     n: &NotifyCtx,
     org_id: i64,
     visit_id: i64,

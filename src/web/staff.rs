@@ -601,7 +601,7 @@ async fn job_note(
 /// The office's booking form: every staff member to choose from, and what
 /// was typed (kept when a booking is refused, with why).
 async fn booking_form(
-    db: &sea_orm::DatabaseConnection,
+    db: &crate::db::Db,
     org: i64,
     zone: crate::domain::time::Zone,
     now: chrono::DateTime<chrono::Utc>,

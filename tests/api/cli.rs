@@ -122,3 +122,104 @@ async fn serve_seeds_the_demo_prints_a_token_and_runs_the_notifier() {
     assert!(states.iter().all(|(_, s)| s == "not_sent_no_provider"), "{states:?}");
     let _ = child.kill().await;
 }
+
+/// Customers acknowledged (201) so far, by a writer that keeps going.
+async fn keep_writing(
+    app: std::sync::Arc<crate::helpers::TestApp>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<i64>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    writer: usize,
+) {
+    let mut n = 0;
+    // Bounded: at most 400 writes each, even if nobody says stop.
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) && n < 400 {
+        let r = app
+            .post(
+                "/api/v1/customers",
+                serde_json::json!({"name": format!("Writer {writer} #{n}"), "phone": "+1 212 555 0199", "timezone": "America/New_York"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        acked.lock().unwrap().push(r.id());
+        n += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_during_writes_restores_every_acknowledged_row_intact() {
+    if crate::helpers::backend() != crate::helpers::Backend::Sqlite {
+        // On PostgreSQL the command points to pg_dump instead of copying anything.
+        let db = TestDb::new().await;
+        let out = kept(&db.url, &["backup", "/tmp/never-written.db"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        assert!(!std::path::Path::new("/tmp/never-written.db").exists());
+        return;
+    }
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    let app = Arc::new(spawn_app_on(db).await);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> =
+        (0..4).map(|w| tokio::spawn(keep_writing(app.clone(), acked.clone(), stop.clone(), w))).collect();
+    while acked.lock().unwrap().len() < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let before_backup: Vec<i64> = acked.lock().unwrap().clone();
+    let dir = std::env::temp_dir().join(format!("kept-backup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("copy.db");
+    let file_arg = file.to_string_lossy().to_string();
+    let backup_url = url.clone();
+    let out = tokio::task::spawn_blocking(move || kept(&backup_url, &["backup", &file_arg])).await.unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(printed.contains("backed up to") && printed.contains(" s") && printed.contains("B"), "{printed}");
+    let after_backup = acked.lock().unwrap().len();
+    assert!(after_backup > before_backup.len(), "writes went on around the backup");
+
+    // Never overwrites; never restores under a running server.
+    let again = kept(&url, &["backup", &file.to_string_lossy()]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let refused = kept(&url, &["restore", &file.to_string_lossy()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("stop it"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // A garbage file is refused and changes nothing.
+    let restored_url = format!("sqlite://{}/restored.db", dir.display());
+    let junk = dir.join("junk.db");
+    std::fs::write(&junk, b"definitely not a database").unwrap();
+    let out = kept(&restored_url, &["restore", &junk.to_string_lossy()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a SQLite database"));
+    assert!(!dir.join("restored.db").exists());
+
+    let out = kept(&restored_url, &["restore", &file.to_string_lossy()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&restored_url).await.unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(check, "ok");
+    let stored: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers").fetch_all(&mut conn).await.unwrap();
+    let missing: Vec<&i64> = before_backup.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(missing.is_empty(), "acknowledged before the backup but not in it: {missing:?}");
+    conn.close().await.unwrap();
+    // The restored file serves.
+    let served = spawn_app_on(TestDb::new_at(&restored_url)).await;
+    let r = served.get_as(&app.token, &format!("/api/v1/customers/{}", before_backup[0])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    drop(served);
+    let _ = std::fs::remove_dir_all(&dir);
+}

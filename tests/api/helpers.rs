@@ -73,6 +73,11 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// A database at `url` that the test removes itself.
+    pub fn new_at(url: &str) -> TestDb {
+        TestDb { url: url.to_string(), cleanup: Cleanup::Nothing }
+    }
+
     /// The same database again, for a second server ("a restart").
     pub fn shared(&self) -> TestDb {
         TestDb { url: self.url.clone(), cleanup: Cleanup::Nothing }

@@ -23,3 +23,4 @@ mod staff;
 mod tenancy;
 mod two_way;
 mod visits;
+mod write_load;
