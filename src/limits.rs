@@ -1,6 +1,10 @@
 //! Abuse limits: sliding-window counters per key (client IP, account),
-//! in memory. Sign-in attempts and anything that sends an email or SMS on
+//! in memory. Failed sign-ins and anything that sends an email or SMS on
 //! request go through here and answer 429 with Retry-After when over.
+//!
+//! Sign-in counts failures only: each attempt takes a hit up front (so a
+//! burst of parallel guesses cannot slip past the count), and a success
+//! gives its hit back and clears the account's failures.
 
 use axum::http::HeaderMap;
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +24,7 @@ pub struct Limit {
     pub window: Duration,
 }
 
+/// Failed sign-ins to one account, and from one address.
 pub const SIGN_IN_PER_ACCOUNT: Limit = Limit { max: 5, window: Duration::from_secs(15 * 60) };
 pub const SIGN_IN_PER_IP: Limit = Limit { max: 20, window: Duration::from_secs(15 * 60) };
 pub const RESET_PER_ACCOUNT: Limit = Limit { max: 3, window: Duration::from_secs(60 * 60) };
@@ -61,6 +66,26 @@ impl RateLimiter {
         }
         Ok(())
     }
+
+    /// Takes back the newest hit on each key: the attempt it stood for
+    /// turned out not to count (a successful sign-in).
+    pub fn take_back(&self, keys: &[&str]) {
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            if let Some(q) = hits.get_mut(*key) {
+                q.pop_back();
+                if q.is_empty() {
+                    hits.remove(*key);
+                }
+            }
+        }
+    }
+
+    /// Forgets every hit on `key` (an account's failed sign-ins, once the
+    /// right password was given).
+    pub fn clear(&self, key: &str) {
+        self.hits.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
 }
 
 /// The client's address: the TCP peer, or, when the peer is the trusted
@@ -98,6 +123,24 @@ mod tests {
         let wait = l.hit(&[("acct:a", rule)]).unwrap_err();
         assert!(wait > 800 && wait <= 900, "{wait}");
         assert!(l.hit(&[("acct:b", rule)]).is_ok(), "other accounts are not affected");
+    }
+
+    #[test]
+    fn hits_taken_back_do_not_count_and_a_cleared_key_starts_over() {
+        let l = RateLimiter::default();
+        let rule = Limit { max: 5, window: Duration::from_secs(900) };
+        for _ in 0..20 {
+            assert!(l.hit(&[("acct:a", rule), ("ip:1", rule)]).is_ok());
+            l.take_back(&["acct:a", "ip:1"]);
+        }
+        for _ in 0..5 {
+            assert!(l.hit(&[("acct:a", rule), ("ip:1", rule)]).is_ok());
+        }
+        assert!(l.hit(&[("acct:a", rule)]).is_err());
+        l.clear("acct:a");
+        assert!(l.hit(&[("acct:a", rule)]).is_ok(), "the account starts over");
+        assert!(l.hit(&[("ip:1", rule)]).is_err(), "the address still counts its failures");
+        l.take_back(&["never-hit"]);
     }
 
     #[test]

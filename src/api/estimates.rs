@@ -2,6 +2,7 @@
 
 use super::{path_id, ApiJson};
 use crate::auth::Caller;
+use crate::domain::bounds;
 use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
 use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
@@ -30,6 +31,9 @@ pub struct EstimateInput {
     notes: Option<String>,
     valid_until: Option<String>,
     lines: Option<Vec<LineInput>>,
+    /// Accepts unusual values (a tax above 30%, a tenfold jump from the
+    /// previous version) that are otherwise refused as probable typos.
+    confirm: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -57,9 +61,12 @@ fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Re
         Some(c) => p.check("currency", Currency::parse(&c)),
     };
     let mut taxes = Vec::new();
+    let mut unusual = Vec::new();
     if let Some(bp) = input.tax_rate_bp {
         taxes.push(Tax { name: "Tax".into(), rate_bp: bp, amount_minor: 0 });
-        if !(0..=10_000).contains(&bp) {
+        if (0..=10_000).contains(&bp) {
+            unusual.extend(bounds::unusual_tax("tax_rate_bp", bp));
+        } else {
             p.add("tax_rate_bp", "must be between 0 and 10000 basis points (100%)");
         }
     }
@@ -67,6 +74,7 @@ fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Re
         let name = super::required_text(&mut p, &format!("taxes[{i}].name"), t.name, 80);
         match t.rate_bp {
             Some(bp) if (0..=10_000).contains(&bp) => {
+                unusual.extend(bounds::unusual_tax(&format!("taxes[{i}].rate_bp"), bp));
                 taxes.push(Tax { name: name.unwrap_or_default(), rate_bp: bp, amount_minor: 0 })
             }
             Some(_) => p.add(&format!("taxes[{i}].rate_bp"), "must be between 0 and 10000 basis points (100%)"),
@@ -127,7 +135,8 @@ fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Re
     let currency = currency.ok_or_else(|| {
         ApiError::field("currency", format!("the organization's currency {} is unknown", org.currency))
     })?;
-    let draft = EstimateDraft { currency, taxes, notes, valid_until, lines };
+    let confirmed = input.confirm.unwrap_or(false);
+    let draft = EstimateDraft { currency, taxes, notes, valid_until, lines, confirmed, unusual };
     estimates::price(&draft)?;
     Ok(draft)
 }

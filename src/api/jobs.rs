@@ -110,6 +110,8 @@ struct JobChanges {
     title: Option<String>,
     story: Option<String>,
     status: Option<String>,
+    /// With `cancelled`: why, told to the customer.
+    reason: Option<String>,
 }
 
 /// Edit the title or story, or move the job's status (e.g. `completed`,
@@ -126,6 +128,7 @@ async fn update(
     let status = input.status.and_then(|s| {
         p.check("status", JobStatus::parse(s.trim()).ok_or(format!("'{s}' is not one of {}", JobStatus::choices())))
     });
+    let reason = super::optional_text(&mut p, "reason", input.reason, 300);
     p.into_result()?;
     let now = state.clock.now();
     let txn = state.db.begin().await?;
@@ -156,10 +159,43 @@ async fn update(
         .await?;
     }
     if let Some(to) = status {
-        crate::store::jobs::set_status(&txn, &job, to, "changed by the office", now).await?;
-        if to == JobStatus::Completed && job.status != to.as_str() {
+        let was_open = JobStatus::parse(&job.status).is_some_and(JobStatus::is_open);
+        if to == JobStatus::Completed && was_open {
+            // Visits booked and not yet started would dangle on a completed
+            // job: the office decides about each (cancel or move it) first.
+            let open: Vec<_> = crate::store::visits::open_of_job(&txn, job.id)
+                .await?
+                .into_iter()
+                .filter(|v| v.status == crate::domain::visit::VisitStatus::Scheduled.as_str())
+                .collect();
+            if !open.is_empty() {
+                let ids: Vec<i64> = open.iter().map(|v| v.id).collect();
+                return Err(ApiError::Conflict {
+                    code: "open_visits",
+                    message: format!(
+                        "job {} still has visits booked ({}); cancel or complete them before completing the job",
+                        job.id,
+                        ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                    details: json!({"open_visit_ids": ids}),
+                });
+            }
+        }
+        let why = match (&reason, to) {
+            (Some(r), _) => format!("changed by the office: {r}"),
+            (None, _) => "changed by the office".to_string(),
+        };
+        crate::store::jobs::set_status(&txn, &job, to, &why, now).await?;
+        if was_open && !to.is_open() {
             let org = crate::store::orgs::get(&txn, caller.organization_id).await?;
-            crate::notify::events::on_job_completed(&txn, &state.notify, &org, &job, now).await?;
+            match to {
+                JobStatus::Completed => {
+                    crate::notify::events::on_job_completed(&txn, &state.notify, &org, &job, now).await?
+                }
+                _ => {
+                    crate::store::visits::cancel_job(&txn, &state.notify, &org, &job, reason.as_deref(), now).await?;
+                }
+            }
         }
     }
     let job = crate::store::jobs::get(&txn, caller.organization_id, job.id).await?;

@@ -236,7 +236,27 @@ async fn invite(
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
     invite_person(&state, &caller, &person, &ip).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"invited": person.email}))))
+    let (emailed, message) = invitation_notice(&state, &person.email);
+    Ok((StatusCode::ACCEPTED, Json(json!({"invited": person.email, "emailed": emailed, "message": message}))))
+}
+
+/// Whether the invitation to `email` will really be emailed, and where its
+/// link is, in words for the admin. Without an email provider the message
+/// waits in the outbox (marked not sent), and that is the only place the
+/// link exists.
+pub(crate) fn invitation_notice(state: &AppState, email: &str) -> (bool, String) {
+    if state.settings.smtp_url.is_some() {
+        (true, format!("We emailed {email} a link to choose a password. It works once, for a week."))
+    } else {
+        (
+            false,
+            format!(
+                "No email provider is configured (KEPT_SMTP_URL is not set), so we did not email {email}. \
+                 Their link to choose a password is in the outbox: GET /api/v1/outbox?kind=password_reset \
+                 with an admin or dispatcher API token. Pass it on to them yourself; it works once, for a week."
+            ),
+        )
+    }
 }
 
 /// Emails `person` a link to choose their password, within the limits (the

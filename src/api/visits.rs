@@ -140,6 +140,8 @@ struct VisitChangesInput {
     window_start: Option<String>,
     window_end: Option<String>,
     duration_minutes: Option<i64>,
+    /// Why, told to the customer with the change.
+    reason: Option<String>,
 }
 
 /// Reschedule (window, duration) and/or reassign (staff_ids).
@@ -154,6 +156,7 @@ async fn update(
     let window_start = time_field(&mut p, "window_start", input.window_start, false);
     let window_end = time_field(&mut p, "window_end", input.window_end, false);
     let duration_minutes = duration_field(&mut p, input.duration_minutes);
+    let reason = super::optional_text(&mut p, "reason", input.reason, 300);
     if input.staff_ids.as_ref().is_some_and(|s| s.is_empty()) {
         p.add("staff_ids", "assign at least one staff member");
     }
@@ -172,7 +175,7 @@ async fn update(
         &state.notify,
         &org,
         id,
-        VisitChanges { window_start, window_end, duration_minutes, staff_ids: input.staff_ids },
+        VisitChanges { window_start, window_end, duration_minutes, staff_ids: input.staff_ids, reason },
         state.clock.now(),
     )
     .await?;
@@ -185,6 +188,8 @@ struct StatusInput {
     status: Option<String>,
     /// With `en_route`: minutes until arrival, for the customer's message.
     eta_minutes: Option<i64>,
+    /// With `cancelled`: why, told to the customer.
+    reason: Option<String>,
 }
 
 /// The crew's taps (*On my way*, *Arrived*, *Completed*) and the office's
@@ -211,6 +216,9 @@ async fn set_status(
             return Err(ApiError::field("eta_minutes", "must be between 0 and 1440"));
         }
     }
+    let mut p = Problems::default();
+    let reason = super::optional_text(&mut p, "reason", input.reason, 300);
+    p.into_result()?;
     let v = crate::store::visits::set_status(
         &state.db,
         &state.notify,
@@ -218,6 +226,7 @@ async fn set_status(
         id,
         to,
         input.eta_minutes,
+        reason.as_deref(),
         only_assignee,
         state.clock.now(),
     )

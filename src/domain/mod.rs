@@ -1,5 +1,6 @@
 //! Pure rules: no I/O, no clock. Everything here is unit-tested beside the code.
 
+pub mod bounds;
 pub mod feasibility;
 pub mod job;
 pub mod messaging;

@@ -97,6 +97,12 @@ pub fn clock_time(zone: Zone, t: DateTime<Utc>) -> String {
     t.with_timezone(&zone.0).format("%-I:%M %p").to_string()
 }
 
+/// "Tuesday, November 24, 5:00 PM EST"
+pub fn day_and_time(zone: Zone, t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&zone.0);
+    format!("{}, {} {}", l.format("%A, %B %-d"), clock_time(zone, t), l.format("%Z"))
+}
+
 /// "Tuesday, November 24, between 9:00 AM and 11:00 AM EST"
 pub fn window_phrase(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let s = start.with_timezone(&zone.0);

@@ -72,7 +72,21 @@ pub async fn on_booked<C: ConnectionTrait>(
     Ok(())
 }
 
-/// A new window: a pending promise is renegotiated; a broken one gets its
+/// What a new window meant for the customer's arrival promise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rescheduled {
+    /// The window did not move.
+    Unchanged,
+    /// The old window was still pending: it is renegotiated, and the caller
+    /// tells the customer the new one (the ledger says so).
+    Renegotiated,
+    /// The old window was already broken: our apology with the new window
+    /// went out here.
+    Apologized,
+}
+
+/// A new window: a pending promise is renegotiated (the customer is told the
+/// new one: see `events::visit_rescheduled`); a broken one gets its
 /// successor, and the customer our apology with the new window.
 #[allow(clippy::too_many_arguments)]
 pub async fn on_rescheduled<C: ConnectionTrait>(
@@ -84,20 +98,34 @@ pub async fn on_rescheduled<C: ConnectionTrait>(
     after: &visit::Model,
     lead: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<Rescheduled, ApiError> {
     if before.window_start == after.window_start && before.window_end == after.window_end {
-        return Ok(());
+        return Ok(Rescheduled::Unchanged);
     }
     let (customer, zone) = customer_zone(db, job).await?;
     let previous = promises::latest_arrival(db, after.id).await?;
     let mut renegotiates = None;
+    let mut result = Rescheduled::Renegotiated;
     if let Some(p) = &previous {
         match p.outcome.as_str() {
             outcome::PENDING => {
-                promises::decide(db, p.id, outcome::RENEGOTIATED, json!({"reason": "rescheduled before the window", "new_window_start": after.window_start, "new_window_end": after.window_end}), None, now).await?;
+                promises::decide(
+                    db,
+                    p.id,
+                    outcome::RENEGOTIATED,
+                    json!({
+                        "reason": "rescheduled before the window",
+                        "new_window_start": after.window_start, "new_window_end": after.window_end,
+                        "customer_told": {"message": "visit_rescheduled", "at": now},
+                    }),
+                    None,
+                    now,
+                )
+                .await?;
             }
             outcome::BROKEN => {
                 renegotiates = Some(p.id);
+                result = Rescheduled::Apologized;
             }
             _ => {}
         }
@@ -122,7 +150,7 @@ pub async fn on_rescheduled<C: ConnectionTrait>(
             .await?;
         }
     }
-    Ok(())
+    Ok(result)
 }
 
 /// A crew's status tap decides the arrival promise.
@@ -150,7 +178,27 @@ pub async fn on_status<C: ConnectionTrait>(
                     .await?;
                 } else if now < start {
                     let early = (start - now).num_minutes();
-                    promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "arrived", "arrived_at": now, "reason": format!("arrived {early} minutes before the window")}), Some(0), now).await?;
+                    // Early is no broken promise when we told the customer
+                    // our ETA first (On my way): they expected us.
+                    match eta_told(db, v.id, now).await? {
+                        Some(m) => {
+                            promises::decide(
+                                db,
+                                p.id,
+                                outcome::KEPT,
+                                json!({
+                                    "visit_status": "arrived", "arrived_at": now, "early": "you were told",
+                                    "minutes_early": early, "eta_message_id": m.id,
+                                }),
+                                Some(0),
+                                now,
+                            )
+                            .await?;
+                        }
+                        None => {
+                            promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "arrived", "arrived_at": now, "reason": format!("arrived {early} minutes before the window")}), Some(0), now).await?;
+                        }
+                    }
                 } else {
                     promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "arrived", "arrived_at": now, "reason": format!("arrived {late} minutes after the window")}), Some(late as i32), now).await?;
                 }
@@ -164,7 +212,15 @@ pub async fn on_status<C: ConnectionTrait>(
             }
         }
         VisitStatus::Cancelled => {
-            promises::decide(db, p.id, outcome::CANCELLED, json!({"visit_status": "cancelled"}), None, now).await?;
+            promises::decide(
+                db,
+                p.id,
+                outcome::CANCELLED,
+                json!({"visit_status": "cancelled", "customer_told": {"message": "visit_cancelled", "at": now}}),
+                None,
+                now,
+            )
+            .await?;
         }
         VisitStatus::Missed => {
             promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "missed"}), None, now).await?;
@@ -172,6 +228,31 @@ pub async fn on_status<C: ConnectionTrait>(
         _ => {}
     }
     Ok(())
+}
+
+/// The *On my way* message that told the customer our ETA for this visit,
+/// if one went (or is going) out before `now`.
+async fn eta_told<C: ConnectionTrait>(
+    db: &C,
+    visit_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<message::Model>, ApiError> {
+    use super::outbox::state;
+    Ok(message::Entity::find()
+        .filter(message::Column::VisitId.eq(visit_id))
+        .filter(message::Column::Kind.eq("on_my_way"))
+        .filter(message::Column::CreatedAt.lte(now))
+        .filter(message::Column::State.is_in([
+            state::SENT,
+            state::HELD,
+            state::UNCERTAIN,
+            state::PENDING,
+            state::RETRY,
+            state::SENDING,
+        ]))
+        .order_by_asc(message::Column::Id)
+        .one(db)
+        .await?)
 }
 
 /// "We're running late, and that's on us": with the new window if there is
@@ -373,6 +454,14 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, ApiError> {
                 ))
             } else if msgs.iter().any(|m| matches!(m.state.as_str(), state::PENDING | state::RETRY | state::SENDING)) {
                 None
+            } else if !msgs.is_empty() && msgs.iter().all(|m| m.state == state::NO_PROVIDER) {
+                // Rendered and kept in the outbox, but nothing can send it:
+                // not a promise we broke, and not one we kept.
+                Some((
+                    outcome::NOT_SENT,
+                    json!({"reason": "not sent: no SMS or email provider is configured", "messages": msgs.iter().map(|m| m.id).collect::<Vec<_>>()}),
+                    now,
+                ))
             } else {
                 let why: Vec<String> = msgs.iter().map(|m| format!("{} {}", m.channel, m.state)).collect();
                 Some((outcome::BROKEN, json!({"reason": "no message went out", "messages": why}), now))

@@ -2,6 +2,7 @@
 //! and delivery over SMTP and Twilio (worker, transports).
 
 pub mod alerts;
+pub mod changes;
 pub mod compose;
 pub mod events;
 pub mod ledger;

@@ -2,10 +2,11 @@
 
 use super::timeline::{self, Event};
 use crate::db::Db;
+use crate::domain::bounds::{self, Unusual};
 use crate::domain::job::JobStatus;
 use crate::domain::money::{self, Currency, Line, LineKind, PricingError, Quantity};
 use crate::entities::{customer, estimate, estimate_line, job, organization};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::notify::NotifyCtx;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -39,6 +40,11 @@ pub struct EstimateDraft {
     pub notes: String,
     pub valid_until: Option<NaiveDate>,
     pub lines: Vec<DraftLine>,
+    /// The office confirmed unusual values (`"confirm": true`).
+    pub confirmed: bool,
+    /// Unusual values already found in the request (a tax above 30%),
+    /// refused with any found against the previous version unless confirmed.
+    pub unusual: Vec<Unusual>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +77,34 @@ pub fn price(d: &EstimateDraft) -> Result<money::Totals, ApiError> {
     })
 }
 
+/// Refuses, naming each field, the unusual values of `d` and the jumps from
+/// `before` (the version it revises), unless the office confirmed them.
+fn refuse_unusual(d: &EstimateDraft, totals: &money::Totals, before: Option<&Full>) -> Result<(), ApiError> {
+    if d.confirmed {
+        return Ok(());
+    }
+    let mut found = d.unusual.clone();
+    if let Some(b) = before.filter(|b| b.estimate.currency == d.currency.code) {
+        let new: Vec<money::PricedLine> = d
+            .lines
+            .iter()
+            .zip(&totals.lines)
+            .map(|(l, total)| money::PricedLine {
+                kind: l.kind.as_str().into(),
+                description: l.description.clone(),
+                quantity: l.quantity.to_string(),
+                unit_price_minor: l.unit_price_minor,
+                total_minor: *total,
+            })
+            .collect();
+        found.extend(bounds::unusual_jumps(&b.priced_lines(), b.estimate.total_minor, &new, totals.total, &d.currency));
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Validation(found.into_iter().map(|u| FieldError { field: u.field, message: u.message }).collect()))
+}
+
 /// An estimate with its lines.
 #[derive(Debug, Clone)]
 pub struct Full {
@@ -83,17 +117,18 @@ impl Full {
         serde_json::from_str(&self.estimate.taxes).unwrap_or_default()
     }
 
+    /// The lines, then the taxes as lines (kind `tax`), as a revision
+    /// compares them: a changed rate or tax amount is a change to show.
     pub fn priced_lines(&self) -> Vec<money::PricedLine> {
-        self.lines
-            .iter()
-            .map(|l| money::PricedLine {
-                kind: l.kind.clone(),
-                description: l.description.clone(),
-                quantity: l.quantity.clone(),
-                unit_price_minor: l.unit_price_minor,
-                total_minor: l.total_minor,
-            })
-            .collect()
+        let lines = self.lines.iter().map(|l| money::PricedLine {
+            kind: l.kind.clone(),
+            description: l.description.clone(),
+            quantity: l.quantity.clone(),
+            unit_price_minor: l.unit_price_minor,
+            total_minor: l.total_minor,
+        });
+        let taxes = self.taxes().into_iter().map(|t| money::PricedLine::tax(&t.name, t.rate_bp, t.amount_minor));
+        lines.chain(taxes).collect()
     }
 }
 
@@ -190,6 +225,11 @@ pub async fn create(
             details: json!({"estimate_id": p.id}),
         });
     }
+    let before = match prev.as_ref() {
+        Some(p) if !d.confirmed => Some(load(&txn, org_id, p.id).await?),
+        _ => None,
+    };
+    refuse_unusual(&d, &totals, before.as_ref())?;
     let version = prev.as_ref().map(|p| p.version + 1).unwrap_or(1);
     let e = insert_version(&txn, org_id, job.id, version, &d, &totals, author, now).await?;
     timeline::record(
@@ -260,11 +300,13 @@ pub async fn edit(
 ) -> Result<(Full, bool), ApiError> {
     let totals = price(&d)?;
     let txn = db.begin().await?;
-    let current = load(&txn, org_id, id).await?.estimate;
+    let before = load(&txn, org_id, id).await?;
+    let current = before.estimate.clone();
     let newest = latest(&txn, current.job_id).await?.map(|e| e.id);
     if newest != Some(current.id) {
         return Err(outdated(&current, newest));
     }
+    refuse_unusual(&d, &totals, Some(&before))?;
     if current.status == status::DRAFT {
         let mut a: estimate::ActiveModel = current.clone().into();
         a.currency = Set(d.currency.code.into());

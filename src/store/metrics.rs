@@ -24,27 +24,36 @@ struct Tally {
     broken: u64,
     renegotiated: u64,
     cancelled: u64,
+    not_sent: u64,
+    /// Kept, though early: the customer had our ETA first.
+    early_told: u64,
 }
 
 impl Tally {
-    fn add(&mut self, outcome: &str) {
+    fn add(&mut self, p: &promise::Model) {
         self.total += 1;
-        match outcome {
+        if p.outcome == outcome::KEPT && crate::store::promises::evidence(p)["early"] == "you were told" {
+            self.early_told += 1;
+        }
+        match p.outcome.as_str() {
             outcome::KEPT => self.kept += 1,
             outcome::BROKEN => self.broken += 1,
             outcome::RENEGOTIATED => self.renegotiated += 1,
             outcome::CANCELLED => self.cancelled += 1,
+            outcome::NOT_SENT => self.not_sent += 1,
             _ => self.pending += 1,
         }
     }
 
     /// Kept out of decided promises; cancelled ones (the customer called it
-    /// off) and pending ones do not count either way.
+    /// off), messages not sent for want of a provider, and pending ones do
+    /// not count either way.
     fn json(&self) -> Value {
         let decided = self.kept + self.broken + self.renegotiated;
         json!({
             "total": self.total, "pending": self.pending, "kept": self.kept, "broken": self.broken,
-            "renegotiated": self.renegotiated, "cancelled": self.cancelled, "kept_rate": rate(self.kept, decided),
+            "renegotiated": self.renegotiated, "cancelled": self.cancelled, "not_sent": self.not_sent,
+            "early_told": self.early_told, "kept_rate": rate(self.kept, decided),
         })
     }
 }
@@ -65,24 +74,27 @@ pub async fn promises<C: ConnectionTrait>(
     let mut overall = Tally::default();
     let mut by_kind: BTreeMap<&str, Tally> = kind::ALL.iter().map(|k| (*k, Tally::default())).collect();
     let mut by_staff: BTreeMap<i64, Tally> = BTreeMap::new();
-    let (mut arrivals, mut on_time) = (0u64, 0u64);
+    let (mut arrivals, mut on_time, mut early_told) = (0u64, 0u64, 0u64);
     let mut buckets: BTreeMap<&str, u64> = [("0-15", 0), ("15-30", 0), ("30+", 0)].into_iter().collect();
     let mut estimate_visits: HashSet<i64> = HashSet::new();
     for p in &rows {
-        overall.add(&p.outcome);
+        overall.add(p);
         if let Some(t) = by_kind.get_mut(p.kind.as_str()) {
-            t.add(&p.outcome);
+            t.add(p);
         }
         if let Some(s) = p.staff_id {
-            by_staff.entry(s).or_default().add(&p.outcome);
+            by_staff.entry(s).or_default().add(p);
         }
         if p.kind == kind::ARRIVAL_WINDOW
             && p.outcome != outcome::CANCELLED
             && p.outcome != outcome::PENDING
             && p.outcome != outcome::RENEGOTIATED
+            && p.outcome != outcome::NOT_SENT
         {
             arrivals += 1;
-            if p.outcome == outcome::KEPT {
+            if p.outcome == outcome::KEPT && crate::store::promises::evidence(p)["early"] == "you were told" {
+                early_told += 1;
+            } else if p.outcome == outcome::KEPT {
                 on_time += 1;
             } else if let Some(late) = p.lateness_minutes.filter(|l| *l > 0) {
                 let b = if late <= 15 {
@@ -150,7 +162,7 @@ pub async fn promises<C: ConnectionTrait>(
             v["name"] = json!(names.get(id));
             v
         }).collect::<Vec<_>>(),
-        "arrivals": {"decided": arrivals, "on_time": on_time, "on_time_rate": rate(on_time, arrivals), "late_by_minutes": buckets},
+        "arrivals": {"decided": arrivals, "on_time": on_time, "early_told": early_told, "on_time_rate": rate(on_time + early_told, arrivals), "late_by_minutes": buckets},
         "status_updates": {"decided": updates.kept + updates.broken, "on_time": updates.kept, "on_time_rate": rate(updates.kept, updates.kept + updates.broken)},
         "estimate_turnaround": {
             "count": turnaround_hours.len(),

@@ -22,6 +22,9 @@ pub mod outcome {
     pub const BROKEN: &str = "broken";
     pub const RENEGOTIATED: &str = "renegotiated";
     pub const CANCELLED: &str = "cancelled";
+    /// A message promise that could not go out because no provider is
+    /// configured (the demo): neither kept nor broken.
+    pub const NOT_SENT: &str = "not_sent";
 }
 
 pub struct NewPromise {

@@ -44,6 +44,8 @@ pub struct VisitChanges {
     pub window_end: Option<DateTime<Utc>>,
     pub duration_minutes: Option<i32>,
     pub staff_ids: Option<Vec<i64>>,
+    /// Why, in the office's words, for the customer's message.
+    pub reason: Option<String>,
 }
 
 /// A visit with the people assigned to it.
@@ -383,10 +385,31 @@ pub async fn update(
     active.duration_minutes = Set(duration);
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
+    let job = job_in_org(&txn, org.id, current.job_id).await?;
+    let removed: Vec<i64> = current_staff.iter().filter(|s| !new_staff.contains(s)).copied().collect();
+    let added: Vec<i64> = new_staff.iter().filter(|s| !current_staff.contains(s)).copied().collect();
+    let removed_people = super::staff::by_ids(&txn, org.id, &removed).await?;
+    let crew = || events_crew(&people, &removed_people);
+    let reason = changes.reason.as_deref();
+    // One message per change: a move that also changes the crew says both.
+    let mut customer_told = false;
     if rescheduled {
-        let job = job_in_org(&txn, org.id, current.job_id).await?;
-        crate::notify::ledger::on_rescheduled(&txn, n, org, &job, &current, &updated, new_staff.first().copied(), now)
-            .await?;
+        let outcome = crate::notify::ledger::on_rescheduled(
+            &txn,
+            n,
+            org,
+            &job,
+            &current,
+            &updated,
+            new_staff.first().copied(),
+            now,
+        )
+        .await?;
+        if outcome == crate::notify::ledger::Rescheduled::Renegotiated {
+            crate::notify::changes::visit_rescheduled(&txn, n, org, &job, &current, &updated, crew(), reason, now)
+                .await?;
+            customer_told = true;
+        }
         timeline::record(
             &txn,
             org.id,
@@ -394,10 +417,15 @@ pub async fn update(
                 job_id: current.job_id,
                 visit_id: Some(current.id),
                 kind: "visit_rescheduled",
-                summary: "Visit rescheduled".to_string(),
+                summary: match reason {
+                    Some(r) => format!("Visit rescheduled ({r})"),
+                    None => "Visit rescheduled".to_string(),
+                },
                 data: json!({
                     "from": {"window_start": current.window_start, "window_end": current.window_end, "duration_minutes": current.duration_minutes},
                     "to": {"window_start": w.start, "window_end": w.end, "duration_minutes": duration},
+                    "reason": reason,
+                    "customer_told": customer_told,
                 }),
             },
             now,
@@ -405,8 +433,6 @@ pub async fn update(
         .await?;
     }
     if new_staff != current_staff {
-        let removed: Vec<i64> = current_staff.iter().filter(|s| !new_staff.contains(s)).copied().collect();
-        let added: Vec<i64> = new_staff.iter().filter(|s| !current_staff.contains(s)).copied().collect();
         if !removed.is_empty() {
             visit_staff::Entity::delete_many()
                 .filter(visit_staff::Column::VisitId.eq(current.id))
@@ -415,9 +441,16 @@ pub async fn update(
                 .await?;
         }
         assign(&txn, org.id, current.id, &added).await?;
-        let newcomers: Vec<staff::Model> = people.iter().filter(|p| added.contains(&p.id)).cloned().collect();
-        let job = job_in_org(&txn, org.id, current.job_id).await?;
-        events::introductions(&txn, n, org, &job, &updated, &newcomers, &people, now).await?;
+        if !customer_told {
+            if removed.is_empty() {
+                // Someone joins: introduce them, as at booking.
+                let newcomers: Vec<staff::Model> = people.iter().filter(|p| added.contains(&p.id)).cloned().collect();
+                events::introductions(&txn, n, org, &job, &updated, &newcomers, &people, now).await?;
+            } else {
+                // Someone is replaced: who is coming now, and who is not.
+                crate::notify::changes::visit_reassigned(&txn, n, org, &job, &updated, crew(), now).await?;
+            }
+        }
         timeline::record(
             &txn,
             org.id,
@@ -436,6 +469,118 @@ pub async fn update(
     Ok(VisitWithStaff { visit: updated, staff_ids: new_staff })
 }
 
+/// The customer hears that a visit is off, and what happens next: the next
+/// visit still planned, or (on an open job) a call about a new time, which
+/// is a promise in the ledger.
+async fn tell_cancelled<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    job: &job::Model,
+    v: &visit::Model,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let org = super::orgs::get(db, job.organization_id).await?;
+    let next = visit::Entity::find()
+        .filter(visit::Column::JobId.eq(job.id))
+        .filter(visit::Column::Id.ne(v.id))
+        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
+        .filter(visit::Column::WindowEnd.gte(now))
+        .order_by_asc(visit::Column::WindowStart)
+        .one(db)
+        .await?;
+    let open = JobStatus::parse(&job.status).is_some_and(JobStatus::is_open);
+    let callback_by = (next.is_none() && open).then(|| now + Duration::hours(24));
+    if let Some(by) = callback_by {
+        let customer = super::customers::get(db, org.id, job.customer_id).await?;
+        let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+        super::promises::make(
+            db,
+            org.id,
+            super::promises::NewPromise {
+                job_id: job.id,
+                visit_id: Some(v.id),
+                staff_id: None,
+                kind: super::promises::kind::CALLBACK_BY,
+                key: format!("cancel_callback:{}", v.id),
+                description: format!(
+                    "Call you by {} to agree on a new time",
+                    crate::notify::compose::day_and_time(zone, by)
+                ),
+                window_start: None,
+                due_at: by,
+                renegotiates: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    crate::notify::changes::visit_cancelled(db, n, &org, job, v, reason, next.as_ref(), callback_by, now).await?;
+    Ok(())
+}
+
+/// A job's visits still to come (scheduled, or the crew on its way).
+pub async fn open_of_job<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Vec<visit::Model>, ApiError> {
+    Ok(visit::Entity::find()
+        .filter(visit::Column::JobId.eq(job_id))
+        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
+        .order_by_asc(visit::Column::WindowStart)
+        .all(db)
+        .await?)
+}
+
+/// Cancelling a job cancels its visits still to come and every promise
+/// still pending on it; the customer hears it all in one message (the
+/// caller's), which the ledger names. Returns the visits cancelled.
+pub async fn cancel_job<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job: &job::Model,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<visit::Model>, ApiError> {
+    use super::promises::{self, outcome};
+    let open = open_of_job(db, job.id).await?;
+    for v in &open {
+        let mut active: visit::ActiveModel = v.clone().into();
+        active.status = Set(VisitStatus::Cancelled.as_str().to_string());
+        active.updated_at = Set(now);
+        active.update(db).await?;
+        timeline::record(
+            db,
+            org.id,
+            Event {
+                job_id: job.id,
+                visit_id: Some(v.id),
+                kind: "visit_status",
+                summary: "Visit cancelled with the job".to_string(),
+                data: json!({"from": v.status, "to": "cancelled", "reason": reason}),
+            },
+            now,
+        )
+        .await?;
+    }
+    let told = json!({"message": "job_cancelled", "at": now});
+    for p in promises::for_job(db, org.id, job.id).await?.into_iter().filter(|p| p.outcome == outcome::PENDING) {
+        promises::decide(
+            db,
+            p.id,
+            outcome::CANCELLED,
+            json!({"job_status": "cancelled", "reason": reason, "customer_told": told}),
+            None,
+            now,
+        )
+        .await?;
+    }
+    crate::notify::changes::job_cancelled(db, n, org, job, &open, reason, now).await?;
+    Ok(open)
+}
+
+fn events_crew<'a>(now: &'a [staff::Model], removed: &'a [staff::Model]) -> crate::notify::changes::Crew<'a> {
+    crate::notify::changes::Crew { now, removed }
+}
+
 /// Moves a visit to `to` if the move is possible. When `only_assignee` is
 /// given, that staff member must be assigned to the visit. Going `en_route`
 /// tells the customer, with an ETA `eta_minutes` from now (default: the
@@ -448,6 +593,7 @@ pub async fn set_status(
     visit_id: i64,
     to: VisitStatus,
     eta_minutes: Option<i64>,
+    reason: Option<&str>,
     only_assignee: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<VisitWithStaff, ApiError> {
@@ -514,6 +660,9 @@ pub async fn set_status(
         let crew = super::staff::by_ids(&txn, org_id, &staff_ids).await?;
         let eta = now + Duration::minutes(eta_minutes.unwrap_or(org.travel_buffer_minutes as i64));
         events::on_my_way(&txn, n, &org, &job, &updated, &crew, eta, now).await?;
+    }
+    if to == VisitStatus::Cancelled {
+        tell_cancelled(&txn, n, &job, &updated, reason, now).await?;
     }
     if let (Some(js), Some(kind)) = (JobStatus::parse(&job.status), VisitKind::parse(&current.kind)) {
         if let Some(next) = js.after_visit(kind, to) {

@@ -76,12 +76,17 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
     let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
     let visits = crate::store::visits::for_job(&state.db, org.id, job.id).await?;
+    let open = crate::domain::job::JobStatus::parse(&job.status).is_some_and(|s| s.is_open());
+    // Who is coming: only on an open job, only visits still to come (a
+    // window that passed without the crew arriving is not "coming").
     let mut upcoming = Vec::new();
-    for v in visits.iter().filter(|v| matches!(v.visit.status.as_str(), "scheduled" | "en_route")) {
+    for v in visits.iter().filter(|v| {
+        open && (v.visit.status == "en_route" || (v.visit.status == "scheduled" && v.visit.window_end >= now))
+    }) {
         let people = crate::store::staff::by_ids(&state.db, org.id, &v.staff_ids).await?;
         upcoming.push(json!({
             "kind": v.visit.kind.replace('_', "-"),
-            "status": v.visit.status.replace('_', " "),
+            "status": if v.visit.status == "en_route" { "on the way".to_string() } else { v.visit.status.replace('_', " ") },
             "window": crate::notify::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
             "people": people.iter().map(|p| json!({"name": p.name, "role": p.role, "bio": p.bio, "photo_url": p.photo_url})).collect::<Vec<_>>(),
         }));
@@ -95,25 +100,26 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
         }
         None => None,
     };
-    // The promises we made, and what became of them.
-    let promises: Vec<serde_json::Value> = crate::store::promises::for_job(&state.db, org.id, job.id)
-        .await?
-        .into_iter()
+    // The promises we made, and what became of them, in the customer's words.
+    let ledger = crate::store::promises::for_job(&state.db, org.id, job.id).await?;
+    let promises: Vec<serde_json::Value> = ledger
+        .iter()
         .filter(|p| p.kind != "status_update" || p.outcome != "pending")
         .map(|p| {
             json!({
-                "description": p.description,
+                "description": promise_phrase(p, zone),
                 "due": p.due_at.with_timezone(&zone.0).format("%a %b %-d, %-I:%M %p").to_string(),
                 "outcome": p.outcome,
+                "early_told": crate::store::promises::evidence(p)["early"] == json!("you were told"),
             })
         })
         .collect();
-    let next_promise = crate::store::promises::for_job(&state.db, org.id, job.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.outcome == "pending" && p.due_at >= now)
+    // Nothing is "next" on a closed job.
+    let next_promise = ledger
+        .iter()
+        .filter(|p| open && p.outcome == "pending" && p.due_at >= now)
         .min_by_key(|p| p.due_at)
-        .map(|p| json!({"description": p.description, "due": p.due_at.with_timezone(&zone.0).format("%A, %B %-d, %-I:%M %p %Z").to_string()}));
+        .map(|p| json!({"description": promise_phrase(p, zone), "due": p.due_at.with_timezone(&zone.0).format("%A, %B %-d, %-I:%M %p %Z").to_string()}));
     let messages: Vec<serde_json::Value> = crate::store::timeline::messages_for_job(&state.db, org.id, job.id)
         .await?
         .into_iter()
@@ -148,6 +154,22 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             "estimate": estimate,
         }),
     ))
+}
+
+/// A promise as the customer reads it: what *we* will do, whatever words the
+/// office's records use.
+fn promise_phrase(p: &crate::entities::promise::Model, zone: Zone) -> String {
+    use crate::notify::compose::{day_and_time, window_phrase};
+    let by = day_and_time(zone, p.due_at);
+    match p.kind.as_str() {
+        "arrival_window" => format!("Arrive {}", window_phrase(zone, p.window_start.unwrap_or(p.due_at), p.due_at)),
+        "status_update" => format!("An update from us by {by}"),
+        "estimate_by" => format!("Your written estimate by {by}"),
+        "callback_by" if p.key.starts_with("answer_by:") => format!("An answer to your question by {by}"),
+        "callback_by" => format!("A call from us by {by}"),
+        "completion_by" => format!("The work finished by {by}"),
+        _ => p.description.clone(),
+    }
 }
 
 #[derive(Deserialize, Default)]

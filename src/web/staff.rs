@@ -146,11 +146,22 @@ async fn login(
     let ip = client_ip(Some(peer), &headers, state.settings.trusted_proxy);
     let email = f.email.unwrap_or_default().trim().to_lowercase();
     let (acct, by_ip) = (format!("sign-in:acct:{email}"), format!("sign-in:ip:{ip}"));
+    // Only failures count: the attempt takes a hit now and gives it back if
+    // it succeeds (or if we could not check the password at all).
     if let Err(wait) = state.limits.hit(&[(&acct, SIGN_IN_PER_ACCOUNT), (&by_ip, SIGN_IN_PER_IP)]) {
         return Ok(too_many(wait));
     }
     let now = state.clock.now();
-    match sessions::sign_in(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, now).await? {
+    let outcome = sessions::sign_in(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, now).await;
+    match &outcome {
+        Ok(Some(_)) => {
+            state.limits.take_back(&[&by_ip]);
+            state.limits.clear(&acct);
+        }
+        Err(_) => state.limits.take_back(&[&by_ip, &acct]),
+        Ok(None) => {}
+    }
+    match outcome? {
         Some((_, token, _)) => {
             let mut r = Redirect::to("/app").into_response();
             set_cookie(
@@ -426,6 +437,7 @@ async fn visit_status(
         id,
         to,
         eta,
+        None,
         only_assignee,
         state.clock.now(),
     )
@@ -801,7 +813,10 @@ async fn staff_view(
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
     let people =
         crate::store::staff::list(&state.db, org.id, crate::store::PageRequest { after: None, limit: 200 }).await?;
-    let invited = form["invited"].as_i64().and_then(|id| people.iter().find(|p| p.id == id)).map(|p| p.email.clone());
+    let invited = form["invited"]
+        .as_i64()
+        .and_then(|id| people.iter().find(|p| p.id == id))
+        .map(|p| crate::api::staff::invitation_notice(state, &p.email).1);
     let roles = |current: &str| {
         Role::ALL.iter().map(|r| json!({"value": r.as_str(), "selected": r.as_str() == current})).collect::<Vec<_>>()
     };

@@ -124,11 +124,18 @@ async fn documented_request_fields_are_the_ones_the_server_accepts() {
     );
     assert_eq!(fields("/customers", "post"), set(&["name", "phone", "email", "channels", "timezone", "address"]));
     assert_eq!(fields("/jobs", "post"), set(&["customer_id", "title", "story"]));
+    for (path, method) in [("/jobs/{id}/estimates", "post"), ("/estimates/{id}", "patch")] {
+        assert_eq!(
+            fields(path, method),
+            set(&["currency", "tax_rate_bp", "taxes", "notes", "valid_until", "lines", "confirm"]),
+            "{method} {path}"
+        );
+    }
     assert_eq!(
         fields("/jobs/{id}/visits", "post"),
         set(&["kind", "staff_ids", "window_start", "window_end", "duration_minutes"])
     );
-    assert_eq!(fields("/visits/{id}/status", "post"), set(&["status", "eta_minutes"]));
+    assert_eq!(fields("/visits/{id}/status", "post"), set(&["status", "eta_minutes", "reason"]));
     // The server refuses anything undocumented: every JSON schema is closed.
     // (Twilio's webhooks take form posts with whatever parameters Twilio adds.)
     for (method, path) in SERVED.iter().filter(|(m, p)| *m != "get" && !at_root(p)) {

@@ -304,3 +304,178 @@ async fn declining_closes_the_job_and_technicians_cannot_write_estimates() {
     assert!(tech.contains("visit booked with Lena Okafor"), "{tech}");
     assert!(!tech.contains('$') && !tech.contains("Too expensive") && !tech.contains("pricing_breakdown"), "{tech}");
 }
+
+/// Sends `id` and returns the pricing breakdown it queued: (email text, email HTML, SMS).
+async fn send_and_read(app: &TestApp, id: &Value) -> (String, String, String) {
+    let r = app.post(&format!("/api/v1/estimates/{id}/send"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let email = app.outbox("kind=pricing_breakdown&channel=email").await.pop().expect("an email");
+    let sms = app.outbox("kind=pricing_breakdown&channel=sms").await.pop().expect("an sms");
+    let text = |m: &Value, k: &str| m[k].as_str().unwrap_or_default().to_string();
+    (text(&email, "body_text"), text(&email, "body_html"), text(&sms, "body_text"))
+}
+
+fn with_discount(minor: i64) -> Value {
+    json!({
+        "tax_rate_bp": 825,
+        "lines": [
+            {"kind": "labor", "description": "Dry-out, 2 technicians", "quantity": "2.5", "unit": "h", "unit_price_minor": 8500},
+            {"kind": "discount", "description": "Returning customer", "quantity": "1", "unit_price_minor": minor}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn a_discount_reads_with_one_minus_sign_in_the_breakdown_email_and_sms() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let v1 = draft(&app, job, with_discount(5000)).await;
+    assert_eq!(v1["lines"][1]["total"], "-$50.00", "the API formats the discount with its sign");
+    let (text, html, sms) = send_and_read(&app, &v1["id"]).await;
+    assert!(text.contains("Returning customer: 1 x $50.00 = -$50.00\n"), "{text}");
+    assert!(html.contains(">-$50.00</td>"), "{html}");
+    // A revision shows a changed and an added discount in the SMS too.
+    let mut changed = with_discount(6000);
+    changed["lines"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "discount", "description": "Spring special", "quantity": "1", "unit_price_minor": 2500}));
+    let v2 = app.patch(&format!("/api/v1/estimates/{}", v1["id"]), changed).await.body;
+    let (text2, html2, sms2) = send_and_read(&app, &v2["id"]).await;
+    assert!(sms2.contains("Added: Spring special -$25.00."), "{sms2}");
+    assert!(sms2.contains("Returning customer -$50.00 to -$60.00"), "{sms2}");
+    assert!(text2.contains("+ Added: Spring special, -$25.00"), "{text2}");
+    assert!(text2.contains("Returning customer: 1 for -$50.00 is now 1 for -$60.00"), "{text2}");
+    for body in [&text, &html, &sms, &text2, &html2, &sms2] {
+        assert!(!body.contains("--$") && !body.contains("-−") && !body.contains("−-"), "two minus signs in\n{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_revision_that_changes_only_the_tax_rate_lists_the_tax_change() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let v1 = draft(&app, job, worked_example()).await;
+    send_and_read(&app, &v1["id"]).await;
+    let mut nine = worked_example();
+    nine["tax_rate_bp"] = json!(900);
+    let v2 = app.patch(&format!("/api/v1/estimates/{}", v1["id"]), nine).await.body;
+    // 36750 × 9% = 3307.5 -> 3308; 36750 + 3308 = 40058.
+    assert_eq!(v2["total"], "$400.58", "{v2}");
+    let (text, html, sms) = send_and_read(&app, &v2["id"]).await;
+    assert!(text.contains("* Changed: Tax: 8.25% ($30.32) is now 9% ($33.08)\n"), "{text}");
+    assert_eq!(text.matches("Changed:").count(), 1, "only the tax changed:\n{text}");
+    assert!(text.contains("Total: $397.82 before, $400.58 now."), "{text}");
+    assert!(html.contains("<li>Changed: Tax: 8.25% ($30.32) is now 9% ($33.08)</li>"), "{html}");
+    assert!(sms.contains("Changed: Tax 8.25% to 9% ($30.32 to $33.08)."), "{sms}");
+
+    // The same rate on a new subtotal is a changed tax amount, and says so.
+    let mut more = worked_example();
+    more["tax_rate_bp"] = json!(900);
+    more["lines"][2]["unit_price_minor"] = json!(5500);
+    let v3 = app.patch(&format!("/api/v1/estimates/{}", v2["id"]), more).await.body;
+    let (text, _, sms) = send_and_read(&app, &v3["id"]).await;
+    // 37750 × 9% = 3397.5 -> 3398.
+    assert!(text.contains("* Changed: Tax (9%): $33.08 is now $33.98\n"), "{text}");
+    assert!(sms.contains("Tax $33.08 to $33.98"), "{sms}");
+}
+
+#[tokio::test]
+async fn a_tax_above_thirty_percent_is_refused_naming_the_field_and_accepted_when_confirmed() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let path = format!("/api/v1/jobs/{job}/estimates");
+    let mut typo = worked_example();
+    typo["tax_rate_bp"] = json!(8875);
+    let r = app.post(&path, typo.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), vec!["tax_rate_bp"]);
+    let why = r.body["fields"][0]["message"].as_str().unwrap();
+    assert!(why.contains("88.75%") && why.contains("30%") && why.contains("\"confirm\": true"), "{why}");
+    let named = json!({"taxes": [{"name": "State", "rate_bp": 600}, {"name": "City", "rate_bp": 3001}],
+                       "lines": worked_example()["lines"]});
+    let r = app.post(&path, named.clone()).await;
+    assert_eq!((r.status, r.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["taxes[1].rate_bp".to_string()]));
+    let mut unconfirmed = typo.clone();
+    unconfirmed["confirm"] = json!(false);
+    assert_eq!(app.post(&path, unconfirmed).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get(&path).await.body["items"], json!([]), "nothing was saved");
+
+    let mut thirty = worked_example();
+    thirty["tax_rate_bp"] = json!(3000);
+    let v1 = draft(&app, job, thirty).await;
+    assert_eq!(v1["tax_rate_bp"], 3000, "30% itself needs no confirming");
+    let r = app.patch(&format!("/api/v1/estimates/{}", v1["id"]), typo.clone()).await;
+    assert_eq!((r.status, r.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["tax_rate_bp".to_string()]));
+    assert_eq!(app.get(&format!("/api/v1/estimates/{}", v1["id"])).await.body["tax_rate_bp"], 3000);
+
+    typo["confirm"] = json!(true);
+    let r = app.patch(&format!("/api/v1/estimates/{}", v1["id"]), typo).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // 36750 × 88.75% = 32615.625 -> 32616.
+    assert_eq!((r.body["tax_rate_bp"].as_i64(), r.body["tax_minor"].as_i64()), (Some(8875), Some(32616)));
+    app.post(&format!("/api/v1/estimates/{}/send", v1["id"]), json!({})).await;
+    let mut confirmed = named;
+    confirmed["confirm"] = json!(true);
+    let r = app.post(&path, confirmed).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["version"], 2);
+}
+
+#[tokio::test]
+async fn a_tenfold_jump_in_a_revision_is_refused_unless_confirmed() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let v1 = draft(&app, job, worked_example()).await;
+    app.post(&format!("/api/v1/estimates/{}/send", v1["id"]), json!({})).await;
+    let revise = format!("/api/v1/estimates/{}", v1["id"]);
+    let versions =
+        || async { app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"].as_array().unwrap().len() };
+
+    // One zero too many on the labor rate: $85.00 -> $850.00 an hour.
+    let mut price_typo = worked_example();
+    price_typo["lines"][0]["unit_price_minor"] = json!(85_000);
+    let r = app.patch(&revise, price_typo.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.fields(), vec!["lines[0].unit_price_minor"]);
+    let why = r.body["fields"][0]["message"].as_str().unwrap();
+    assert!(why.contains("$212.50 to $2,125.00") && why.contains("\"confirm\": true"), "{why}");
+    // A quantity typo, and a whole estimate ten times larger, name their fields.
+    let mut qty_typo = worked_example();
+    qty_typo["lines"][1]["quantity"] = json!("372.5");
+    assert_eq!(app.patch(&revise, qty_typo).await.fields(), vec!["lines[1].quantity"]);
+    let tenfold: Vec<Value> = worked_example()["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            l["unit_price_minor"] = json!(l["unit_price_minor"].as_i64().unwrap() * 10);
+            l
+        })
+        .collect();
+    let r = app.patch(&revise, json!({"tax_rate_bp": 825, "lines": tenfold})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.fields().contains(&"total".to_string()) && r.fields().contains(&"lines[0].unit_price_minor".to_string()));
+    assert_eq!(versions().await, 1, "nothing was saved");
+    assert_eq!(app.get(&revise).await.body["total_minor"], 39782);
+
+    // Nine times is an ordinary change; confirmed, tenfold is accepted.
+    let mut ninefold = worked_example();
+    ninefold["lines"][0]["unit_price_minor"] = json!(76_500);
+    let r = app.patch(&revise, ninefold).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let v2 = r.id();
+    // The draft is edited in place and compared with what it says now ($1,912.50).
+    let r = app.patch(&format!("/api/v1/estimates/{v2}"), price_typo.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.patch(&format!("/api/v1/estimates/{v2}"), worked_example()).await;
+    assert_eq!(r.status, StatusCode::OK, "$2,125.00 back to $212.50 is a drop, not a jump: {}", r.body);
+    let r = app.patch(&format!("/api/v1/estimates/{v2}"), price_typo.clone()).await;
+    assert_eq!(r.fields(), vec!["lines[0].unit_price_minor"]);
+    price_typo["confirm"] = json!(true);
+    let r = app.patch(&format!("/api/v1/estimates/{v2}"), price_typo).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["lines"][0]["total_minor"], 212_500);
+    assert_eq!(versions().await, 2);
+}

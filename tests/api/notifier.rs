@@ -158,7 +158,11 @@ async fn updates_carry_the_news_and_the_next_promise_and_stop_when_the_job_close
     assert!(text.contains("Parts ordered"), "news since the last update: {text}");
     assert!(text.contains("Lena Okafor") && text.contains("Wednesday, November 25"), "the next promise: {text}");
 
-    app.patch(&format!("/api/v1/jobs/{job}"), json!({"status": "completed"})).await;
+    // The office cancels the visit still booked, then closes the job.
+    let visit = app.get(&format!("/api/v1/jobs/{job}")).await.body["visits"][0]["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/visits/{visit}/status"), json!({"status": "cancelled"})).await;
+    let done = app.patch(&format!("/api/v1/jobs/{job}"), json!({"status": "completed"})).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.body);
     assert_eq!(app.get(&format!("/api/v1/jobs/{job}")).await.body["next_update_at"], Value::Null);
     app.clock.set(utc("2026-11-24T13:31:00Z"));
     app.tick().await;

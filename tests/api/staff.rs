@@ -1,4 +1,5 @@
-use crate::helpers::spawn_app;
+use crate::fakes::FakeSmtp;
+use crate::helpers::{spawn_app, spawn_app_with, TestDb};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -109,4 +110,43 @@ async fn invitations_are_limited_per_inbox_and_the_office_messages_per_customer(
     let other = app.ny_job().await;
     let r = app.post(&format!("/api/v1/jobs/{other}/messages"), json!({"body": "Hello", "channels": ["email"]})).await;
     assert_eq!(r.status, StatusCode::CREATED, "another customer is not affected: {}", r.body);
+}
+
+#[tokio::test]
+async fn an_invitation_without_an_email_provider_says_the_link_is_in_the_outbox() {
+    let app = spawn_app().await; // no KEPT_SMTP_URL
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let r = app.post(&format!("/api/v1/staff/{lena}/invite"), json!({})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["emailed"], false);
+    let message = r.body["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "No email provider is configured (KEPT_SMTP_URL is not set), so we did not email lena.okafor@example.test"
+        ) && message.contains("GET /api/v1/outbox?kind=password_reset"),
+        "{message}"
+    );
+    assert!(!message.contains("We emailed"), "{message}");
+    // And that is where the link is.
+    let mails = app.outbox("kind=password_reset").await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["recipient"], "lena.okafor@example.test");
+    assert!(mails[0]["body_text"].as_str().unwrap().contains("https://kept.example.test/reset/"), "{}", mails[0]);
+}
+
+#[tokio::test]
+async fn an_invitation_with_an_email_provider_says_we_emailed_it() {
+    let smtp = FakeSmtp::start().await;
+    let app = spawn_app_with(TestDb::new().await, &smtp.env()).await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let r = app.post(&format!("/api/v1/staff/{lena}/invite"), json!({})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(
+        (r.body["invited"].as_str(), r.body["emailed"].as_bool()),
+        (Some("lena.okafor@example.test"), Some(true))
+    );
+    assert_eq!(
+        r.body["message"],
+        "We emailed lena.okafor@example.test a link to choose a password. It works once, for a week."
+    );
 }
