@@ -113,6 +113,11 @@ async fn list(
     });
     p.into_result()?;
     let mut query = message::Entity::find().filter(message::Column::OrganizationId.eq(caller.organization_id));
+    // Sign-in links (invitations, password resets) open an account: only
+    // admins may read them, or a dispatcher could take over an admin.
+    if caller.role != crate::domain::people::Role::Admin {
+        query = query.filter(message::Column::Kind.ne("password_reset"));
+    }
     if let Some(after) = page.after {
         query = query.filter(message::Column::Id.gt(after));
     }

@@ -253,7 +253,7 @@ pub(crate) fn invitation_notice(state: &AppState, email: &str) -> (bool, String)
             format!(
                 "No email provider is configured (KEPT_SMTP_URL is not set), so we did not email {email}. \
                  Their link to choose a password is in the outbox: GET /api/v1/outbox?kind=password_reset \
-                 with an admin or dispatcher API token. Pass it on to them yourself; it works once, for a week."
+                 with an admin API token. Pass it on to them yourself; it works once, for a week."
             ),
         )
     }

@@ -5,6 +5,29 @@ use super::time::Zone;
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 
 /// Parses `HH:MM` local times such as `08:30,16:30` (sorted, no repeats, 1 to 4).
+/// "twice a day": how often the company writes, in words, from its
+/// configured update times.
+pub fn cadence(times: usize) -> String {
+    match times {
+        0 => "when there is news".into(),
+        1 => "once a day".into(),
+        2 => "twice a day".into(),
+        3 => "three times a day".into(),
+        4 => "four times a day".into(),
+        n => format!("{n} times a day"),
+    }
+}
+
+/// The greeting word for a local hour: "morning" before noon,
+/// "afternoon" before five, "evening" after.
+pub fn part_of_day(hour: u32) -> &'static str {
+    match hour {
+        0..=11 => "morning",
+        12..=16 => "afternoon",
+        _ => "evening",
+    }
+}
+
 pub fn parse_times(raw: &str) -> Result<Vec<NaiveTime>, String> {
     let mut out = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -179,6 +202,16 @@ mod tests {
     }
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_cadence_and_the_greeting_follow_the_settings_and_the_clock() {
+        assert_eq!(cadence(2), "twice a day");
+        assert_eq!(cadence(4), "four times a day");
+        assert_eq!(cadence(7), "7 times a day");
+        assert_eq!(part_of_day(8), "morning");
+        assert_eq!(part_of_day(16), "afternoon");
+        assert_eq!(part_of_day(19), "evening");
     }
 
     #[test]

@@ -168,6 +168,9 @@ pub fn base_ctx(p: &Parties<'_>, link: &str) -> Map<String, Value> {
             "mission_statement": p.org.mission_statement,
             "phone": p.org.phone.clone().unwrap_or_default(),
             "email": p.org.email.clone().unwrap_or_default(),
+            "update_cadence": crate::domain::messaging::cadence(
+                crate::domain::messaging::parse_times(&p.org.update_times).map(|t| t.len()).unwrap_or(2)
+            ),
         }),
     );
     m.insert("customer".into(), json!({"name": p.customer.name, "first_name": first_name(&p.customer.name)}));

@@ -154,6 +154,7 @@ pub async fn reply<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
+    crate::store::promises::answered(db, job.id, "a message from the office", now).await?;
     Ok(keys)
 }
 

@@ -162,7 +162,7 @@ async fn plan_batch(
     let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
     let customers = crate::store::customers::by_ids(db, jobs.iter().map(|j| j.customer_id)).await?;
     // News: the office's notes since the previous slot, newest first.
-    let mut news: HashMap<i64, Vec<Value>> = HashMap::new();
+    let mut news: HashMap<i64, Vec<(DateTime<Utc>, Value)>> = HashMap::new();
     for e in timeline_event::Entity::find()
         .filter(timeline_event::Column::JobId.is_in(ids.clone()))
         .filter(timeline_event::Column::Kind.eq("note"))
@@ -174,8 +174,20 @@ async fn plan_batch(
         .await?
     {
         let when = e.at.with_timezone(&zone.0).format("%a %-I:%M %p").to_string();
-        news.entry(e.job_id).or_default().push(json!({"text": e.summary, "when": when}));
+        news.entry(e.job_id).or_default().push((e.at, json!({"text": e.summary, "when": when})));
     }
+    // And what we told the customer since: an apology, a move, an ETA.
+    for (job_id, at, text) in told_since(db, &ids, zone, previous, slot).await? {
+        let when = at.with_timezone(&zone.0).format("%a %-I:%M %p").to_string();
+        news.entry(job_id).or_default().push((at, json!({"text": text, "when": when})));
+    }
+    let news: HashMap<i64, Vec<Value>> = news
+        .into_iter()
+        .map(|(job, mut items)| {
+            items.sort_by(|a, b| b.0.cmp(&a.0));
+            (job, items.into_iter().map(|(_, v)| v).collect())
+        })
+        .collect();
     let promises = next_promises(db, &ids, zone, now).await?;
 
     let mut drafts = Vec::new();
@@ -186,8 +198,8 @@ async fn plan_batch(
         let parties = Parties { org, customer: c, job: j };
         let link = outbox::new_link(&n.public_url);
         let mut ctx = compose::base_ctx(&parties, &link.url);
-        let local_hour = slot.with_timezone(&zone.0).format("%H").to_string();
-        ctx.insert("slot".into(), json!(if local_hour.as_str() < "12" { "morning" } else { "afternoon" }));
+        let local_hour = chrono::Timelike::hour(&slot.with_timezone(&zone.0));
+        ctx.insert("slot".into(), json!(crate::domain::messaging::part_of_day(local_hour)));
         ctx.insert("news".into(), json!(news.get(&j.id).cloned().unwrap_or_default()));
         ctx.insert("next_promise".into(), promises.get(&j.id).cloned().unwrap_or(Value::Null));
         ctx.insert("next_update".into(), json!(compose::clock_time(zone, next)));
@@ -243,6 +255,62 @@ async fn plan_batch(
     .await?;
     txn.commit().await?;
     Ok((ids.len() as u64, inserted))
+}
+
+/// Messages since the last update that changed what the customer expects
+/// (an apology, a move, a cancellation, a new crew, an ETA), one line each
+/// however many channels carried them: `(job, when, what)`.
+async fn told_since<C: ConnectionTrait>(
+    db: &C,
+    job_ids: &[i64],
+    zone: Zone,
+    previous: DateTime<Utc>,
+    slot: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>, String)>, ApiError> {
+    use crate::entities::message;
+    const NEWS: &[&str] =
+        &["running_late", "visit_rescheduled", "visit_cancelled", "visit_reassigned", "on_my_way", "job_cancelled"];
+    let messages = message::Entity::find()
+        .filter(message::Column::JobId.is_in(job_ids.iter().copied()))
+        .filter(message::Column::Kind.is_in(NEWS.iter().copied()))
+        .filter(message::Column::CreatedAt.gt(previous))
+        .filter(message::Column::CreatedAt.lte(slot))
+        .filter(message::Column::State.ne(outbox::state::SUPPRESSED))
+        .order_by_asc(message::Column::Id)
+        .all(db)
+        .await?;
+    let visits: HashMap<i64, visit::Model> = visit::Entity::find()
+        .filter(visit::Column::Id.is_in(messages.iter().filter_map(|m| m.visit_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for m in messages {
+        // One event, several channels: the dedupe key less its channel.
+        let event = m.dedupe_key.rsplit_once(':').map(|(e, _)| e.to_string()).unwrap_or(m.dedupe_key.clone());
+        let Some(job_id) = m.job_id else { continue };
+        if !seen.insert(event) {
+            continue;
+        }
+        let v = m.visit_id.and_then(|id| visits.get(&id));
+        let window = v.map(|v| compose::window_phrase(zone, v.window_start, v.window_end));
+        let kind = v.map(|v| format!("{} visit", v.kind.replace('_', "-"))).unwrap_or_else(|| "visit".into());
+        let text = match (m.kind.as_str(), window) {
+            ("running_late", Some(w)) => format!("We were running late and apologized; your new arrival window is {w}"),
+            ("running_late", None) => "We were running late and apologized; we're calling you about a new time".into(),
+            ("visit_rescheduled", Some(w)) => format!("We moved your {kind} to {w}"),
+            ("visit_cancelled", _) => format!("We cancelled your {kind}"),
+            ("visit_reassigned", _) => format!("A change of crew for your {kind}"),
+            ("on_my_way", _) => "We were on our way and sent you our arrival time".into(),
+            ("job_cancelled", _) => "We cancelled the job".into(),
+            (other, _) => other.replace('_', " "),
+        };
+        out.push((job_id, m.created_at, text));
+    }
+    Ok(out)
 }
 
 /// Each job's next promised arrival: who comes, for what, and when.

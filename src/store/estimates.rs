@@ -411,6 +411,7 @@ pub async fn send(
         None => None,
     };
     crate::notify::events::pricing_breakdown(&txn, n, org, &job, &customer, &full, previous.as_ref(), now).await?;
+    super::promises::answered(&txn, job.id, "a revised estimate", now).await?;
     let currency = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
     timeline::record(
         &txn,
@@ -532,6 +533,10 @@ pub async fn decide(
     .await?;
     let fresh_job = super::jobs::get(&txn, org_id, job.id).await?;
     super::jobs::set_status(&txn, &fresh_job, job_status, &format!("the customer {verb} the estimate"), now).await?;
+    if decision == Decision::Question {
+        // Acknowledged at once, with when we will answer: a promise.
+        super::promises::promise_answer(&txn, org_id, job.id, e.id, now).await?;
+    }
     let title = match decision {
         Decision::Approve => "Estimate approved",
         Decision::Decline => "Estimate declined",

@@ -133,6 +133,55 @@ pub async fn pending_of_kind<C: ConnectionTrait>(
         .await?)
 }
 
+/// How long we give ourselves to answer a customer's question.
+pub const ANSWER_WITHIN_HOURS: i64 = 24;
+
+/// "We'll answer your question by …": the promise made the moment a
+/// customer asks about an estimate.
+pub async fn promise_answer<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    job_id: i64,
+    estimate_id: i64,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let due = now + chrono::Duration::hours(ANSWER_WITHIN_HOURS);
+    make(
+        db,
+        org_id,
+        NewPromise {
+            job_id,
+            visit_id: None,
+            staff_id: None,
+            kind: kind::CALLBACK_BY,
+            key: format!("answer_by:{estimate_id}:{}", now.timestamp()),
+            description: "Answer the customer's question about the estimate".into(),
+            window_start: None,
+            due_at: due,
+            renegotiates: None,
+        },
+        now,
+    )
+    .await?;
+    Ok(due)
+}
+
+/// The job's pending answer to a question, if one is owed.
+pub async fn pending_answer<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<promise::Model>, ApiError> {
+    Ok(pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().find(|p| p.key.starts_with("answer_by:")))
+}
+
+/// Our answer went out (a message from the office, or a revised estimate):
+/// the promise to answer is kept if on time, broken if late.
+pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    for p in pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(|p| p.key.starts_with("answer_by:"))
+    {
+        let o = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
+        decide(db, p.id, o, serde_json::json!({"answered_by": how, "at": now}), None, now).await?;
+    }
+    Ok(())
+}
+
 pub fn evidence(p: &promise::Model) -> Value {
     serde_json::from_str(&p.evidence).unwrap_or(Value::Null)
 }

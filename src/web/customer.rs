@@ -114,6 +114,9 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             })
         })
         .collect();
+    let answer_by = crate::store::promises::pending_answer(&state.db, job.id)
+        .await?
+        .map(|p| crate::notify::compose::day_and_time(zone, p.due_at));
     // Nothing is "next" on a closed job.
     let next_promise = ledger
         .iter()
@@ -132,6 +135,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
                 "text": m.body_text,
             })
         })
+        .rev() // newest first: what a customer opening the link wants to read
         .collect();
     let rated = crate::entities::rating::Entity::find()
         .filter(crate::entities::rating::Column::JobId.eq(job.id))
@@ -152,6 +156,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             "job": {"title": job.title, "status": crate::notify::compose::status_label(&job.status)},
             "visits": upcoming,
             "estimate": estimate,
+            "answer_by": answer_by,
         }),
     ))
 }

@@ -6,7 +6,7 @@
 //! Without them the test says it was skipped, unless
 //! KEPT_TEST_REQUIRE_BROWSER=1 (as in CI), where that is a failure.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, utc, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
@@ -204,13 +204,81 @@ impl Driver {
         panic!("never reached {suffix}; at {}", self.url().await);
     }
 
-    /// Saves what the browser shows, for a person to look at (target/).
+    /// Saves what the browser shows, for a person to look at
+    /// (target/screenshots/{name}.png).
     async fn screenshot(&self, name: &str) {
-        use base64::Engine;
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or("")) {
-            let _ = std::fs::write(format!("{}/target/browser-{name}.png", env!("CARGO_MANIFEST_DIR")), png);
-        }
+        save_png(name, b64.as_str().unwrap_or(""));
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page.
+    async fn js(&self, script: &str, args: Value) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
+    }
+
+    /// A Chrome DevTools command, through chromedriver.
+    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(reqwest::Method::POST, "/goog/cdp/execute", Some(json!({"cmd": cmd, "params": params}))).await
+    }
+
+    /// Shows pages as a screen `width` CSS pixels wide does (`phone`: a
+    /// touch screen honouring the viewport meta tag), from here on.
+    async fn screen(&self, width: u32, phone: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": if phone { 844 } else { 900 }, "deviceScaleFactor": 1, "mobile": phone}),
+        )
+        .await;
+    }
+
+    /// How wide the page is laid out, against how wide the screen is: more
+    /// than the screen means the reader has to scroll sideways.
+    async fn widths(&self) -> (i64, i64) {
+        let v = self.js("return [document.documentElement.scrollWidth, window.innerWidth];", json!([])).await;
+        (v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0))
+    }
+
+    /// The text of the page's section headed `heading`: as shown
+    /// (`innerText`), or all of it, folded parts too (`textContent`).
+    async fn section(&self, heading: &str, shown: bool) -> Option<String> {
+        let v = self
+            .js(
+                "const h = [...document.querySelectorAll('h2')].find(h => h.textContent.trim() === arguments[0]);
+                 const s = h && h.closest('section');
+                 return s ? (arguments[1] ? s.innerText : s.textContent) : null;",
+                json!([heading, shown]),
+            )
+            .await;
+        v.as_str().map(String::from)
+    }
+
+    /// The rows (list items or table rows) of the section headed `heading`,
+    /// each as one line of the text shown.
+    async fn rows(&self, heading: &str) -> Vec<String> {
+        let v = self
+            .js(
+                "const h = [...document.querySelectorAll('h2')].find(h => h.textContent.trim() === arguments[0]);
+                 const s = h && h.closest('section');
+                 return s ? [...s.querySelectorAll('li, tr')].map(r => r.innerText.replace(/\\s+/g, ' ').trim()) : [];",
+                json!([heading]),
+            )
+            .await;
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    /// Saves the whole page, top to bottom, as the current screen shows it.
+    async fn full_page_screenshot(&self, name: &str) {
+        let v = self.cdp("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true})).await;
+        save_png(name, v["data"].as_str().unwrap_or(""));
+    }
+}
+
+fn save_png(name: &str, b64: &str) {
+    use base64::Engine;
+    let dir = format!("{}/target/screenshots", env!("CARGO_MANIFEST_DIR"));
+    if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(format!("{dir}/{name}.png"), png);
     }
 }
 
@@ -260,7 +328,7 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
         home.contains("en route") && home.contains("Latest messages") && home.contains("about 20 minutes"),
         "{home}"
     );
-    browser.screenshot("app").await;
+    browser.screenshot("staff-home").await;
     // The job: the customer's story, and news for their next update.
     browser.click("a[href^='/app/jobs/']").await;
     browser.wait_text("In their words").await;
@@ -268,7 +336,7 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
     browser.click("form[action$='/notes'] button").await;
     let page = browser.wait_text("Parts ordered: the pump arrives Tuesday").await;
     assert!(page.contains("Water under the sink.") && page.contains("Lena Okafor"), "{page}");
-    browser.screenshot("job").await;
+    browser.screenshot("staff-job").await;
     // The office books a second visit for Lena, typing the window in the customer's time.
     browser.click(&format!("input[name=staff_ids][value='{lena}']")).await;
     browser.type_into("input[name=date]", "11212026").await;
@@ -294,16 +362,139 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
     app.post(&format!("/api/v1/estimates/{e}/send"), json!({})).await;
     let body = app.outbox("kind=pricing_breakdown&channel=sms").await[0]["body_text"].as_str().unwrap().to_string();
     let i = body.find("/c/").unwrap() + 3;
+    browser.screen(390, true).await;
     browser.go(&app.url(&format!("/c/{}", &body[i..i + 40]))).await;
     let page = browser.text().await;
     assert!(
         page.contains("Estimate (version 1)") && page.contains("$230.03") && page.contains("Lena Okafor"),
         "{page}"
     );
-    browser.screenshot("customer").await;
+    browser.full_page_screenshot("customer-estimate").await;
     browser.click("form[action$='/approve'] button").await;
     browser.wait_text("You approved this estimate").await;
     let r = app.get(&format!("/api/v1/estimates/{e}")).await;
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("approved")));
+    browser.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// The customer's private link, from the first message on `job` that has it.
+async fn customer_link(app: &TestApp, job: i64) -> String {
+    let messages = app.outbox(&format!("job_id={job}")).await;
+    let body = messages
+        .iter()
+        .filter_map(|m| m["body_text"].as_str())
+        .find(|b| b.contains("/c/"))
+        .unwrap_or_else(|| panic!("no message on job {job} carries the customer's link: {messages:?}"));
+    let i = body.find("/c/").unwrap() + 3;
+    app.url(&format!("/c/{}", &body[i..i + 40]))
+}
+
+#[tokio::test]
+async fn the_customers_page_reads_right_after_a_reschedule_and_after_completion() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await; // Friday, November 20, 10:00 AM in New York
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let job = app.ny_job().await;
+    let r = app.book(job, &[lena], "2026-11-23T09:00:00-05:00", "2026-11-23T11:00:00-05:00", 60).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let visit = r.id();
+    app.tick().await;
+    let r = app
+        .patch(
+            &format!("/api/v1/visits/{visit}"),
+            json!({"window_start": "2026-11-24T13:00:00-05:00", "window_end": "2026-11-24T15:00:00-05:00",
+                   "reason": "The replacement valve arrives Tuesday morning."}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.tick().await;
+    let link = customer_link(&app, job).await;
+
+    // 1. Rescheduled: the page on a phone.
+    browser.screen(390, true).await;
+    browser.go(&link).await;
+    let page = browser.wait_text("Who is coming").await;
+    assert!(page.contains("this job is scheduled") || page.contains("Next:"), "{page}");
+    let coming = browser.section("Who is coming", true).await.expect("a Who is coming section");
+    assert!(coming.contains("Tuesday, November 24, between 1:00 PM and 3:00 PM EST"), "the new window: {coming}");
+    assert!(coming.contains("Lena Okafor"), "{coming}");
+    assert!(!coming.contains("November 23"), "the old window is not coming any more: {coming}");
+    let promises = browser.rows("Our promises to you").await;
+    let old = promises
+        .iter()
+        .find(|l| l.contains("Monday, November 23, between 9:00 AM and 11:00 AM"))
+        .unwrap_or_else(|| panic!("the old arrival promise is listed: {promises:?}"));
+    assert!(old.contains("↻ renegotiated"), "the old arrival promise was renegotiated: {old:?}");
+    assert!(
+        promises
+            .iter()
+            .any(|l| l.contains("Tuesday, November 24, between 1:00 PM and 3:00 PM") && l.contains("pending")),
+        "the new arrival promise is pending: {promises:?}"
+    );
+    let told = browser.section("What we told you", true).await.expect("the messages");
+    assert!(told.to_lowercase().contains("visit rescheduled"), "{told}");
+    let told_all = browser.section("What we told you", false).await.unwrap();
+    assert!(told_all.contains("The replacement valve arrives Tuesday morning."), "{told_all}");
+    let (laid_out, screen) = browser.widths().await;
+    assert!(laid_out <= screen, "no sideways scrolling on a phone: {laid_out}px on a {screen}px screen");
+    browser.full_page_screenshot("customer-rescheduled-visit").await;
+    // Every message unfolded: long lines and links wrap, nothing runs off the screen.
+    browser.js("document.querySelectorAll('details').forEach(d => d.open = true);", json!([])).await;
+    let told = browser.section("What we told you", true).await.unwrap();
+    assert!(told.contains("The replacement valve arrives Tuesday morning."), "{told}");
+    let (laid_out, screen) = browser.widths().await;
+    assert!(laid_out <= screen, "messages unfolded: {laid_out}px on a {screen}px screen");
+    browser.full_page_screenshot("customer-rescheduled-visit-messages").await;
+
+    // 2. Tuesday: Lena is on her way at 1:10, arrives at 1:30 (inside the
+    // window), finishes at 3:15; the office closes the job.
+    for (at, status) in [
+        ("2026-11-24T18:10:00Z", "en_route"),
+        ("2026-11-24T18:30:00Z", "arrived"),
+        ("2026-11-24T20:15:00Z", "completed"),
+    ] {
+        app.clock.set(utc(at));
+        let r = app.post(&format!("/api/v1/visits/{visit}/status"), json!({"status": status})).await;
+        assert_eq!(r.status, StatusCode::OK, "{status}: {}", r.body);
+        app.tick().await;
+    }
+    let r = app.patch(&format!("/api/v1/jobs/{job}"), json!({"status": "completed"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.tick().await;
+
+    browser.go(&link).await;
+    let page = browser.wait_text("How did we do?").await;
+    assert!(page.contains("this job is completed"), "{page}");
+    assert!(!page.contains("Next:"), "nothing is next on a completed job: {page}");
+    assert!(!page.contains("Who is coming"), "nobody is coming: {page}");
+    let scores = browser
+        .js(
+            "return [...document.querySelectorAll('form[action$=\"/rating\"] button[name=score]')].map(b => b.value);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(scores, json!(["1", "2", "3", "4", "5"]), "one tap to rate us");
+    let promises = browser.rows("Our promises to you").await;
+    assert!(
+        promises
+            .iter()
+            .any(|l| l.contains("Tuesday, November 24, between 1:00 PM and 3:00 PM") && l.contains("✔ kept")),
+        "we arrived inside the new window: {promises:?}"
+    );
+    assert!(!promises.iter().any(|l| l.contains("✘ broken")), "no promise broken: {promises:?}");
+    let told = browser.section("What we told you", true).await.expect("the messages");
+    assert!(told.to_lowercase().contains("visit rescheduled"), "{told}");
+    let (laid_out, screen) = browser.widths().await;
+    assert!(laid_out <= screen, "no sideways scrolling on a phone: {laid_out}px on a {screen}px screen");
+    browser.full_page_screenshot("customer-completed-job").await;
+    browser.screen(360, true).await; // a small phone
+    browser.go(&link).await;
+    browser.wait_text("How did we do?").await;
+    let (laid_out, screen) = browser.widths().await;
+    assert!(laid_out <= screen, "no sideways scrolling on a small phone: {laid_out}px on a {screen}px screen");
+    browser.screen(1280, false).await;
+    browser.go(&link).await;
+    browser.wait_text("How did we do?").await;
+    browser.full_page_screenshot("customer-completed-job-desktop").await;
     browser.call(reqwest::Method::DELETE, "", None).await;
 }

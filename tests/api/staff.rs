@@ -150,3 +150,20 @@ async fn an_invitation_with_an_email_provider_says_we_emailed_it() {
         "We emailed lena.okafor@example.test a link to choose a password. It works once, for a week."
     );
 }
+
+#[tokio::test]
+async fn only_admins_can_read_sign_in_links_in_the_outbox() {
+    let app = spawn_app().await;
+    let priya = app.staff("Priya Raman", "dispatcher", "America/New_York").await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    assert_eq!(app.post(&format!("/api/v1/staff/{lena}/invite"), json!({})).await.status, StatusCode::ACCEPTED);
+    let admin = app.get("/api/v1/outbox?kind=password_reset").await;
+    assert_eq!(admin.body["items"].as_array().unwrap().len(), 1, "{}", admin.body);
+    let dispatcher = app.token_for(kept::domain::people::Role::Dispatcher, Some(priya)).await;
+    for path in ["/api/v1/outbox?kind=password_reset", "/api/v1/outbox?limit=200"] {
+        let r = app.get_as(&dispatcher, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let kinds: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+        assert!(!kinds.contains(&"password_reset"), "a dispatcher could take over an account: {kinds:?}");
+    }
+}

@@ -130,3 +130,103 @@ async fn without_a_provider_status_updates_are_not_sent_rather_than_broken() {
     assert_eq!(m["by_kind"]["status_update"]["kept_rate"], Value::Null, "nothing decided either way: {m}");
     assert!(page(&app, job).await.contains("not sent (no provider)"));
 }
+
+/// A customer with both an email and a phone, in New York.
+async fn both_channels(app: &TestApp) -> i64 {
+    app.post(
+        "/api/v1/customers",
+        json!({"name": "Nadia Brooks", "phone": "+1 212 555 0199", "email": "nadia@example.test", "timezone": "America/New_York"}),
+    )
+    .await
+    .id()
+}
+
+#[tokio::test]
+async fn a_status_update_after_a_move_tells_it_as_news_instead_of_no_news() {
+    let app = spawn_app().await;
+    app.clock.set(utc("2026-11-23T12:00:00Z")); // 07:00 in New York
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let job = app.job(both_channels(&app).await).await;
+    let visit = app.book(job, &[lena], "2026-11-24T11:00:00-05:00", "2026-11-24T12:00:00-05:00", 30).await.id();
+    app.clock.set(utc("2026-11-23T13:31:00Z"));
+    app.tick().await;
+    let morning = app.outbox("kind=status_update&channel=email").await;
+    assert!(morning[0]["body_text"].as_str().unwrap().contains("No news yet"), "nothing happened yet");
+
+    app.clock.set(utc("2026-11-23T15:00:00Z")); // 10:00: the office moves the visit
+    let r = app
+        .patch(&format!("/api/v1/visits/{visit}"), json!({"window_start": "2026-11-24T14:00:00-05:00", "window_end": "2026-11-24T15:00:00-05:00"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.clock.set(utc("2026-11-23T21:31:00Z")); // the 16:30 update
+    app.tick().await;
+    let updates = app.outbox("kind=status_update&channel=email").await;
+    assert_eq!(updates.len(), 2);
+    let text = updates[1]["body_text"].as_str().unwrap();
+    assert!(!text.contains("No news yet"), "a move is news: {text}");
+    assert!(
+        text.contains("We moved your work visit to Tuesday, November 24, between 2:00 PM and 3:00 PM EST"),
+        "the move, once though it went by SMS and email: {text}"
+    );
+    assert_eq!(text.matches("We moved your").count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn the_greeting_fits_the_hour_and_the_wording_follows_the_companys_update_times() {
+    let app = spawn_app().await;
+    let r = app.patch("/api/v1/organization", json!({"update_times": ["08:30", "12:00", "16:30", "19:58"]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.clock.set(utc("2026-11-23T23:00:00Z")); // 18:00 in New York
+    app.job(both_channels(&app).await).await;
+    app.clock.set(utc("2026-11-24T00:58:30Z")); // 19:58:30
+    app.tick().await;
+    let sms = app.outbox("kind=status_update&channel=sms").await;
+    assert_eq!(sms.len(), 1);
+    let text = sms[0]["body_text"].as_str().unwrap();
+    assert!(text.contains("Good evening"), "not 'Good afternoon' at 7:58 PM: {text}");
+    let email = app.outbox("kind=status_update&channel=email").await;
+    let text = email[0]["body_text"].as_str().unwrap();
+    assert!(text.contains("four times a day") && !text.contains("twice a day"), "{text}");
+    assert_eq!(email[0]["subject"].as_str().unwrap().split(':').next(), Some("Your evening update"));
+}
+
+#[tokio::test]
+async fn a_question_about_the_estimate_is_acknowledged_at_once_with_when_we_will_answer() {
+    let app = spawn_app().await;
+    let job = app.job(email_customer(&app, "Nadia Brooks").await).await;
+    let e = app
+        .post(
+            &format!("/api/v1/jobs/{job}/estimates"),
+            json!({"tax_rate_bp": 825, "lines": [{"kind": "labor", "description": "Dry-out", "quantity": "2", "unit": "h", "unit_price_minor": 8500}]}),
+        )
+        .await;
+    assert_eq!(e.status, StatusCode::CREATED, "{}", e.body);
+    let id = e.id();
+    assert_eq!(app.post(&format!("/api/v1/estimates/{id}/send"), json!({})).await.status, StatusCode::OK);
+    let m = app.outbox(&format!("kind=pricing_breakdown&job_id={job}")).await.remove(0);
+    let body = m["body_text"].as_str().unwrap();
+    let i = body.find("/c/").unwrap() + 3;
+    let token = body[i..i + 40].to_string();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = client
+        .post(app.url(&format!("/c/{token}/estimates/{id}/question")))
+        .form(&[("comment", "Does the price include moving the fridge?")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let html = client.get(app.url(&format!("/c/{token}"))).send().await.unwrap().text().await.unwrap();
+    // Asked at 10:00 AM on Friday, November 20: answered within a day.
+    assert!(html.contains("We have your question"), "{html}");
+    assert!(html.contains("We'll answer by <strong>Saturday, November 21, 10:00 AM EST</strong>"), "{html}");
+    let ps = app.get(&format!("/api/v1/jobs/{job}/promises")).await.body["items"].as_array().unwrap().clone();
+    let answer = ps.iter().find(|p| p["kind"] == "callback_by").expect("a promise to answer");
+    assert_eq!((answer["outcome"].as_str(), answer["due_at"].as_str()), (Some("pending"), Some("2026-11-21T15:00:00Z")));
+
+    // The office answers by message: the promise is kept.
+    let r = app.post(&format!("/api/v1/jobs/{job}/messages"), json!({"body": "Yes, moving the fridge is included."})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ps = app.get(&format!("/api/v1/jobs/{job}/promises")).await.body["items"].as_array().unwrap().clone();
+    let answer = ps.iter().find(|p| p["kind"] == "callback_by").unwrap();
+    assert_eq!(answer["outcome"], "kept", "{answer}");
+}
