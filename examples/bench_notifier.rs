@@ -132,7 +132,7 @@ async fn planning(label: &str, url: &str, n: usize) {
     }
     let seeded = t.elapsed().as_secs_f64();
     let n_ctx = NotifyCtx {
-        templates: Arc::new(kept::notify::templates::Templates::embedded().unwrap()),
+        templates: Arc::new(kept::messages::templates::Templates::embedded().unwrap()),
         public_url: "https://kept.example.test".into(),
     };
     // 2026-11-21T12:00Z: every zone has a slot after the jobs were created.
@@ -176,7 +176,7 @@ async fn delivery(url: &str, n: usize) {
     kept::db::migrate(&db).await.unwrap();
     seed(&db, n).await;
     let n_ctx = NotifyCtx {
-        templates: Arc::new(kept::notify::templates::Templates::embedded().unwrap()),
+        templates: Arc::new(kept::messages::templates::Templates::embedded().unwrap()),
         public_url: "https://kept.example.test".into(),
     };
     // Plan at 13:30 UTC (08:30 in New York): a quarter of the jobs get an update,

@@ -9,22 +9,9 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use rand::RngCore;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use sha2::{Digest, Sha256};
 
-/// The prefix makes a leaked token recognizable to secret scanners.
-pub const TOKEN_PREFIX: &str = "kept_";
-
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+pub use crate::domain::tokens::{hash_token, new_token, TOKEN_PREFIX};
 
 /// Who is calling: their organization and role. Every query is scoped by
 /// `organization_id`.

@@ -106,6 +106,106 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
+/// One `KEPT_*` environment variable: its name, its default, and what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    /// As the README's Configuration table shows it ("unset" when there is none).
+    pub default: &'static str,
+    /// One line.
+    pub meaning: &'static str,
+}
+
+/// The log filter used when `KEPT_LOG` is unset.
+pub const DEFAULT_LOG: &str = "info,sqlx=warn,sea_orm_migration=warn,tokio_cron_scheduler=warn";
+
+/// Every `KEPT_*` variable the server reads, in the README's order: the one
+/// list behind `kept --help` (see [`env_help`]) and the README's
+/// Configuration table (a test keeps the two in step).
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "KEPT_DATABASE_URL",
+        default: Settings::DEFAULT_DATABASE_URL,
+        meaning: "sqlite://path/to/file.db or postgres://user:pass@host:5432/db",
+    },
+    EnvVar { name: "KEPT_LISTEN", default: Settings::DEFAULT_LISTEN, meaning: "address and port to serve on" },
+    EnvVar {
+        name: "KEPT_PUBLIC_URL",
+        default: "http://<KEPT_LISTEN>",
+        meaning: "how people reach this server (base of customers' links and Twilio callbacks)",
+    },
+    EnvVar {
+        name: "KEPT_DEMO",
+        default: "auto",
+        meaning: "auto: seed the demo on an empty database unless a provider is configured; always; never",
+    },
+    EnvVar { name: "KEPT_DB_MAX_CONNECTIONS", default: "8", meaning: "database pool size" },
+    EnvVar { name: "KEPT_LOG", default: DEFAULT_LOG, meaning: "log filter (tracing env-filter syntax)" },
+    EnvVar {
+        name: "KEPT_NOTIFIER",
+        default: "on",
+        meaning: "off stops the minute tick in `serve` (tests drive it themselves)",
+    },
+    EnvVar {
+        name: "KEPT_TEMPLATES_DIR",
+        default: "./templates if present",
+        meaning: "message templates overriding the built-in ones",
+    },
+    EnvVar {
+        name: "KEPT_SMTP_URL",
+        default: "unset",
+        meaning: "email provider, e.g. smtp://127.0.0.1:2525 or smtps://user:pass@mail.example.com",
+    },
+    EnvVar { name: "KEPT_EMAIL_FROM", default: "Kept <kept@localhost>", meaning: "the From of customer email" },
+    EnvVar {
+        name: "KEPT_TWILIO_ACCOUNT_SID",
+        default: "unset",
+        meaning: "Twilio (or compatible) account; with KEPT_TWILIO_AUTH_TOKEN, turns SMS on",
+    },
+    EnvVar { name: "KEPT_TWILIO_AUTH_TOKEN", default: "unset", meaning: "Twilio auth token (never logged)" },
+    EnvVar {
+        name: "KEPT_TWILIO_FROM",
+        default: "unset",
+        meaning: "the sending number (E.164); it or a messaging service is needed for SMS",
+    },
+    EnvVar {
+        name: "KEPT_TWILIO_MESSAGING_SERVICE_SID",
+        default: "unset",
+        meaning: "the messaging service to send from, instead of KEPT_TWILIO_FROM",
+    },
+    EnvVar {
+        name: "KEPT_TWILIO_BASE_URL",
+        default: "https://api.twilio.com",
+        meaning: "for Twilio-compatible providers",
+    },
+    EnvVar {
+        name: "KEPT_TWILIO_TIMEOUT_SECS",
+        default: "15",
+        meaning: "seconds to wait for Twilio's answer before a send is `uncertain`",
+    },
+    EnvVar {
+        name: "KEPT_SMS_RATE_PER_SECOND",
+        default: "1",
+        meaning: "SMS pace per sender, shared by every replica on the database",
+    },
+    EnvVar {
+        name: "KEPT_TRUSTED_PROXY",
+        default: "unset",
+        meaning: "the reverse proxy's IP; only its X-Forwarded-For is believed for abuse limits",
+    },
+];
+
+/// The environment section of `kept --help`: one line per variable, with
+/// its meaning and default.
+pub fn env_help() -> String {
+    let width = ENV_VARS.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let mut out = String::from("Environment (every setting is optional; the defaults need nothing):\n");
+    for v in ENV_VARS {
+        out.push_str(&format!("  {:width$}  {} [default: {}]\n", v.name, v.meaning, v.default));
+    }
+    out
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {message}")]
 pub struct ConfigError {
@@ -237,6 +337,26 @@ impl Settings {
         })
     }
 
+    /// What `kept serve` logs as it starts, secrets left out: `database
+    /// sqlite://kept.db, listening on 127.0.0.1:3000, public URL
+    /// http://127.0.0.1:3000, notifier on, demo auto, sms off, email off`.
+    pub fn summary(&self) -> String {
+        let demo = match self.demo {
+            DemoMode::Auto => "auto",
+            DemoMode::Always => "always",
+            DemoMode::Never => "never",
+        };
+        format!(
+            "database {}, listening on {}, public URL {}, notifier {}, demo {demo}, sms {}, email {}",
+            redact_url(&self.database_url),
+            self.listen,
+            self.public_url,
+            if self.notifier_enabled { "on" } else { "off" },
+            if self.twilio.is_some() { "twilio" } else { "off" },
+            if self.smtp_url.is_some() { "smtp" } else { "off" },
+        )
+    }
+
     pub fn should_seed_demo(&self) -> bool {
         match self.demo {
             DemoMode::Always => true,
@@ -304,6 +424,54 @@ mod tests {
         assert!(!format!("{ok:?}").contains("hunter2"));
         assert_eq!(settings(&[("KEPT_SMTP_URL", "http://x")]).err().unwrap().var, "KEPT_SMTP_URL");
         assert_eq!(settings(&[("KEPT_SMS_RATE_PER_SECOND", "0")]).err().unwrap().var, "KEPT_SMS_RATE_PER_SECOND");
+    }
+
+    #[test]
+    fn env_vars_lists_exactly_the_variables_read() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let given =
+            [("KEPT_TWILIO_ACCOUNT_SID", "AC1"), ("KEPT_TWILIO_AUTH_TOKEN", "t"), ("KEPT_TWILIO_FROM", "+12065550100")];
+        Settings::from_lookup(|k| {
+            asked.borrow_mut().insert(k.to_string());
+            given.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let mut asked = asked.into_inner();
+        asked.insert("KEPT_LOG".to_string()); // read by main, before the settings
+        let listed: std::collections::BTreeSet<String> = ENV_VARS.iter().map(|v| v.name.to_string()).collect();
+        assert_eq!(listed, asked);
+        let defaults = settings(&[]).unwrap();
+        let default_of = |name: &str| ENV_VARS.iter().find(|v| v.name == name).unwrap().default;
+        assert_eq!(default_of("KEPT_DATABASE_URL"), defaults.database_url);
+        assert_eq!(default_of("KEPT_LISTEN"), defaults.listen.to_string());
+        assert_eq!(default_of("KEPT_EMAIL_FROM"), defaults.email_from);
+        assert_eq!(default_of("KEPT_DB_MAX_CONNECTIONS"), defaults.db_max_connections.to_string());
+        let help = env_help();
+        assert!(ENV_VARS.iter().all(|v| help.contains(v.name)), "{help}");
+        assert_eq!(help.lines().count(), ENV_VARS.len() + 1, "one line per variable:\n{help}");
+    }
+
+    #[test]
+    fn the_startup_summary_is_one_line_without_secrets() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.summary(),
+            "database sqlite://kept.db, listening on 127.0.0.1:3000, public URL http://127.0.0.1:3000, \
+             notifier on, demo auto, sms off, email off"
+        );
+        let s = settings(&[
+            ("KEPT_DATABASE_URL", "postgres://kept:hunter2@db/kept"),
+            ("KEPT_SMTP_URL", "smtps://mail:hunter3@mail.example.test"),
+            ("KEPT_TWILIO_ACCOUNT_SID", "AC1"),
+            ("KEPT_TWILIO_AUTH_TOKEN", "hunter4"),
+            ("KEPT_TWILIO_FROM", "+12065550100"),
+            ("KEPT_NOTIFIER", "off"),
+        ])
+        .unwrap();
+        let shown = s.summary();
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(shown.contains("database postgres://kept:***@db/kept,"), "{shown}");
+        assert!(shown.ends_with("notifier off, demo auto, sms twilio, email smtp"), "{shown}");
     }
 
     #[test]

@@ -234,7 +234,7 @@ pub async fn seed_if_empty(
             // Visits happen at the property: windows are set in the crew's zone.
             let crew_zone = Zone::parse(STAFF[staff].tz).map_err(ApiError::Internal)?;
             let start = local_at(crew_zone, crew_zone.date_of(now), days, hour);
-            crate::store::visits::book(
+            crate::usecases::visits::book(
                 db,
                 notify,
                 &created.organization,

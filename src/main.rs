@@ -6,7 +6,12 @@ use kept::startup::Application;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "kept", version, about = "Kept: appointments that keep their promises")]
+#[command(
+    name = "kept",
+    version,
+    about = "Kept: appointments that keep their promises",
+    after_help = kept::config::env_help()
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -56,10 +61,13 @@ enum OrgCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One readable line per event: no module targets, no span context.
     tracing_subscriber::fmt()
+        .compact()
+        .with_target(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEPT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(kept::config::DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -93,7 +101,7 @@ async fn main() -> ExitCode {
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn serve(settings: Settings) -> Result<(), AnyError> {
-    tracing::info!(?settings, "starting");
+    tracing::info!("starting: {}", settings.summary());
     let app = Application::build(settings.clone()).await?;
     if settings.should_seed_demo() {
         if let Some(seeded) =

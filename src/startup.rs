@@ -43,7 +43,7 @@ impl Application {
         let server_lock = crate::backup::ServerLock::take(&settings.database_url)?;
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::migrate(&db).await?;
-        let templates = crate::notify::templates::Templates::load(settings.templates_dir.as_deref())?;
+        let templates = crate::messages::templates::Templates::load(settings.templates_dir.as_deref())?;
         let notify =
             crate::notify::NotifyCtx { templates: Arc::new(templates), public_url: settings.public_url.clone() };
         let transports = Arc::new(crate::notify::transport::Transports::from_settings(&settings)?);

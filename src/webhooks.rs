@@ -3,7 +3,7 @@
 
 use crate::entities::{customer, inbound_message, job, message, organization};
 use crate::error::ApiError;
-use crate::notify::outbox::state;
+use crate::messages::outbox::state;
 use crate::startup::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -316,7 +316,7 @@ async fn inbound(
                 )
                 .await?;
                 if kind == "reply" || kind == "help" {
-                    crate::notify::alerts::alert_dispatchers(
+                    crate::messages::alerts::alert_dispatchers(
                         &txn,
                         &state.notify,
                         o,

@@ -207,6 +207,6 @@ async fn send(State(state): State<AppState>, caller: Caller, Path(id): Path<Stri
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
     let id = path_id(&id)?;
     crate::access::ensure_estimate(&caller, &estimates::load(&state.db, org.id, id).await?.estimate)?;
-    let full = estimates::send(&state.db, &state.notify, &org, id, state.clock.now()).await?;
+    let full = crate::usecases::estimates::send(&state.db, &state.notify, &org, id, state.clock.now()).await?;
     Ok(Json(respond(&state, &full).await?))
 }

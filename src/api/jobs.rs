@@ -7,7 +7,6 @@ use crate::domain::job::JobStatus;
 use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::jobs::{JobFilter, NewJob};
-use crate::store::timeline::Event;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -130,76 +129,15 @@ async fn update(
     });
     let reason = super::optional_text(&mut p, "reason", input.reason, 300);
     p.into_result()?;
-    let now = state.clock.now();
-    let txn = state.db.begin().await?;
-    let job = crate::store::jobs::get(&txn, caller.organization_id, path_id(&id)?).await?;
-    if title.is_some() || story.is_some() {
-        use sea_orm::{ActiveModelTrait, Set};
-        let mut active: crate::entities::job::ActiveModel = job.clone().into();
-        if let Some(t) = &title {
-            active.title = Set(t.clone());
-        }
-        if let Some(s) = &story {
-            active.story = Set(s.clone());
-        }
-        active.updated_at = Set(now);
-        active.update(&txn).await?;
-        crate::store::timeline::record(
-            &txn,
-            caller.organization_id,
-            Event {
-                job_id: job.id,
-                visit_id: None,
-                kind: "job_edited",
-                summary: "Job details edited".into(),
-                data: json!({"title": title, "story_changed": story.is_some()}),
-            },
-            now,
-        )
-        .await?;
-    }
-    if let Some(to) = status {
-        let was_open = JobStatus::parse(&job.status).is_some_and(JobStatus::is_open);
-        if to == JobStatus::Completed && was_open {
-            // Visits booked and not yet started would dangle on a completed
-            // job: the office decides about each (cancel or move it) first.
-            let open: Vec<_> = crate::store::visits::open_of_job(&txn, job.id)
-                .await?
-                .into_iter()
-                .filter(|v| v.status == crate::domain::visit::VisitStatus::Scheduled.as_str())
-                .collect();
-            if !open.is_empty() {
-                let ids: Vec<i64> = open.iter().map(|v| v.id).collect();
-                return Err(ApiError::Conflict {
-                    code: "open_visits",
-                    message: format!(
-                        "job {} still has visits booked ({}); cancel or complete them before completing the job",
-                        job.id,
-                        ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
-                    ),
-                    details: json!({"open_visit_ids": ids}),
-                });
-            }
-        }
-        let why = match (&reason, to) {
-            (Some(r), _) => format!("changed by the office: {r}"),
-            (None, _) => "changed by the office".to_string(),
-        };
-        crate::store::jobs::set_status(&txn, &job, to, &why, now).await?;
-        if was_open && !to.is_open() {
-            let org = crate::store::orgs::get(&txn, caller.organization_id).await?;
-            match to {
-                JobStatus::Completed => {
-                    crate::notify::events::on_job_completed(&txn, &state.notify, &org, &job, now).await?
-                }
-                _ => {
-                    crate::store::visits::cancel_job(&txn, &state.notify, &org, &job, reason.as_deref(), now).await?;
-                }
-            }
-        }
-    }
-    let job = crate::store::jobs::get(&txn, caller.organization_id, job.id).await?;
-    txn.commit().await?;
+    let job = crate::usecases::jobs::change(
+        &state.db,
+        &state.notify,
+        caller.organization_id,
+        path_id(&id)?,
+        crate::usecases::jobs::JobEdit { title, story, status, reason },
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(job.into()))
 }
 
@@ -331,7 +269,7 @@ async fn send_message(
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
     let org = crate::store::orgs::get(&state.db, org_id).await?;
-    let reachable: Vec<Channel> = crate::notify::compose::reachable(&customer).into_iter().map(|(c, _)| c).collect();
+    let reachable: Vec<Channel> = crate::messages::compose::reachable(&customer).into_iter().map(|(c, _)| c).collect();
     let channels = requested.unwrap_or_else(|| reachable.clone());
     if channels.is_empty() {
         return Err(ApiError::field("channels", "name at least one channel"));
@@ -363,7 +301,7 @@ async fn send_message(
     };
     let now = state.clock.now();
     let txn = state.db.begin().await?;
-    let keys = crate::notify::events::reply(
+    let keys = crate::messages::events::reply(
         &txn,
         &state.notify,
         &org,

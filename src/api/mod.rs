@@ -23,7 +23,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
-use tower_http::trace::TraceLayer;
 
 /// The OpenAPI 3 document, kept beside the code it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -53,8 +52,57 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .layer(axum::middleware::from_fn(crate::web::security_headers))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One line per request, after it is answered: `GET /api/v1/jobs 200 3.1ms`.
+/// The query string is left out (it may carry a token), and so are the
+/// secret segments of customers' links and reset links.
+async fn log_request(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = loggable_path(req.uri().path());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let took = started.elapsed();
+    tracing::info!("{method} {path} {} {}", response.status().as_u16(), Millis(took));
+    response
+}
+
+/// A request path fit for the log: `/c/<token>/...` and `/reset/<token>`
+/// show `{token}`, and any other segment long enough to be a secret `…`.
+pub(crate) fn loggable_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut previous = "";
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let secret_follows = i == 2 && matches!(previous, "c" | "reset");
+        if !segment.is_empty() && secret_follows {
+            out.push_str("{token}");
+        } else if segment.len() >= 32 {
+            out.push('…');
+        } else {
+            out.push_str(segment);
+        }
+        previous = segment;
+    }
+    out
+}
+
+/// A latency as people read it: `0.4ms`, `12.5ms`, `1.20s`.
+struct Millis(std::time::Duration);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_secs_f64() * 1000.0;
+        if ms < 1000.0 {
+            write!(f, "{ms:.1}ms")
+        } else {
+            write!(f, "{:.2}s", ms / 1000.0)
+        }
+    }
 }
 
 async fn healthz(
@@ -158,4 +206,29 @@ pub fn optional_text(p: &mut crate::error::Problems, field: &str, v: Option<Stri
         return None;
     }
     Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{loggable_path, Millis};
+    use std::time::Duration;
+
+    #[test]
+    fn logged_paths_keep_ids_and_hide_tokens() {
+        assert_eq!(loggable_path("/api/v1/jobs/12/visits"), "/api/v1/jobs/12/visits");
+        assert_eq!(loggable_path("/"), "/");
+        let token = "a".repeat(40);
+        assert_eq!(loggable_path(&format!("/c/{token}")), "/c/{token}");
+        assert_eq!(loggable_path(&format!("/c/{token}/estimates/3/approve")), "/c/{token}/estimates/3/approve");
+        assert_eq!(loggable_path("/reset/short"), "/reset/{token}");
+        assert_eq!(loggable_path("/reset"), "/reset");
+        assert_eq!(loggable_path(&format!("/somewhere/{token}")), "/somewhere/…");
+    }
+
+    #[test]
+    fn latencies_read_as_milliseconds_or_seconds() {
+        assert_eq!(Millis(Duration::from_micros(3140)).to_string(), "3.1ms");
+        assert_eq!(Millis(Duration::from_micros(80)).to_string(), "0.1ms");
+        assert_eq!(Millis(Duration::from_millis(1234)).to_string(), "1.23s");
+    }
 }

@@ -4,7 +4,7 @@ use super::{page, paged};
 use crate::auth::Caller;
 use crate::entities::message;
 use crate::error::{ApiError, Problems};
-use crate::notify::outbox::state;
+use crate::messages::outbox::state;
 use crate::startup::AppState;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/outbox", get(list))
 }
 
-pub const KINDS: &[&str] = crate::notify::templates::KINDS;
+pub const KINDS: &[&str] = crate::messages::templates::KINDS;
 
 #[derive(Serialize)]
 pub struct MessageView {

@@ -103,7 +103,7 @@ async fn record(
     let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
     let zone = zone_of(&customer.timezone);
-    let when = crate::notify::compose::clock_time(zone, due);
+    let when = crate::messages::compose::clock_time(zone, due);
     let description = description.unwrap_or_else(|| match k {
         kind::CALLBACK_BY => format!("Call you back by {when}"),
         _ => format!("Finish the work by {}", due.with_timezone(&zone.0).format("%A, %B %-d")),
@@ -278,7 +278,7 @@ async fn resolve_task(
     }
     let resolution = super::required_text(&mut p, "resolution", input.resolution, 2000);
     p.into_result()?;
-    let t = crate::store::ratings::resolve(
+    let t = crate::usecases::ratings::resolve(
         &state.db,
         &state.notify,
         caller.organization_id,

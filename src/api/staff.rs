@@ -276,7 +276,7 @@ pub(crate) async fn invite_person(
         ])
         .map_err(ApiError::TooManyRequests)?;
     let now = state.clock.now();
-    crate::store::sessions::send_password_link(&state.db, &state.notify, person, true, now).await?;
+    crate::usecases::invitations::send_password_link(&state.db, &state.notify, person, true, now).await?;
     crate::store::sessions::audit(
         &state.db,
         Some(caller.organization_id),

@@ -92,7 +92,7 @@ pub async fn book(
         return Err(ApiError::Internal("visit parse accepted incomplete input".into()));
     };
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
-    let booked = crate::store::visits::book(
+    let booked = crate::usecases::visits::book(
         &state.db,
         &state.notify,
         &org,
@@ -170,7 +170,7 @@ async fn update(
     }
     p.into_result()?;
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
-    let updated = crate::store::visits::update(
+    let updated = crate::usecases::visits::update(
         &state.db,
         &state.notify,
         &org,
@@ -219,7 +219,7 @@ async fn set_status(
     let mut p = Problems::default();
     let reason = super::optional_text(&mut p, "reason", input.reason, 300);
     p.into_result()?;
-    let v = crate::store::visits::set_status(
+    let v = crate::usecases::visits::set_status(
         &state.db,
         &state.notify,
         caller.organization_id,

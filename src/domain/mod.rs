@@ -7,4 +7,5 @@ pub mod messaging;
 pub mod money;
 pub mod people;
 pub mod time;
+pub mod tokens;
 pub mod visit;

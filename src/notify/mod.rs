@@ -1,26 +1,12 @@
 //! The notifier: what to tell customers and when (planner), the outbox,
 //! and delivery over SMTP and Twilio (worker, transports).
 
-pub mod alerts;
-pub mod changes;
-pub mod compose;
-pub mod events;
 pub mod ledger;
-pub mod outbox;
 pub mod planner;
-pub mod templates;
 pub mod transport;
 pub mod worker;
 
-use std::sync::Arc;
-
-/// What code that enqueues messages needs: the templates and the public URL
-/// that customer links are built on.
-#[derive(Clone)]
-pub struct NotifyCtx {
-    pub templates: Arc<templates::Templates>,
-    pub public_url: String,
-}
+pub use crate::messages::NotifyCtx;
 
 use crate::startup::AppState;
 
@@ -60,23 +46,83 @@ pub async fn run_tick(
 fn spawn_minute(state: &AppState) {
     let s = state.clone();
     tokio::spawn(async move {
+        // One readable line per run: what was planned, watched and delivered.
+        let started = std::time::Instant::now();
+        let mut parts = Vec::new();
+        let mut failed = false;
         match plan(&s).await {
-            Ok(r) if r != planner::TickReport::default() => tracing::info!(planned = ?r, "notifier planned"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "notifier planning failed"),
+            Ok(r) => parts.push(counts(
+                "planned",
+                &[
+                    ("jobs", r.jobs_planned as usize),
+                    ("status updates", r.status_updates as usize),
+                    ("reminders", r.reminders as usize),
+                ],
+            )),
+            Err(e) => {
+                failed = true;
+                parts.push(format!("planning failed: {e}"));
+            }
         }
         match ledger::watch(&s.db, &s.notify, s.clock.now()).await {
-            Ok(r) if r != ledger::WatchReport::default() => tracing::info!(ledger = ?r, "promises watched"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "watching promises failed"),
+            Ok(r) => parts.push(counts(
+                "promises",
+                &[
+                    ("at risk", r.at_risk as usize),
+                    ("broken", r.broken as usize),
+                    ("apologies", r.apologies as usize),
+                    ("updates decided", r.updates_decided as usize),
+                ],
+            )),
+            Err(e) => {
+                failed = true;
+                parts.push(format!("watching promises failed: {e}"));
+            }
         }
         // Deliver right after planning, so new messages do not wait a minute.
         match deliver(&s).await {
-            Ok(r) if r.claimed > 0 => tracing::info!(delivered = ?r, "notifier delivered"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "notifier delivery failed"),
+            Ok(r) => parts.push(counts(
+                "delivered",
+                &[
+                    ("claimed", r.claimed),
+                    ("sent", r.sent),
+                    ("not sent (no provider)", r.no_provider),
+                    ("held", r.held),
+                    ("retried", r.retried),
+                    ("failed", r.failed),
+                    ("uncertain", r.uncertain),
+                    ("superseded", r.superseded),
+                    ("suppressed", r.suppressed),
+                ],
+            )),
+            Err(e) => {
+                failed = true;
+                parts.push(format!("delivery failed: {e}"));
+            }
+        }
+        let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let what = if parts.is_empty() { "nothing due".to_string() } else { parts.join("; ") };
+        let parts_empty = parts.is_empty();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if failed {
+            tracing::error!("notifier run: {what} ({ms:.1}ms)");
+        } else if parts_empty {
+            // A quiet minute is not worth a line at info (1,440 a day).
+            tracing::debug!("notifier run: {what} ({ms:.1}ms)");
+        } else {
+            tracing::info!("notifier run: {what} ({ms:.1}ms)");
         }
     });
+}
+
+/// `delivered 8 claimed, 8 not sent (no provider)`: the non-zero counts, or "".
+fn counts(label: &str, pairs: &[(&str, usize)]) -> String {
+    let shown: Vec<String> = pairs.iter().filter(|(_, n)| *n > 0).map(|(what, n)| format!("{n} {what}")).collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!("{label} {}", shown.join(", "))
+    }
 }
 
 /// Starts the cron scheduler that plans and delivers every minute (and once now).

@@ -8,8 +8,6 @@
 //!   the next slot expires (the worker supersedes it).
 //! - **Reminders**: the day before a visit, for visits booked earlier than that.
 
-use super::compose::{self, Parties, Plan};
-use super::outbox::{self, Link};
 use super::NotifyCtx;
 use crate::db::Db;
 use crate::domain::job::JobStatus;
@@ -18,6 +16,8 @@ use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{customer, job, organization, staff, timeline_event, visit, visit_staff};
 use crate::error::ApiError;
+use crate::messages::compose::{self, Parties, Plan};
+use crate::messages::outbox::{self, Link};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{

@@ -5,13 +5,13 @@
 //! UPDATE ... RETURNING atomically under its write lock. A claimed row is
 //! leased; if its worker dies, the lease runs out and the row comes back.
 
-use super::outbox::state;
 use super::transport::{Flag, Outcome, Transports};
 use crate::db::Db;
 use crate::domain::messaging::{backoff, parse_time, QuietHours};
 use crate::domain::people::Channel;
 use crate::domain::time::{truncate_to_second, Zone};
 use crate::entities::{customer, message, organization};
+use crate::messages::outbox::state;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sea_orm::sea_query::Expr;

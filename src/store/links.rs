@@ -19,7 +19,7 @@ pub async fn job_for_token<C: ConnectionTrait>(
         return Ok(None);
     }
     let Some(link) = customer_link::Entity::find()
-        .filter(customer_link::Column::TokenHash.eq(crate::auth::hash_token(token)))
+        .filter(customer_link::Column::TokenHash.eq(crate::domain::tokens::hash_token(token)))
         .one(db)
         .await?
     else {

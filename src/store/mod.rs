@@ -8,7 +8,6 @@ pub mod links;
 pub mod metrics;
 pub mod orgs;
 pub mod promises;
-pub mod ratings;
 pub mod sessions;
 pub mod staff;
 pub mod timeline;

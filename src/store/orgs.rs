@@ -1,8 +1,8 @@
 use super::staff::{self, NewStaff};
-use crate::auth::{hash_token, new_token};
 use crate::db::Db;
 use crate::domain::people::Role;
 use crate::domain::time::Zone;
+use crate::domain::tokens::{hash_token, new_token};
 use crate::entities::{api_token, organization};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};

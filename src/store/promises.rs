@@ -174,7 +174,8 @@ pub async fn pending_answer<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<O
 /// Our answer went out (a message from the office, or a revised estimate):
 /// the promise to answer is kept if on time, broken if late.
 pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-    for p in pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(|p| p.key.starts_with("answer_by:"))
+    for p in
+        pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(|p| p.key.starts_with("answer_by:"))
     {
         let o = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
         decide(db, p.id, o, serde_json::json!({"answered_by": how, "at": now}), None, now).await?;

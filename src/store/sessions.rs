@@ -1,11 +1,9 @@
 //! Staff sign-in: argon2id passwords, sessions in the database (they survive
 //! a restart), one-time reset links, and the audit log.
 
-use crate::auth::{hash_token, new_token};
-use crate::entities::{audit, message, password_reset, session, staff};
+use crate::domain::tokens::{hash_token, new_token};
+use crate::entities::{audit, password_reset, session, staff};
 use crate::error::ApiError;
-use crate::notify::outbox::state;
-use crate::notify::NotifyCtx;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
@@ -145,56 +143,6 @@ pub async fn sign_out<C: ConnectionTrait>(
 ) -> Result<(), ApiError> {
     session::Entity::delete_by_id(s.id).exec(db).await?;
     audit(db, Some(s.organization_id), Some(s.staff_id), "sign_out", json!({}), Some(ip), now).await
-}
-
-/// Emails a one-time link to set a password: a reset, or an admin's invitation.
-pub async fn send_password_link<C: ConnectionTrait>(
-    db: &C,
-    n: &NotifyCtx,
-    person: &staff::Model,
-    invite: bool,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let token = hex::encode(&new_token().as_bytes()[5..37]);
-    let expires = if invite { now + Duration::days(INVITE_DAYS) } else { now + Duration::hours(RESET_HOURS) };
-    password_reset::ActiveModel {
-        staff_id: Set(person.id),
-        token_hash: Set(hash_token(&token)),
-        expires_at: Set(expires),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let org = super::orgs::get(db, person.organization_id).await?;
-    let ctx = json!({
-        "org": {"name": org.name},
-        "staff": {"name": person.name, "first_name": crate::notify::compose::first_name(&person.name), "role": person.role},
-        "link": format!("{}/reset/{token}", n.public_url),
-        "invite": invite,
-        "expires_hours": (expires - now).num_hours(),
-    });
-    let email = n.templates.email("password_reset", &ctx).map_err(|e| ApiError::Internal(e.to_string()))?;
-    message::ActiveModel {
-        organization_id: Set(person.organization_id),
-        kind: Set("password_reset".into()),
-        channel: Set("email".into()),
-        recipient: Set(person.email.clone()),
-        subject: Set(Some(email.subject)),
-        body_text: Set(email.text),
-        body_html: Set(Some(email.html)),
-        dedupe_key: Set(format!("password_reset:{}:{}", person.id, hash_token(&token))),
-        state: Set(state::PENDING.into()),
-        due_at: Set(now),
-        next_attempt_at: Set(now),
-        attempts: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
 }
 
 /// The person a reset link is for, if it is valid and unused.

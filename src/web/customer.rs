@@ -4,7 +4,8 @@
 use crate::domain::time::Zone;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::estimates::{self, Decision};
+use crate::store::estimates;
+use crate::usecases::estimates::Decision;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -87,7 +88,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
         upcoming.push(json!({
             "kind": v.visit.kind.replace('_', "-"),
             "status": if v.visit.status == "en_route" { "on the way".to_string() } else { v.visit.status.replace('_', " ") },
-            "window": crate::notify::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
+            "window": crate::messages::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
             "people": people.iter().map(|p| json!({"name": p.name, "role": p.role, "bio": p.bio, "photo_url": p.photo_url})).collect::<Vec<_>>(),
         }));
     }
@@ -116,7 +117,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
         .collect();
     let answer_by = crate::store::promises::pending_answer(&state.db, job.id)
         .await?
-        .map(|p| crate::notify::compose::day_and_time(zone, p.due_at));
+        .map(|p| crate::messages::compose::day_and_time(zone, p.due_at));
     // Nothing is "next" on a closed job.
     let next_promise = ledger
         .iter()
@@ -152,8 +153,8 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             "can_rate": job.status == "completed" && rated.is_none(),
             "rating": rated.map(|r| r.score),
             "org": {"name": org.name, "phone": org.phone, "email": org.email, "mission_statement": org.mission_statement},
-            "customer": {"first_name": crate::notify::compose::first_name(&customer.name)},
-            "job": {"title": job.title, "status": crate::notify::compose::status_label(&job.status)},
+            "customer": {"first_name": crate::messages::compose::first_name(&customer.name)},
+            "job": {"title": job.title, "status": crate::messages::compose::status_label(&job.status)},
             "visits": upcoming,
             "estimate": estimate,
             "answer_by": answer_by,
@@ -164,7 +165,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
 /// A promise as the customer reads it: what *we* will do, whatever words the
 /// office's records use.
 fn promise_phrase(p: &crate::entities::promise::Model, zone: Zone) -> String {
-    use crate::notify::compose::{day_and_time, window_phrase};
+    use crate::messages::compose::{day_and_time, window_phrase};
     let by = day_and_time(zone, p.due_at);
     match p.kind.as_str() {
         "arrival_window" => format!("Arrive {}", window_phrase(zone, p.window_start.unwrap_or(p.due_at), p.due_at)),
@@ -193,7 +194,7 @@ async fn decide(
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
     let Ok(id) = super::super::api::path_id(&id) else { return Ok(not_found()) };
     let comment = comment.map(|c| c.trim().chars().take(2000).collect::<String>()).filter(|c| !c.is_empty());
-    match estimates::decide(&state.db, &state.notify, &job, id, decision, comment, now).await {
+    match crate::usecases::estimates::decide(&state.db, &state.notify, &job, id, decision, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
         Err(ApiError::NotFound) => Ok(not_found()),
         Err(ApiError::Conflict { message, .. }) => Ok(render(
@@ -250,7 +251,7 @@ async fn rate(
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
     let score = f.score.as_deref().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(0);
     let comment = f.comment.map(|c| c.trim().chars().take(2000).collect::<String>()).unwrap_or_default();
-    match crate::store::ratings::rate(&state.db, &state.notify, &job, score, comment, now).await {
+    match crate::usecases::ratings::rate(&state.db, &state.notify, &job, score, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
         Err(ApiError::Validation(_)) => Ok(render(
             "customer_notice.html",

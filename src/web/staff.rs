@@ -257,7 +257,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
                     "job_id": e.job.id,
                     "who": people.iter().filter(|p| e.visit.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
                     "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
-                    "window": crate::notify::compose::window_phrase(zone, e.visit.visit.window_start, e.visit.visit.window_end),
+                    "window": crate::messages::compose::window_phrase(zone, e.visit.visit.window_start, e.visit.visit.window_end),
                     "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
                     "status": e.visit.visit.status.replace('_', " "),
                     "start": e.visit.visit.window_start,
@@ -324,7 +324,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
                 let who =
                     people.iter().filter(|p| v.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>();
                 Some(json!({
-                    "window": crate::notify::compose::window_phrase(czone, v.visit.window_start, v.visit.window_end),
+                    "window": crate::messages::compose::window_phrase(czone, v.visit.window_start, v.visit.window_end),
                     "kind": v.visit.kind.replace('_', "-"), "job": job.title, "job_id": job.id,
                     "customer": customer.name, "who": who.join(", "),
                 }))
@@ -430,7 +430,7 @@ async fn visit_status(
         return Ok(Redirect::to("/app").into_response());
     }
     let only_assignee = crate::access::field_staff(&caller);
-    match crate::store::visits::set_status(
+    match crate::usecases::visits::set_status(
         &state.db,
         &state.notify,
         me.organization_id,
@@ -507,7 +507,7 @@ async fn job_view(
     status: StatusCode,
     form: serde_json::Value,
 ) -> Result<Response, ApiError> {
-    use crate::notify::compose::window_phrase;
+    use crate::messages::compose::window_phrase;
     let org = caller.organization_id;
     let customer = crate::store::customers::get(&state.db, org, job.customer_id).await?;
     let zone = crate::api::views::zone_of(&customer.timezone);
@@ -722,7 +722,7 @@ async fn job_book(
                 window_end,
                 duration_minutes,
             };
-            match crate::store::visits::book(&state.db, &state.notify, &org, job.id, new, state.clock.now()).await {
+            match crate::usecases::visits::book(&state.db, &state.notify, &org, job.id, new, state.clock.now()).await {
                 Ok(_) => return Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response()),
                 Err(ApiError::Conflict { message, details, .. }) => {
                     refused(StatusCode::CONFLICT, format!("{message}{}", conflict_windows(&details)))
@@ -996,7 +996,7 @@ async fn forgot(
         .all(&state.db)
         .await?
     {
-        sessions::send_password_link(&state.db, &state.notify, &person, false, now).await?;
+        crate::usecases::invitations::send_password_link(&state.db, &state.notify, &person, false, now).await?;
         sessions::audit(
             &state.db,
             Some(person.organization_id),

@@ -14,7 +14,7 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
     let settings = Settings::from_lookup(|_| None).unwrap();
     let clock = kept::clock::ManualClock::new(crate::helpers::utc("2026-11-22T12:00:00Z"));
     let notify = kept::notify::NotifyCtx {
-        templates: std::sync::Arc::new(kept::notify::templates::Templates::embedded().unwrap()),
+        templates: std::sync::Arc::new(kept::messages::templates::Templates::embedded().unwrap()),
         public_url: settings.public_url.clone(),
     };
     let seeded = kept::demo::seed_if_empty(&conn, &notify, &clock, &settings)

@@ -163,7 +163,8 @@ async fn only_admins_can_read_sign_in_links_in_the_outbox() {
     for path in ["/api/v1/outbox?kind=password_reset", "/api/v1/outbox?limit=200"] {
         let r = app.get_as(&dispatcher, path).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        let kinds: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> =
+            r.body["items"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
         assert!(!kinds.contains(&"password_reset"), "a dispatcher could take over an account: {kinds:?}");
     }
 }

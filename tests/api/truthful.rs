@@ -155,7 +155,10 @@ async fn a_status_update_after_a_move_tells_it_as_news_instead_of_no_news() {
 
     app.clock.set(utc("2026-11-23T15:00:00Z")); // 10:00: the office moves the visit
     let r = app
-        .patch(&format!("/api/v1/visits/{visit}"), json!({"window_start": "2026-11-24T14:00:00-05:00", "window_end": "2026-11-24T15:00:00-05:00"}))
+        .patch(
+            &format!("/api/v1/visits/{visit}"),
+            json!({"window_start": "2026-11-24T14:00:00-05:00", "window_end": "2026-11-24T15:00:00-05:00"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     app.clock.set(utc("2026-11-23T21:31:00Z")); // the 16:30 update
@@ -221,10 +224,14 @@ async fn a_question_about_the_estimate_is_acknowledged_at_once_with_when_we_will
     assert!(html.contains("We'll answer by <strong>Saturday, November 21, 10:00 AM EST</strong>"), "{html}");
     let ps = app.get(&format!("/api/v1/jobs/{job}/promises")).await.body["items"].as_array().unwrap().clone();
     let answer = ps.iter().find(|p| p["kind"] == "callback_by").expect("a promise to answer");
-    assert_eq!((answer["outcome"].as_str(), answer["due_at"].as_str()), (Some("pending"), Some("2026-11-21T15:00:00Z")));
+    assert_eq!(
+        (answer["outcome"].as_str(), answer["due_at"].as_str()),
+        (Some("pending"), Some("2026-11-21T15:00:00Z"))
+    );
 
     // The office answers by message: the promise is kept.
-    let r = app.post(&format!("/api/v1/jobs/{job}/messages"), json!({"body": "Yes, moving the fridge is included."})).await;
+    let r =
+        app.post(&format!("/api/v1/jobs/{job}/messages"), json!({"body": "Yes, moving the fridge is included."})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let ps = app.get(&format!("/api/v1/jobs/{job}/promises")).await.body["items"].as_array().unwrap().clone();
     let answer = ps.iter().find(|p| p["kind"] == "callback_by").unwrap();

@@ -36,7 +36,7 @@ pub fn new_link(public_url: &str) -> Link {
     let mut bytes = [0u8; 20];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    Link { url: format!("{public_url}/c/{token}"), token_hash: crate::auth::hash_token(&token) }
+    Link { url: format!("{public_url}/c/{token}"), token_hash: crate::domain::tokens::hash_token(&token) }
 }
 
 fn row(org_id: i64, d: Draft, now: DateTime<Utc>) -> message::ActiveModel {

@@ -1,10 +1,10 @@
 //! After the work: the customer's rating, and the follow-up a low one opens.
 
-use super::timeline::{self, Event};
 use crate::db::Db;
 use crate::entities::{rating, task};
 use crate::error::ApiError;
-use crate::notify::NotifyCtx;
+use crate::messages::NotifyCtx;
+use crate::store::timeline::{self, Event};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -42,8 +42,10 @@ pub async fn rate(
     }
     .insert(&txn)
     .await
-    .map_err(|e| super::unique_violation(e, "already_rated", "thank you, we already have your rating for this job"))?;
-    let customer = super::customers::get(&txn, job.organization_id, job.customer_id).await?;
+    .map_err(|e| {
+        crate::store::unique_violation(e, "already_rated", "thank you, we already have your rating for this job")
+    })?;
+    let customer = crate::store::customers::get(&txn, job.organization_id, job.customer_id).await?;
     timeline::record(
         &txn,
         job.organization_id,
@@ -78,8 +80,8 @@ pub async fn rate(
         }
         .insert(&txn)
         .await?;
-        let org = super::orgs::get(&txn, job.organization_id).await?;
-        crate::notify::alerts::alert_managers(
+        let org = crate::store::orgs::get(&txn, job.organization_id).await?;
+        crate::messages::alerts::alert_managers(
             &txn,
             n,
             &org,
@@ -128,12 +130,12 @@ pub async fn resolve(
             details: json!({}),
         });
     }
-    let org = super::orgs::get(&txn, org_id).await?;
-    let job = super::jobs::get(&txn, org_id, t.job_id).await?;
-    let customer = super::customers::get(&txn, org_id, job.customer_id).await?;
+    let org = crate::store::orgs::get(&txn, org_id).await?;
+    let job = crate::store::jobs::get(&txn, org_id, t.job_id).await?;
+    let customer = crate::store::customers::get(&txn, org_id, job.customer_id).await?;
     let mut extra = serde_json::Map::new();
     extra.insert("resolution".into(), json!(resolution));
-    crate::notify::events::simple(
+    crate::messages::events::simple(
         &txn,
         n,
         &org,

@@ -1,0 +1,22 @@
+//! Drafting what we tell people and queueing it: templates rendered in the
+//! recipient's zone (compose, templates), the transactional outbox and
+//! customer links (outbox), and the messages a change causes (events,
+//! changes, alerts). Everything here writes in the caller's transaction;
+//! sending is the notifier's job (`crate::notify`).
+
+pub mod alerts;
+pub mod changes;
+pub mod compose;
+pub mod events;
+pub mod outbox;
+pub mod templates;
+
+use std::sync::Arc;
+
+/// What code that enqueues messages needs: the templates and the public URL
+/// that customer links are built on.
+#[derive(Clone)]
+pub struct NotifyCtx {
+    pub templates: Arc<templates::Templates>,
+    pub public_url: String,
+}
