@@ -113,6 +113,16 @@ impl Db {
         self.conn.ping().await
     }
 
+    /// Copies the write-ahead log back into the database file (SQLite's
+    /// PASSIVE checkpoint: it never blocks a writer, and takes no turn).
+    /// `serve` runs it every second; a no-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), DbErr> {
+        if self.writers.is_some() {
+            self.conn.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await?;
+        }
+        Ok(())
+    }
+
     /// Closes the pool (used before restoring a file underneath it).
     pub async fn close(self) -> Result<(), DbErr> {
         self.conn.close().await
@@ -200,6 +210,11 @@ pub fn is_transient(e: &DbErr) -> bool {
                 || text.contains("could not serialize access")
                 || text.contains("deadlock detected")
                 || text.contains("pool timed out")
+                // A pooled connection that died (server restart): the retry
+                // gets a fresh one.
+                || text.contains("connection closed")
+                || text.contains("connection reset")
+                || text.contains("broken pipe")
         }
     }
 }
@@ -214,7 +229,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbSetupError
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(WRITE_WAIT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run in the background (`Db::checkpoint`), not inside
+            // whichever commit crosses the threshold: their fsync would hold
+            // that writer's turn, and every writer queued behind it would wait.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
@@ -222,8 +241,12 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbSetupError
             .await?;
         Ok(Db::new(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        // No ping before each use: a query is the check (a dead connection
+        // fails that one query and is replaced), and a crew's day read makes
+        // several queries, each of which would otherwise pay a round trip.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;

@@ -75,11 +75,25 @@ impl Application {
         if self.state.settings.notifier_enabled {
             scheduler = Some(crate::notify::start_scheduler(self.state.clone()).await.map_err(std::io::Error::other)?);
         }
+        let checkpoints = {
+            let db = self.state.db.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    if let Err(e) = db.checkpoint().await {
+                        tracing::warn!("checkpointing the write-ahead log failed: {e}");
+                    }
+                }
+            })
+        };
         let app = crate::api::router(self.state);
         // The peer address feeds the abuse limits.
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
+        checkpoints.abort();
         if let Some(mut s) = scheduler {
             let _ = s.shutdown().await;
         }
