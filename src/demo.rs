@@ -273,7 +273,7 @@ pub async fn seed_if_empty(
         crate::entities::staff::Entity::update_many()
             .col_expr(
                 crate::entities::staff::Column::PasswordHash,
-                sea_orm::sea_query::Expr::value(crate::store::sessions::hash_password(&admin_password)?),
+                sea_orm::sea_query::Expr::value(crate::store::sessions::hash_password(&admin_password).await?),
             )
             .filter(crate::entities::staff::Column::Id.eq(created.admin.id))
             .exec(db)

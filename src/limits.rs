@@ -6,15 +6,24 @@
 //! burst of parallel guesses cannot slip past the count), and a success
 //! gives its hit back and clears the account's failures.
 
+use crate::clock::Clock;
 use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-#[derive(Default)]
+/// Windows are read on the injected clock, so tests can let a lockout pass
+/// without sleeping.
 pub struct RateLimiter {
-    hits: Mutex<HashMap<String, VecDeque<Instant>>>,
+    hits: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How long ago `then` was (zero if the clock was set back since).
+fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> Duration {
+    (now - then).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// A rule: at most `max` hits per `window`.
@@ -37,20 +46,24 @@ pub const MESSAGE_PER_CUSTOMER: Limit = Limit { max: 10, window: Duration::from_
 pub const MESSAGE_PER_IP: Limit = Limit { max: 120, window: Duration::from_secs(60 * 60) };
 
 impl RateLimiter {
+    pub fn new(clock: Arc<dyn Clock>) -> RateLimiter {
+        RateLimiter { hits: Mutex::default(), clock }
+    }
+
     /// Records a hit on every key if all are under their limits; otherwise
     /// records nothing and says how many seconds until one frees up.
     pub fn hit(&self, keys: &[(&str, Limit)]) -> Result<(), u64> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = 0u64;
         for (key, limit) in keys {
             let q = hits.entry(key.to_string()).or_default();
-            while q.front().is_some_and(|t| now.duration_since(*t) >= limit.window) {
+            while q.front().is_some_and(|t| age(now, *t) >= limit.window) {
                 q.pop_front();
             }
             if q.len() >= limit.max {
                 let oldest = *q.front().unwrap_or(&now);
-                let free_in = limit.window.saturating_sub(now.duration_since(oldest)).as_secs().max(1);
+                let free_in = limit.window.saturating_sub(age(now, oldest)).as_secs().max(1);
                 wait = wait.max(free_in);
             }
         }
@@ -62,7 +75,7 @@ impl RateLimiter {
         }
         // Keep memory bounded: forget keys with no recent hits.
         if hits.len() > 100_000 {
-            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(3600)));
+            hits.retain(|_, q| q.back().is_some_and(|t| age(now, *t) < Duration::from_secs(3600)));
         }
         Ok(())
     }
@@ -112,10 +125,16 @@ pub fn client_ip(peer: Option<SocketAddr>, headers: &HeaderMap, trusted_proxy: O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+
+    fn limiter() -> (RateLimiter, ManualClock) {
+        let clock = ManualClock::new(DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z").unwrap().with_timezone(&Utc));
+        (RateLimiter::new(Arc::new(clock.clone())), clock)
+    }
 
     #[test]
     fn the_sixth_attempt_in_the_window_is_refused_with_a_wait() {
-        let l = RateLimiter::default();
+        let (l, _) = limiter();
         let rule = Limit { max: 5, window: Duration::from_secs(900) };
         for _ in 0..5 {
             assert!(l.hit(&[("acct:a", rule)]).is_ok());
@@ -127,7 +146,7 @@ mod tests {
 
     #[test]
     fn hits_taken_back_do_not_count_and_a_cleared_key_starts_over() {
-        let l = RateLimiter::default();
+        let (l, _) = limiter();
         let rule = Limit { max: 5, window: Duration::from_secs(900) };
         for _ in 0..20 {
             assert!(l.hit(&[("acct:a", rule), ("ip:1", rule)]).is_ok());
@@ -141,6 +160,21 @@ mod tests {
         assert!(l.hit(&[("acct:a", rule)]).is_ok(), "the account starts over");
         assert!(l.hit(&[("ip:1", rule)]).is_err(), "the address still counts its failures");
         l.take_back(&["never-hit"]);
+    }
+
+    #[test]
+    fn the_window_is_read_on_the_injected_clock() {
+        let (l, clock) = limiter();
+        let rule = Limit { max: 2, window: Duration::from_secs(900) };
+        assert!(l.hit(&[("acct:a", rule)]).is_ok());
+        clock.advance(chrono::Duration::seconds(600));
+        assert!(l.hit(&[("acct:a", rule)]).is_ok());
+        assert_eq!(l.hit(&[("acct:a", rule)]), Err(300), "the first hit frees up in five minutes");
+        clock.advance(chrono::Duration::seconds(299));
+        assert_eq!(l.hit(&[("acct:a", rule)]), Err(1));
+        clock.advance(chrono::Duration::seconds(1));
+        assert!(l.hit(&[("acct:a", rule)]).is_ok(), "the first hit has left the window");
+        assert!(l.hit(&[("acct:a", rule)]).is_err(), "the second and third still count");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Application {
                 transports,
                 plan_lock: Arc::new(tokio::sync::Mutex::new(())),
                 deliver_lock: Arc::new(tokio::sync::Mutex::new(())),
-                limits: Arc::new(crate::limits::RateLimiter::default()),
+                limits: Arc::new(crate::limits::RateLimiter::new(clock.clone())),
                 clock,
                 settings: Arc::new(settings),
             },

@@ -17,12 +17,16 @@ use crate::startup::AppState;
 use crate::store::PageRequest;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+
+/// The header that carries each request's id, both ways.
+const X_REQUEST_ID: &str = "x-request-id";
 
 /// The OpenAPI 3 document, kept beside the code it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -41,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exports::router())
         .route("/openapi.json", get(openapi))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::enforce));
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(crate::web::index))
         .route("/avatars/{file}", get(crate::web::avatar))
@@ -50,22 +54,65 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::customer::router())
         .merge(crate::web::staff::router())
         .fallback(|| async { ApiError::NotFound })
-        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
-        .layer(axum::middleware::from_fn(crate::web::security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
+    // Outermost last: a request's id is settled first, then it is logged
+    // and handled, and every response carries the id back.
+    crate::web::with_security_headers(app)
         .layer(axum::middleware::from_fn(log_request))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+        .layer(axum::middleware::map_request(drop_unfit_request_id))
         .with_state(state)
 }
 
-/// One line per request, after it is answered: `GET /api/v1/jobs 200 3.1ms`.
-/// The query string is left out (it may carry a token), and so are the
-/// secret segments of customers' links and reset links.
+/// Request ids: 16 random hex digits.
+#[derive(Debug, Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n: u64 = rand::random();
+        HeaderValue::from_str(&format!("{n:016x}")).ok().map(RequestId::new)
+    }
+}
+
+/// The longest `x-request-id` a client may send and have kept.
+const MAX_CLIENT_REQUEST_ID: usize = 64;
+
+/// A client's own `x-request-id` is kept (so our log line and theirs can be
+/// matched) when it is short and printable ASCII without spaces; any other
+/// is dropped, and the request gets an id of ours.
+async fn drop_unfit_request_id(mut req: Request) -> Request {
+    let fit = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= MAX_CLIENT_REQUEST_ID && b.iter().all(|c| c.is_ascii_graphic())
+    };
+    let keep = {
+        let mut sent = req.headers().get_all(X_REQUEST_ID).iter();
+        match (sent.next(), sent.next()) {
+            (None, _) => true,
+            (Some(one), None) => fit(one),
+            _ => false,
+        }
+    };
+    if !keep {
+        req.headers_mut().remove(X_REQUEST_ID);
+    }
+    req
+}
+
+/// One line per request, after it is answered:
+/// `GET /api/v1/jobs 200 3.1ms id=3f9c0b7e5d21a846`. The query string is left
+/// out (it may carry a token), and so are the secret segments of customers'
+/// links and reset links.
 async fn log_request(req: Request, next: axum::middleware::Next) -> axum::response::Response {
     let method = req.method().clone();
     let path = loggable_path(req.uri().path());
+    let id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
     let started = std::time::Instant::now();
     let response = next.run(req).await;
     let took = started.elapsed();
-    tracing::info!("{method} {path} {} {}", response.status().as_u16(), Millis(took));
+    tracing::info!("{method} {path} {} {} id={id}", response.status().as_u16(), Millis(took));
     response
 }
 

@@ -201,15 +201,24 @@ async fn list(
     if let Some(after) = pg.after {
         query = query.filter(promise::Column::Id.gt(after));
     }
+    // An unknown filter value is a mistake to name, not an empty list.
+    let mut p = Problems::default();
     if let Some(o) = q.get("outcome") {
+        if !outcome::ALL.contains(&o.as_str()) {
+            p.add("outcome", format!("'{o}' is not one of {}", outcome::ALL.join(", ")));
+        }
         query = query.filter(promise::Column::Outcome.eq(o.as_str()));
     }
     if let Some(k) = q.get("kind") {
         if !kind::ALL.contains(&k.as_str()) {
-            return Err(ApiError::field("kind", format!("'{k}' is not one of {}", kind::ALL.join(", "))));
+            p.add("kind", format!("'{k}' is not one of {}", kind::ALL.join(", ")));
         }
         query = query.filter(promise::Column::Kind.eq(k.as_str()));
     }
+    if let Some(r) = q.get("at_risk").filter(|r| !matches!(r.as_str(), "true" | "false")) {
+        p.add("at_risk", format!("'{r}' is not true or false"));
+    }
+    p.into_result()?;
     if q.get("at_risk").map(String::as_str) == Some("true") {
         query =
             query.filter(promise::Column::AtRiskAt.is_not_null()).filter(promise::Column::Outcome.eq(outcome::PENDING));
@@ -244,6 +253,9 @@ async fn tasks(
     let pg = page(&q)?;
     let mut query = task::Entity::find().filter(task::Column::OrganizationId.eq(caller.organization_id));
     if let Some(s) = q.get("status") {
+        if !matches!(s.as_str(), "open" | "done") {
+            return Err(ApiError::field("status", format!("'{s}' is not one of open, done")));
+        }
         query = query.filter(task::Column::Status.eq(s.as_str()));
     }
     if let Some(after) = pg.after {

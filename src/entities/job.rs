@@ -22,4 +22,10 @@ pub enum Relation {
     Customer,
 }
 
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

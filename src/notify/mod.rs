@@ -40,13 +40,19 @@ pub async fn run_tick(
     // apologies the watch queues go out in the same tick.
     ledger::watch(&state.db, &state.notify, state.clock.now()).await?;
     delivered.add(&deliver(state).await?);
+    clean_up(state).await?;
     Ok((planned, delivered))
+}
+
+/// Deletes expired sessions and used or expired reset links; returns how many.
+pub async fn clean_up(state: &AppState) -> Result<u64, crate::error::ApiError> {
+    crate::store::sessions::delete_expired(&state.db, state.clock.now()).await
 }
 
 fn spawn_minute(state: &AppState) {
     let s = state.clone();
     tokio::spawn(async move {
-        // One readable line per run: what was planned, watched and delivered.
+        // One readable line per run: what was planned, watched, delivered and cleaned up.
         let started = std::time::Instant::now();
         let mut parts = Vec::new();
         let mut failed = false;
@@ -98,6 +104,14 @@ fn spawn_minute(state: &AppState) {
             Err(e) => {
                 failed = true;
                 parts.push(format!("delivery failed: {e}"));
+            }
+        }
+        match clean_up(&s).await {
+            Ok(0) => {}
+            Ok(n) => parts.push(format!("cleaned {n} expired")),
+            Err(e) => {
+                failed = true;
+                parts.push(format!("cleaning up failed: {e}"));
             }
         }
         let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();

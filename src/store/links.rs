@@ -6,7 +6,9 @@ use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-/// A link stops working this long after its job was closed.
+/// A link stops working this long after its job was closed. Links are
+/// never deleted for it: the office can reopen a closed job, and its links
+/// work again.
 pub const EXPIRES_AFTER_CLOSE: i64 = 30;
 
 /// The job a token opens, or nothing if the token is unknown, malformed or expired.

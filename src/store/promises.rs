@@ -25,6 +25,7 @@ pub mod outcome {
     /// A message promise that could not go out because no provider is
     /// configured (the demo): neither kept nor broken.
     pub const NOT_SENT: &str = "not_sent";
+    pub const ALL: &[&str] = &[PENDING, KEPT, BROKEN, RENEGOTIATED, CANCELLED, NOT_SENT];
 }
 
 pub struct NewPromise {

@@ -16,7 +16,24 @@ pub const RESET_HOURS: i64 = 2;
 pub const INVITE_DAYS: i64 = 7;
 pub const MIN_PASSWORD: usize = 10;
 
-pub fn hash_password(pw: &str) -> Result<String, ApiError> {
+/// Hashes a password with argon2id on a blocking thread: a hash takes tens
+/// of milliseconds of CPU, which would stall every request sharing the worker.
+pub async fn hash_password(pw: &str) -> Result<String, ApiError> {
+    let pw = pw.to_string();
+    tokio::task::spawn_blocking(move || hash_password_now(&pw))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?
+}
+
+/// Checks a password against a stored hash, on a blocking thread.
+async fn verify_password(pw: &str, phc: &str) -> Result<bool, ApiError> {
+    let (pw, phc) = (pw.to_string(), phc.to_string());
+    tokio::task::spawn_blocking(move || verify_password_now(&pw, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))
+}
+
+fn hash_password_now(pw: &str) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(pw.as_bytes(), &salt)
@@ -24,7 +41,7 @@ pub fn hash_password(pw: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
 }
 
-fn verify_password(pw: &str, phc: &str) -> bool {
+fn verify_password_now(pw: &str, phc: &str) -> bool {
     PasswordHash::new(phc).map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
@@ -78,16 +95,17 @@ pub async fn sign_in<C: ConnectionTrait>(
         .await?;
     let mut found = None;
     for p in &people {
-        if p.password_hash.as_deref().is_some_and(|h| verify_password(pw, h)) {
+        let Some(hash) = p.password_hash.as_deref() else { continue };
+        if verify_password(pw, hash).await? {
             found = Some(p.clone());
             break;
         }
     }
     if people.iter().all(|p| p.password_hash.is_none()) {
         // Spend the same time as a real check, so timing tells nothing.
-        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let dummy = DUMMY.get_or_init(|| hash_password("not the password").unwrap_or_default());
-        let _ = verify_password(pw, dummy);
+        static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        let dummy = DUMMY.get_or_try_init(|| hash_password("not the password")).await?;
+        let _ = verify_password(pw, dummy).await?;
     }
     let Some(person) = found else {
         audit(
@@ -177,7 +195,7 @@ pub async fn complete_reset<C: ConnectionTrait>(
     if used == 0 {
         return Ok(false);
     }
-    let hash = hash_password(pw)?;
+    let hash = hash_password(pw).await?;
     staff::Entity::update_many()
         .col_expr(staff::Column::PasswordHash, Expr::value(hash))
         .filter(staff::Column::Id.eq(r.staff_id))
@@ -187,4 +205,19 @@ pub async fn complete_reset<C: ConnectionTrait>(
     let person = staff::Entity::find_by_id(r.staff_id).one(db).await?;
     audit(db, person.map(|p| p.organization_id), Some(r.staff_id), "password_set", json!({}), Some(ip), now).await?;
     Ok(true)
+}
+
+/// Deletes what can never be used again: sessions past their expiry, and
+/// reset links that have expired or been used. Returns how many rows went.
+pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, ApiError> {
+    let sessions = session::Entity::delete_many().filter(session::Column::ExpiresAt.lte(now)).exec(db).await?;
+    let resets = password_reset::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(password_reset::Column::ExpiresAt.lte(now))
+                .add(password_reset::Column::UsedAt.is_not_null()),
+        )
+        .exec(db)
+        .await?;
+    Ok(sessions.rows_affected + resets.rows_affected)
 }

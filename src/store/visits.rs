@@ -386,21 +386,21 @@ pub async fn day_of<C: ConnectionTrait>(
         .all(db)
         .await?;
     let job_ids: Vec<i64> = visits.iter().map(|v| v.job_id).collect();
-    let jobs: HashMap<i64, job::Model> = job::Entity::find()
+    // Jobs with their customers in one query (a crew's day is read often).
+    let jobs: HashMap<i64, (job::Model, customer::Model)> = job::Entity::find()
         .filter(job::Column::Id.is_in(job_ids))
+        .find_also_related(customer::Entity)
         .all(db)
         .await?
         .into_iter()
-        .map(|j| (j.id, j))
+        .filter_map(|(j, c)| c.map(|c| (j.id, (j, c))))
         .collect();
-    let customers = super::customers::by_ids(db, jobs.values().map(|j| j.customer_id)).await?;
     let mut entries = Vec::with_capacity(visits.len());
     for v in with_staff(db, visits).await? {
-        let job = jobs.get(&v.visit.job_id).cloned().ok_or_else(|| ApiError::Internal("visit without job".into()))?;
-        let customer = customers
-            .get(&job.customer_id)
+        let (job, customer) = jobs
+            .get(&v.visit.job_id)
             .cloned()
-            .ok_or_else(|| ApiError::Internal("job without customer".into()))?;
+            .ok_or_else(|| ApiError::Internal(format!("visit {} has no job or customer", v.visit.id)))?;
         entries.push(ScheduleEntry { visit: v, job, customer });
     }
     Ok((zone, start, end, entries))

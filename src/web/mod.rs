@@ -32,22 +32,75 @@ pub async fn avatar(Path(file): Path<String>) -> Response {
 
 /// Headers every response carries: no MIME sniffing, no framing, a strict
 /// referrer policy and a content policy for pages (customer pages set
-/// stricter ones of their own).
-pub async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// stricter ones of their own, which are left alone).
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
     use axum::http::HeaderValue;
-    let mut r = next.run(request).await;
-    let h = r.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    if !h.contains_key("referrer-policy") {
-        h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    }
-    let is_html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
-    if is_html && !h.contains_key("content-security-policy") {
-        h.insert(
-            "content-security-policy",
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    use tower_http::set_header::SetResponseHeaderLayer;
+    router
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, page_policy))
+}
+
+/// The content policy for an HTML response that did not set its own.
+fn page_policy(r: &Response) -> Option<axum::http::HeaderValue> {
+    let is_html =
+        r.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    is_html.then(|| {
+        axum::http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    #[tokio::test]
+    async fn a_pages_own_policies_are_kept_and_the_rest_filled_in() {
+        let app = with_security_headers(
+            axum::Router::new()
+                .route(
+                    "/own",
+                    get(|| async {
+                        (
+                            [
+                                (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+                                (header::REFERRER_POLICY, "no-referrer"),
+                                (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+                            ],
+                            Html("<p>own</p>"),
+                        )
+                    }),
+                )
+                .route("/page", get(|| async { Html("<p>plain</p>") }))
+                .route("/json", get(|| async { axum::Json(serde_json::json!({})) })),
         );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let get = |path: &str| reqwest::get(format!("{base}{path}"));
+
+        let own = get("/own").await.unwrap();
+        let h = own.headers();
+        assert_eq!(h["content-security-policy"], "default-src 'self'", "a page's own policy stays");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-frame-options"], "DENY", "framing is never allowed");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+
+        let page = get("/page").await.unwrap();
+        let h = page.headers();
+        assert!(h["content-security-policy"].to_str().unwrap().starts_with("default-src 'none';"));
+        assert_eq!(h["referrer-policy"], "same-origin");
+
+        let json = get("/json").await.unwrap();
+        let h = json.headers();
+        assert!(!h.contains_key("content-security-policy"), "only pages get a content policy");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "same-origin");
     }
-    r
 }

@@ -287,7 +287,7 @@ async fn set_password(app: &TestApp, email: &str, pw: &str) {
     kept::entities::staff::Entity::update_many()
         .col_expr(
             kept::entities::staff::Column::PasswordHash,
-            sea_orm::sea_query::Expr::value(kept::store::sessions::hash_password(pw).unwrap()),
+            sea_orm::sea_query::Expr::value(kept::store::sessions::hash_password(pw).await.unwrap()),
         )
         .filter(kept::entities::staff::Column::Email.eq(email))
         .exec(&app.state.db)

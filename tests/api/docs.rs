@@ -197,3 +197,25 @@ async fn every_operation_answers_with_a_documented_status() {
         );
     }
 }
+
+#[tokio::test]
+async fn unknown_filter_values_are_422_naming_the_parameter_not_an_empty_list() {
+    let app = spawn_app().await;
+    for (path, field) in [
+        ("/api/v1/promises?outcome=AAA", "outcome"),
+        ("/api/v1/promises?kind=AAA", "kind"),
+        ("/api/v1/promises?at_risk=maybe", "at_risk"),
+        ("/api/v1/tasks?status=AAA", "status"),
+        ("/api/v1/jobs?status=AAA", "status"),
+        ("/api/v1/outbox?kind=AAA", "kind"),
+        ("/api/v1/inbound?matched=AAA", "matched"),
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", r.body);
+        assert_eq!(r.fields(), vec![field.to_string()], "{path}");
+    }
+    for path in ["/api/v1/promises?outcome=not_sent", "/api/v1/tasks?status=open", "/api/v1/outbox?kind=password_reset"]
+    {
+        assert_eq!(app.get(path).await.status, StatusCode::OK, "{path}");
+    }
+}

@@ -20,6 +20,7 @@ mod ledger;
 mod notifier;
 mod promise_changes;
 mod readme;
+mod requests;
 mod scheduling;
 mod signin;
 mod staff;

@@ -198,7 +198,7 @@ async fn the_walkthrough_shows_the_conflict_in_any_time_zone_and_books_nothing()
     assert_eq!(visits["items"].as_array().unwrap().len(), 1, "{visits}");
 
     // The server logged one readable line per request: method, path without
-    // its query, status, latency; and never the token.
+    // its query, status, latency, request id; and never the token.
     let wanted =
         ["GET /api/v1/jobs/1/visits 200 ", "GET /api/v1/staff/3/schedule 200 ", "POST /api/v1/jobs/2/visits 409 "];
     let mut log = Vec::new();
@@ -212,8 +212,12 @@ async fn the_walkthrough_shows_the_conflict_in_any_time_zone_and_books_nothing()
     let all = log.join("\n");
     for w in wanted {
         let line = log.iter().find(|l| l.contains(w)).unwrap_or_else(|| panic!("no {w:?} line in the log:\n{all}"));
-        let latency = line.rsplit(' ').next().unwrap();
-        assert!(latency.ends_with("ms") || latency.ends_with('s'), "a latency at the end: {line}");
+        let mut last = line.rsplit(' ');
+        let id = last.next().unwrap();
+        let latency = last.next().unwrap();
+        assert!(latency.ends_with("ms") || latency.ends_with('s'), "a latency before the id: {line}");
+        let id = id.strip_prefix("id=").unwrap_or_else(|| panic!("a request id at the end: {line}"));
+        assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "a request id at the end: {line}");
     }
     let starting = log.iter().find(|l| l.contains("starting: database ")).unwrap_or_else(|| panic!("{all}"));
     assert!(starting.contains("listening on 127.0.0.1:0") && starting.contains("notifier off"), "{starting}");

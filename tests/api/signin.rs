@@ -810,3 +810,73 @@ async fn an_admin_adds_people_sets_roles_and_invites_them_from_the_staff_page() 
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.get(&format!("/api/v1/staff/{sam}")).await.body["role"], "dispatcher");
 }
+
+#[tokio::test]
+async fn a_locked_out_account_signs_in_again_once_the_window_has_passed_on_the_clock() {
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    set_password_by_invite(&app, admin_id(&app).await, "correct horse battery").await;
+    for _ in 0..5 {
+        assert_eq!(login(&app, "owner@example.test", "guess").await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login(&app, "owner@example.test", "correct horse battery").await.0, StatusCode::TOO_MANY_REQUESTS);
+    // The window is 15 minutes on the app's clock; no sleeping.
+    app.clock.advance(chrono::Duration::minutes(14));
+    assert_eq!(
+        login(&app, "owner@example.test", "correct horse battery").await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "still inside the window"
+    );
+    app.clock.advance(chrono::Duration::minutes(1));
+    let (status, session) = login(&app, "owner@example.test", "correct horse battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the window has passed");
+    assert!(session.is_some());
+}
+
+async fn ask_for_reset(app: &TestApp, email: &str) {
+    let (c, f) = form(app, "/reset").await;
+    let r = client()
+        .post(app.url("/reset"))
+        .header(COOKIE, c)
+        .form(&[("email", email), ("csrf", &f)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn rows(app: &TestApp) -> (u64, u64) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    (
+        kept::entities::session::Entity::find().count(&app.state.db).await.unwrap(),
+        kept::entities::password_reset::Entity::find().count(&app.state.db).await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_tick_deletes_expired_sessions_and_spent_reset_links_and_keeps_valid_ones() {
+    let app = spawn_app_with(TestDb::new().await, &[]).await;
+    // Day 0: an invitation used to set the password, a session (14 days),
+    // and a reset link asked for and never used (2 hours).
+    set_password_by_invite(&app, admin_id(&app).await, "correct horse battery").await;
+    let (_, first) = login(&app, "owner@example.test", "correct horse battery").await;
+    let first = first.expect("a session");
+    ask_for_reset(&app, "owner@example.test").await;
+    assert_eq!(rows(&app).await, (1, 2));
+
+    // Day 13: a second session and a fresh reset link.
+    app.clock.advance(chrono::Duration::days(13));
+    let (_, second) = login(&app, "owner@example.test", "correct horse battery").await;
+    let second = second.expect("a session");
+    ask_for_reset(&app, "owner@example.test").await;
+    app.tick().await;
+    assert_eq!(rows(&app).await, (2, 1), "the used and the expired links are gone; both sessions stay");
+
+    // Day 14 and a minute: the first session has expired, and so has the link.
+    app.clock.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    app.tick().await;
+    assert_eq!(rows(&app).await, (1, 0));
+    let page = client().get(app.url("/app")).header(COOKIE, &second).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the valid session still works");
+    let page = client().get(app.url("/app")).header(COOKIE, &first).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+}
