@@ -2,10 +2,10 @@
 //! enforces it for every route before any handler runs; handlers then narrow
 //! field roles (estimators, technicians) to their own visits and estimates.
 
+use crate::api::error::ApiError;
 use crate::auth::Caller;
 use crate::domain::people::Role;
 use crate::entities::{estimate, visit, visit_staff};
-use crate::error::ApiError;
 use crate::startup::AppState;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;

@@ -3,9 +3,9 @@
 //! Tokens carry 256 random bits, so a fast hash is enough: there is nothing
 //! to brute-force that a slow hash would protect (unlike passwords).
 
+use crate::api::error::ApiError;
 use crate::domain::people::Role;
 use crate::entities::api_token;
-use crate::error::ApiError;
 use crate::startup::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

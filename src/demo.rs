@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::domain::people::{default_working_hours, parse_email, parse_phone, Role};
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitKind;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::store::customers::NewCustomer;
 use crate::store::jobs::NewJob;
 use crate::store::orgs::{CreatedOrganization, NewOrganization};
@@ -56,7 +56,7 @@ pub async fn create_org(
         email: None,
     };
     crate::store::orgs::create_with_admin(db, org, admin, clock.now()).await.map_err(|e| match e {
-        ApiError::Internal(cause) => cause,
+        Error::Internal(cause) => cause,
         other => other.to_string(),
     })
 }
@@ -144,13 +144,13 @@ pub async fn seed_if_empty(
     notify: &crate::notify::NotifyCtx,
     clock: &dyn Clock,
     settings: &Settings,
-) -> Result<Option<Seeded>, ApiError> {
+) -> Result<Option<Seeded>, Error> {
     if crate::store::orgs::count(db).await? > 0 {
         return Ok(None);
     }
     let now = clock.now();
-    let ny = Zone::parse("America/New_York").map_err(ApiError::Internal)?;
-    let phone = |p: &str| parse_phone(p, US).map_err(|e| ApiError::Internal(format!("demo phone {p}: {e}")));
+    let ny = Zone::parse("America/New_York").map_err(Error::Internal)?;
+    let phone = |p: &str| parse_phone(p, US).map_err(|e| Error::Internal(format!("demo phone {p}: {e}")));
     let avatar = |name: &str| {
         let initials: String = name.split_whitespace().filter_map(|w| w.chars().next()).collect();
         format!("{}/avatars/{initials}.svg", settings.public_url)
@@ -173,7 +173,7 @@ pub async fn seed_if_empty(
             email: admin.email.into(),
             photo_url: Some(avatar(admin.name)),
             bio: admin.bio.into(),
-            timezone: Zone::parse(admin.tz).map_err(ApiError::Internal)?,
+            timezone: Zone::parse(admin.tz).map_err(Error::Internal)?,
             working_hours: default_working_hours(),
         },
         now,
@@ -192,7 +192,7 @@ pub async fn seed_if_empty(
                 email: s.email.into(),
                 photo_url: Some(avatar(s.name)),
                 bio: s.bio.into(),
-                timezone: Zone::parse(s.tz).map_err(ApiError::Internal)?,
+                timezone: Zone::parse(s.tz).map_err(Error::Internal)?,
                 working_hours: default_working_hours(),
             },
             now,
@@ -201,7 +201,7 @@ pub async fn seed_if_empty(
         staff_ids.push(row.id);
     }
     for j in JOBS {
-        let zone = Zone::parse(j.tz).map_err(ApiError::Internal)?;
+        let zone = Zone::parse(j.tz).map_err(Error::Internal)?;
         let mut channels = Vec::new();
         if j.phone.is_some() {
             channels.push(crate::domain::people::Channel::Sms);
@@ -232,7 +232,7 @@ pub async fn seed_if_empty(
         .await?;
         for &(kind, staff, days, hour, hours, duration) in j.visits {
             // Visits happen at the property: windows are set in the crew's zone.
-            let crew_zone = Zone::parse(STAFF[staff].tz).map_err(ApiError::Internal)?;
+            let crew_zone = Zone::parse(STAFF[staff].tz).map_err(Error::Internal)?;
             let start = local_at(crew_zone, crew_zone.date_of(now), days, hour);
             crate::usecases::visits::book(
                 db,

@@ -1,10 +1,9 @@
-//! One error type for the API, ending in a JSON problem body.
+//! The error of everything below HTTP (data access, messages, use cases,
+//! the notifier): what went wrong in the caller's terms. The HTTP layers map
+//! it to a status (`crate::api::error::ApiError`).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// One offending field and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -14,21 +13,20 @@ pub struct FieldError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("missing or invalid API token")]
-    Unauthorized,
+pub enum Error {
+    /// The caller may not do this (e.g. tap a visit they are not on).
     #[error("{0}")]
     Forbidden(String),
+    /// Absent, or in another organization: the same to the caller.
     #[error("not found")]
     NotFound,
+    /// Bad input, naming every offending field; nothing was changed.
     #[error("invalid input")]
     Validation(Vec<FieldError>),
+    /// The request clashes with the state of things (a booking conflict, a
+    /// decided estimate); `details` names what is in the way.
     #[error("{message}")]
     Conflict { code: &'static str, message: String, details: Value },
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("the request body is too large")]
-    TooLarge,
     /// Over an abuse limit; the number is the seconds until a retry may pass.
     #[error("too many requests; try again in {0} seconds")]
     TooManyRequests(u64),
@@ -36,38 +34,30 @@ pub enum ApiError {
     /// pool exhausted): nothing was changed, and a retry may succeed.
     #[error("the database is busy: {0}")]
     Unavailable(String),
+    /// A bug or a broken invariant; logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl ApiError {
-    pub fn field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
+impl Error {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Validation(vec![FieldError { field: field.into(), message: message.into() }])
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
+impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
         if crate::db::is_transient(&e) {
-            ApiError::Unavailable(e.to_string())
+            Error::Unavailable(e.to_string())
         } else {
-            ApiError::Internal(e.to_string())
+            Error::Internal(e.to_string())
         }
     }
 }
 
-impl From<serde_json::Error> for ApiError {
+impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<sea_orm::TransactionError<ApiError>> for ApiError {
-    fn from(e: sea_orm::TransactionError<ApiError>) -> Self {
-        match e {
-            sea_orm::TransactionError::Connection(db) => db.into(),
-            sea_orm::TransactionError::Transaction(api) => api,
-        }
+        Error::Internal(e.to_string())
     }
 }
 
@@ -92,11 +82,11 @@ impl Problems {
         }
     }
 
-    pub fn into_result(self) -> Result<(), ApiError> {
+    pub fn into_result(self) -> Result<(), Error> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.0))
+            Err(Error::Validation(self.0))
         }
     }
 }
@@ -111,60 +101,5 @@ impl std::fmt::Display for Problems {
             write!(f, "{}: {}", e.field, e.message)?;
         }
         Ok(())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, body) = match &self {
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                json!({"error": "unauthorized", "message": "send a valid API token as 'Authorization: Bearer <token>'"}),
-            ),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({"error": "forbidden", "message": m})),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not_found", "message": "not found"})),
-            ApiError::Validation(fields) => {
-                let summary =
-                    fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({"error": "validation_failed", "message": summary, "fields": fields}),
-                )
-            }
-            ApiError::Conflict { code, message, details } => {
-                let mut body = json!({"error": code, "message": message});
-                if let (Some(b), Some(d)) = (body.as_object_mut(), details.as_object()) {
-                    b.extend(d.clone());
-                }
-                (StatusCode::CONFLICT, body)
-            }
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"error": "bad_request", "message": m})),
-            ApiError::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "too_large", "message": "the request body is larger than 256 KiB"}),
-            ),
-            ApiError::TooManyRequests(wait) => {
-                let body = json!({"error": "too_many_requests", "message": self.to_string(), "retry_after": wait});
-                let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*wait));
-                return r;
-            }
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(%cause, "database busy; answered 503");
-                let body = json!({"error": "unavailable", "message": "we are busy right now and changed nothing; please try again in a moment", "retry_after": 1});
-                let mut r = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(1u64));
-                return r;
-            }
-            ApiError::Internal(cause) => {
-                // The cause goes to the log, never to the caller.
-                tracing::error!(%cause, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "internal", "message": "something went wrong on our side; it has been logged"}),
-                )
-            }
-        };
-        (status, Json(body)).into_response()
     }
 }

@@ -1,8 +1,8 @@
 //! Twilio's webhooks: delivery receipts and inbound replies, both verified
 //! by `X-Twilio-Signature` before anything is read or written.
 
+use crate::api::error::ApiError;
 use crate::entities::{customer, inbound_message, job, message, organization};
-use crate::error::ApiError;
 use crate::messages::outbox::state;
 use crate::startup::AppState;
 use axum::extract::State;

@@ -3,10 +3,10 @@
 use super::staff::country_of;
 use super::views::CustomerView;
 use super::{page, paged, path_id, ApiJson};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::people::{self, Channel};
 use crate::domain::time::Zone;
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::customers::NewCustomer;
 use axum::extract::{Path, Query, State};

@@ -1,10 +1,10 @@
 //! Estimates for the office: write, revise, send.
 
 use super::{path_id, ApiJson};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::bounds;
 use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::estimates::{self, DraftLine, EstimateDraft, Tax};
 use axum::extract::{Path, State};

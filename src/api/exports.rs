@@ -2,9 +2,9 @@
 //! for a spreadsheet or a move to another tool. Every export is written to
 //! the audit log (who, what, how many rows) before the file is sent.
 
+use crate::api::error::ApiError;
 use crate::auth::Caller;
 use crate::entities::{customer, job};
-use crate::error::ApiError;
 use crate::startup::AppState;
 use axum::extract::State;
 use axum::http::header;

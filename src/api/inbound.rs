@@ -1,9 +1,9 @@
 //! Replies customers sent us, including the ones we could not match.
 
 use super::{page, paged};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::inbound_message;
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use axum::extract::{Query, State};
 use axum::routing::get;

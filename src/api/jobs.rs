@@ -2,9 +2,9 @@
 
 use super::views::{zone_of, CustomerView, JobView, TimelineView, VisitView};
 use super::{page, paged, path_id, ApiJson};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::job::JobStatus;
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::jobs::{JobFilter, NewJob};
 use axum::extract::{Path, Query, State};

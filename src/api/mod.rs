@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: one module per resource, merged here.
 
 mod customers;
+pub mod error;
 mod estimates;
 mod exports;
 mod inbound;
@@ -12,7 +13,7 @@ pub(crate) mod staff;
 pub(crate) mod views;
 mod visits;
 
-use crate::error::{ApiError, FieldError};
+use crate::api::error::{ApiError, FieldError};
 use crate::startup::AppState;
 use crate::store::PageRequest;
 use axum::extract::rejection::JsonRejection;

@@ -1,9 +1,9 @@
 //! The caller's organization and its scheduling settings.
 
 use super::ApiJson;
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::organization;
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use axum::extract::State;
 use axum::routing::get;

@@ -1,9 +1,9 @@
 //! The outbox: every message we planned, and what became of it.
 
 use super::{page, paged};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::message;
-use crate::error::{ApiError, Problems};
 use crate::messages::outbox::state;
 use crate::startup::AppState;
 use axum::extract::{Query, State};

@@ -2,10 +2,10 @@
 
 use super::views::zone_of;
 use super::{page, paged, path_id, ApiJson};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::time::parse_rfc3339;
 use crate::entities::{promise, task};
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::promises::{self, kind, outcome};
 use axum::extract::{Path, Query, State};

@@ -2,10 +2,10 @@
 
 use super::views::{zone_of, CustomerView, JobView, StaffView, VisitView};
 use super::{page, paged, path_id, ApiJson};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::people::{self, Role, WorkingHours};
 use crate::domain::time::Zone;
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::staff::NewStaff;
 use axum::extract::{Path, Query, State};

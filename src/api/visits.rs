@@ -2,10 +2,10 @@
 
 use super::views::{zone_of, VisitView};
 use super::{path_id, ApiJson};
+use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::time::parse_rfc3339;
 use crate::domain::visit::{VisitKind, VisitStatus};
-use crate::error::{ApiError, Problems};
 use crate::startup::AppState;
 use crate::store::visits::{NewVisit, VisitChanges, VisitWithStaff};
 use axum::extract::{Path, State};

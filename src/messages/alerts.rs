@@ -3,7 +3,7 @@
 use super::outbox::state;
 use super::NotifyCtx;
 use crate::entities::{customer, job, message, organization, staff};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -11,7 +11,7 @@ use serde_json::json;
 
 /// Who hears about things that need a person: the dispatchers, or the
 /// admins when there are none.
-pub async fn on_duty<C: ConnectionTrait>(db: &C, org_id: i64) -> Result<Vec<staff::Model>, ApiError> {
+pub async fn on_duty<C: ConnectionTrait>(db: &C, org_id: i64) -> Result<Vec<staff::Model>, Error> {
     for role in ["dispatcher", "admin"] {
         let people = staff::Entity::find()
             .filter(staff::Column::OrganizationId.eq(org_id))
@@ -38,7 +38,7 @@ pub async fn alert_dispatchers<C: ConnectionTrait>(
     title: &str,
     text: &str,
     now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Error> {
     let people = on_duty(db, org.id).await?;
     alert(db, n, org, customer, job, &people, key, title, text, now).await
 }
@@ -55,7 +55,7 @@ pub async fn alert_managers<C: ConnectionTrait>(
     title: &str,
     text: &str,
     now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Error> {
     let people = staff::Entity::find()
         .filter(staff::Column::OrganizationId.eq(org.id))
         .filter(staff::Column::Role.eq("admin"))
@@ -77,7 +77,7 @@ async fn alert<C: ConnectionTrait>(
     title: &str,
     text: &str,
     now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Error> {
     let mut rows = Vec::new();
     for person in people {
         let ctx = json!({
@@ -87,7 +87,7 @@ async fn alert<C: ConnectionTrait>(
             "job": {"id": job.id, "title": job.title},
             "alert": {"title": title, "text": text},
         });
-        let email = n.templates.email("dispatcher_alert", &ctx).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let email = n.templates.email("dispatcher_alert", &ctx).map_err(|e| Error::Internal(e.to_string()))?;
         rows.push(message::ActiveModel {
             organization_id: Set(org.id),
             job_id: Set(Some(job.id)),

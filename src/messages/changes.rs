@@ -8,18 +8,18 @@ use super::compose::{self, Parties, Plan};
 use super::{outbox, NotifyCtx};
 use crate::domain::time::Zone;
 use crate::entities::{customer, job, organization, staff, visit};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{json, Map, Value};
 
-async fn customer_and_zone<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<(customer::Model, Zone), ApiError> {
+async fn customer_and_zone<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<(customer::Model, Zone), Error> {
     let c = customer::Entity::find_by_id(job.customer_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("job {} has no customer", job.id)))?;
+        .ok_or_else(|| Error::Internal(format!("job {} has no customer", job.id)))?;
     let zone = Zone::parse(&c.timezone)
-        .map_err(|e| ApiError::Internal(format!("customer {} has time zone {:?}: {e}", c.id, c.timezone)))?;
+        .map_err(|e| Error::Internal(format!("customer {} has time zone {:?}: {e}", c.id, c.timezone)))?;
     Ok((c, zone))
 }
 
@@ -42,13 +42,13 @@ async fn send<C: ConnectionTrait>(
     expires_at: Option<DateTime<Utc>>,
     extra: Map<String, Value>,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let parties = Parties { org, customer, job };
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.extend(extra);
     let plan = Plan { kind, key: key.clone(), visit_id, due_at: now, expires_at, ctx: &ctx };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     Ok(key)
 }
@@ -73,7 +73,7 @@ pub async fn visit_rescheduled<C: ConnectionTrait>(
     crew: Crew<'_>,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let (customer, zone) = customer_and_zone(db, job).await?;
     let mut extra = Map::new();
     extra.insert("visit".into(), compose::visit_ctx(after, zone));
@@ -103,7 +103,7 @@ pub async fn visit_cancelled<C: ConnectionTrait>(
     next_visit: Option<&visit::Model>,
     callback_by: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let (customer, zone) = customer_and_zone(db, job).await?;
     let mut extra = Map::new();
     extra.insert("visit".into(), compose::visit_ctx(v, zone));
@@ -140,9 +140,9 @@ pub async fn visit_reassigned<C: ConnectionTrait>(
     v: &visit::Model,
     crew: Crew<'_>,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let Some(lead) = crew.now.first() else {
-        return Err(ApiError::Internal(format!("visit {} has nobody assigned", v.id)));
+        return Err(Error::Internal(format!("visit {} has nobody assigned", v.id)));
     };
     let (customer, zone) = customer_and_zone(db, job).await?;
     let mut extra = Map::new();
@@ -164,7 +164,7 @@ pub async fn job_cancelled<C: ConnectionTrait>(
     cancelled_visits: &[visit::Model],
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let (customer, zone) = customer_and_zone(db, job).await?;
     let mut extra = Map::new();
     extra.insert("reason".into(), json!(reason));

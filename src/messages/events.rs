@@ -7,24 +7,24 @@ use super::outbox;
 use super::NotifyCtx;
 use crate::domain::time::Zone;
 use crate::entities::{customer, job, organization, staff, visit};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{json, Value};
 
-async fn customer_of<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<customer::Model, ApiError> {
+async fn customer_of<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<customer::Model, Error> {
     customer::Entity::find_by_id(job.customer_id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("job {} has no customer", job.id)))
+        .ok_or_else(|| Error::Internal(format!("job {} has no customer", job.id)))
 }
 
 fn others(all: &[staff::Model], me: i64) -> Value {
     json!(all.iter().filter(|s| s.id != me).map(|s| s.name.clone()).collect::<Vec<_>>())
 }
 
-fn template_err(e: super::templates::TemplateError) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn template_err(e: super::templates::TemplateError) -> Error {
+    Error::Internal(e.to_string())
 }
 
 /// One introduction per newly assigned person (`introduce`), naming the
@@ -39,7 +39,7 @@ pub async fn introductions<C: ConnectionTrait>(
     introduce: &[staff::Model],
     crew: &[staff::Model],
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let customer = customer_of(db, job).await?;
     let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
     let parties = Parties { org, customer: &customer, job };
@@ -75,7 +75,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
     crew: &[staff::Model],
     eta: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let Some(lead) = crew.first() else { return Ok(()) };
     let customer = customer_of(db, job).await?;
     let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
@@ -114,7 +114,7 @@ pub async fn reply<C: ConnectionTrait>(
     body: &str,
     from_name: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, Error> {
     use crate::entities::{inbound_message, message};
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let parties = Parties { org, customer, job };
@@ -169,7 +169,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     est: &crate::store::estimates::Full,
     previous: Option<&crate::store::estimates::Full>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     use crate::domain::money::{diff, Currency};
     let e = &est.estimate;
     let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
@@ -261,7 +261,7 @@ pub async fn simple<C: ConnectionTrait>(
     key: String,
     extra: serde_json::Map<String, Value>,
     now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Error> {
     let parties = Parties { org, customer, job };
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
@@ -279,7 +279,7 @@ pub async fn on_job_completed<C: ConnectionTrait>(
     org: &organization::Model,
     job: &job::Model,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     use crate::store::promises;
     for p in promises::pending_of_kind(db, job.id, promises::kind::COMPLETION_BY).await? {
         promises::decide(db, p.id, promises::outcome::KEPT, json!({"job_status": "completed", "at": now}), None, now)

@@ -5,7 +5,7 @@
 use crate::db::Db;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{message, promise, visit};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::compose::{self};
 use crate::messages::NotifyCtx;
 use crate::store::promises::{self, kind, outcome};
@@ -26,7 +26,7 @@ pub struct WatchReport {
 
 /// Watches pending promises: alerts at-risk windows, breaks missed ones,
 /// apologizes after the grace period, decides update slots and deadlines.
-pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchReport, ApiError> {
+pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchReport, Error> {
     let mut report = WatchReport::default();
     report.updates_decided += decide_updates(db, now).await?;
     // Update slots are decided in batches above; the rest one by one.
@@ -117,7 +117,7 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
 /// (or waits for quiet hours to end), broken when every message for it
 /// ended otherwise, undecided while one is still on its way. Decided in
 /// batches: one query for the batch's messages, one transaction.
-async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, ApiError> {
+async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
     use crate::messages::outbox::state;
     use std::collections::HashMap;
     let mut decided = 0;
@@ -185,7 +185,7 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, ApiError> {
 
 /// Missed windows with no new window after the grace period: apologize and
 /// promise a call within 30 minutes.
-async fn apologize_after_grace(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<u64, ApiError> {
+async fn apologize_after_grace(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<u64, Error> {
     let broken = promise::Entity::find()
         .filter(promise::Column::Kind.eq(kind::ARRIVAL_WINDOW))
         .filter(promise::Column::Outcome.eq(outcome::BROKEN))

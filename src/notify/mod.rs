@@ -11,7 +11,7 @@ pub use crate::messages::NotifyCtx;
 use crate::startup::AppState;
 
 /// Plans what is due now, unless a planning run is already going in this process.
-pub async fn plan(state: &AppState) -> Result<planner::TickReport, crate::error::ApiError> {
+pub async fn plan(state: &AppState) -> Result<planner::TickReport, crate::error::Error> {
     let Ok(_guard) = state.plan_lock.try_lock() else {
         tracing::debug!("previous planning run still going; skipping");
         return Ok(Default::default());
@@ -21,7 +21,7 @@ pub async fn plan(state: &AppState) -> Result<planner::TickReport, crate::error:
 
 /// Delivers what is due, unless a delivery run is already going in this
 /// process (other processes are kept apart by row claims).
-pub async fn deliver(state: &AppState) -> Result<worker::DeliveryReport, crate::error::ApiError> {
+pub async fn deliver(state: &AppState) -> Result<worker::DeliveryReport, crate::error::Error> {
     let Ok(_guard) = state.deliver_lock.try_lock() else {
         tracing::debug!("previous delivery run still going; skipping");
         return Ok(Default::default());
@@ -31,9 +31,7 @@ pub async fn deliver(state: &AppState) -> Result<worker::DeliveryReport, crate::
 
 /// One tick: plan, then deliver. The cron runs the two side by side instead,
 /// so slow delivery (SMS pacing) never delays the next minute's planning.
-pub async fn run_tick(
-    state: &AppState,
-) -> Result<(planner::TickReport, worker::DeliveryReport), crate::error::ApiError> {
+pub async fn run_tick(state: &AppState) -> Result<(planner::TickReport, worker::DeliveryReport), crate::error::Error> {
     let planned = plan(state).await?;
     let mut delivered = deliver(state).await?;
     // After delivery, so update slots are judged on what actually went out;
@@ -45,7 +43,7 @@ pub async fn run_tick(
 }
 
 /// Deletes expired sessions and used or expired reset links; returns how many.
-pub async fn clean_up(state: &AppState) -> Result<u64, crate::error::ApiError> {
+pub async fn clean_up(state: &AppState) -> Result<u64, crate::error::Error> {
     crate::store::sessions::delete_expired(&state.db, state.clock.now()).await
 }
 

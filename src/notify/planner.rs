@@ -15,7 +15,7 @@ use crate::domain::messaging::{current_slot, parse_times};
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{customer, job, organization, staff, timeline_event, visit, visit_staff};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::outbox::{self, Link};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -47,7 +47,7 @@ fn open_statuses() -> Vec<&'static str> {
 }
 
 /// Plans everything due at `now`.
-pub async fn tick(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<TickReport, ApiError> {
+pub async fn tick(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<TickReport, Error> {
     let mut report = TickReport::default();
     for org in organization::Entity::find().all(db).await? {
         let r = plan_status_updates(db, n, &org, now).await?;
@@ -86,7 +86,7 @@ async fn plan_status_updates(
     n: &NotifyCtx,
     org: &organization::Model,
     now: DateTime<Utc>,
-) -> Result<TickReport, ApiError> {
+) -> Result<TickReport, Error> {
     let mut report = TickReport::default();
     let times = parse_times(&org.update_times).unwrap_or_else(|_| default_times());
     // The zones our open jobs' customers live in.
@@ -158,7 +158,7 @@ async fn plan_batch(
     previous: DateTime<Utc>,
     next: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(u64, u64), ApiError> {
+) -> Result<(u64, u64), Error> {
     let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
     let customers = crate::store::customers::by_ids(db, jobs.iter().map(|j| j.customer_id)).await?;
     // News: the office's notes since the previous slot, newest first.
@@ -211,7 +211,7 @@ async fn plan_batch(
             expires_at: Some(next),
             ctx: &ctx,
         };
-        let d = compose::drafts(&n.templates, &parties, plan).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let d = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
         if d.iter().any(|d| d.blocked.is_none()) {
             promised.push(j.id);
         }
@@ -266,7 +266,7 @@ async fn told_since<C: ConnectionTrait>(
     zone: Zone,
     previous: DateTime<Utc>,
     slot: DateTime<Utc>,
-) -> Result<Vec<(i64, DateTime<Utc>, String)>, ApiError> {
+) -> Result<Vec<(i64, DateTime<Utc>, String)>, Error> {
     use crate::entities::message;
     const NEWS: &[&str] =
         &["running_late", "visit_rescheduled", "visit_cancelled", "visit_reassigned", "on_my_way", "job_cancelled"];
@@ -319,7 +319,7 @@ async fn next_promises<C: ConnectionTrait>(
     job_ids: &[i64],
     zone: Zone,
     now: DateTime<Utc>,
-) -> Result<HashMap<i64, Value>, ApiError> {
+) -> Result<HashMap<i64, Value>, Error> {
     let visits = visit::Entity::find()
         .filter(visit::Column::JobId.is_in(job_ids.iter().copied()))
         .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
@@ -358,12 +358,7 @@ async fn next_promises<C: ConnectionTrait>(
 
 /// Day-before reminders for visits starting within 24 hours that were booked
 /// (or last moved) before the reminder would have been due.
-async fn plan_reminders(
-    db: &Db,
-    n: &NotifyCtx,
-    org: &organization::Model,
-    now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: DateTime<Utc>) -> Result<u64, Error> {
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org.id))
         .filter(visit::Column::Status.eq(VisitStatus::Scheduled.as_str()))
@@ -435,7 +430,7 @@ async fn plan_reminders(
             expires_at: Some(v.window_start),
             ctx: &ctx,
         };
-        let d = compose::drafts(&n.templates, &parties, plan).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let d = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
         if !d.is_empty() {
             drafts.extend(d);
             links.push((link, j.id));

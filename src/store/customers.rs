@@ -2,7 +2,7 @@ use super::PageRequest;
 use crate::domain::people::Channel;
 use crate::domain::time::Zone;
 use crate::entities::customer;
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
@@ -21,7 +21,7 @@ pub async fn insert<C: ConnectionTrait>(
     organization_id: i64,
     new: NewCustomer,
     now: DateTime<Utc>,
-) -> Result<customer::Model, ApiError> {
+) -> Result<customer::Model, Error> {
     Ok(customer::ActiveModel {
         organization_id: Set(organization_id),
         name: Set(new.name),
@@ -39,19 +39,19 @@ pub async fn insert<C: ConnectionTrait>(
     .await?)
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<customer::Model, ApiError> {
+pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<customer::Model, Error> {
     customer::Entity::find_by_id(id)
         .filter(customer::Column::OrganizationId.eq(organization_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     organization_id: i64,
     page: PageRequest,
-) -> Result<Vec<customer::Model>, ApiError> {
+) -> Result<Vec<customer::Model>, Error> {
     let mut q = customer::Entity::find().filter(customer::Column::OrganizationId.eq(organization_id));
     if let Some(after) = page.after {
         q = q.filter(customer::Column::Id.gt(after));
@@ -63,7 +63,7 @@ pub async fn list<C: ConnectionTrait>(
 pub async fn by_ids<C: ConnectionTrait>(
     db: &C,
     ids: impl IntoIterator<Item = i64>,
-) -> Result<std::collections::HashMap<i64, customer::Model>, ApiError> {
+) -> Result<std::collections::HashMap<i64, customer::Model>, Error> {
     Ok(customer::Entity::find()
         .filter(customer::Column::Id.is_in(ids))
         .all(db)

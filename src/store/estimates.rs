@@ -5,7 +5,7 @@ use crate::db::Db;
 use crate::domain::bounds::{self, Unusual};
 use crate::domain::money::{self, Currency, Line, LineKind, PricingError, Quantity};
 use crate::entities::{estimate, estimate_line};
-use crate::error::{ApiError, FieldError};
+use crate::error::{Error, FieldError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,7 @@ pub struct DraftLine {
 }
 
 /// Prices a draft with the server's rules, naming the offending field.
-pub fn price(d: &EstimateDraft) -> Result<money::Totals, ApiError> {
+pub fn price(d: &EstimateDraft) -> Result<money::Totals, Error> {
     let lines: Vec<Line> = d
         .lines
         .iter()
@@ -65,18 +65,18 @@ pub fn price(d: &EstimateDraft) -> Result<money::Totals, ApiError> {
         return Ok(money::Totals { lines: vec![], subtotal: 0, taxes: vec![0; rates.len()], tax: 0, total: 0 });
     }
     money::price(&lines, &rates).map_err(|e| match e {
-        PricingError::Line { index, field, message } => ApiError::field(format!("lines[{index}].{field}"), message),
-        PricingError::Tax { index, message } => ApiError::field(format!("taxes[{index}].rate_bp"), message),
-        PricingError::TooManyLines => ApiError::field("lines", format!("at most {} lines", money::MAX_LINES)),
-        PricingError::Empty => ApiError::field("lines", "add at least one line"),
-        PricingError::Overflow => ApiError::field("lines", "the total is too large to compute"),
-        PricingError::NegativeTotal => ApiError::field("lines", "the discounts are larger than everything else"),
+        PricingError::Line { index, field, message } => Error::field(format!("lines[{index}].{field}"), message),
+        PricingError::Tax { index, message } => Error::field(format!("taxes[{index}].rate_bp"), message),
+        PricingError::TooManyLines => Error::field("lines", format!("at most {} lines", money::MAX_LINES)),
+        PricingError::Empty => Error::field("lines", "add at least one line"),
+        PricingError::Overflow => Error::field("lines", "the total is too large to compute"),
+        PricingError::NegativeTotal => Error::field("lines", "the discounts are larger than everything else"),
     })
 }
 
 /// Refuses, naming each field, the unusual values of `d` and the jumps from
 /// `before` (the version it revises), unless the office confirmed them.
-fn refuse_unusual(d: &EstimateDraft, totals: &money::Totals, before: Option<&Full>) -> Result<(), ApiError> {
+fn refuse_unusual(d: &EstimateDraft, totals: &money::Totals, before: Option<&Full>) -> Result<(), Error> {
     if d.confirmed {
         return Ok(());
     }
@@ -99,7 +99,7 @@ fn refuse_unusual(d: &EstimateDraft, totals: &money::Totals, before: Option<&Ful
     if found.is_empty() {
         return Ok(());
     }
-    Err(ApiError::Validation(found.into_iter().map(|u| FieldError { field: u.field, message: u.message }).collect()))
+    Err(Error::Validation(found.into_iter().map(|u| FieldError { field: u.field, message: u.message }).collect()))
 }
 
 /// An estimate with its lines.
@@ -129,12 +129,12 @@ impl Full {
     }
 }
 
-pub async fn load<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<Full, ApiError> {
+pub async fn load<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<Full, Error> {
     let estimate = estimate::Entity::find_by_id(id)
         .filter(estimate::Column::OrganizationId.eq(org_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let lines = estimate_line::Entity::find()
         .filter(estimate_line::Column::EstimateId.eq(estimate.id))
         .order_by_asc(estimate_line::Column::Position)
@@ -143,7 +143,7 @@ pub async fn load<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<Fu
     Ok(Full { estimate, lines })
 }
 
-pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<estimate::Model>, ApiError> {
+pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<estimate::Model>, Error> {
     Ok(estimate::Entity::find()
         .filter(estimate::Column::OrganizationId.eq(org_id))
         .filter(estimate::Column::JobId.eq(job_id))
@@ -152,7 +152,7 @@ pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Re
         .await?)
 }
 
-async fn latest<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<estimate::Model>, ApiError> {
+async fn latest<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<estimate::Model>, Error> {
     Ok(estimate::Entity::find()
         .filter(estimate::Column::JobId.eq(job_id))
         .order_by_desc(estimate::Column::Version)
@@ -166,7 +166,7 @@ async fn write_lines<C: ConnectionTrait>(
     estimate_id: i64,
     lines: &[DraftLine],
     totals: &[i64],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     estimate_line::Entity::delete_many().filter(estimate_line::Column::EstimateId.eq(estimate_id)).exec(db).await?;
     if lines.is_empty() {
         return Ok(());
@@ -210,13 +210,13 @@ pub async fn create(
     d: EstimateDraft,
     author: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<Full, ApiError> {
+) -> Result<Full, Error> {
     let totals = price(&d)?;
     let txn = db.begin().await?;
     let job = super::jobs::get(&txn, org_id, job_id).await?;
     let prev = latest(&txn, job.id).await?;
     if let Some(p) = prev.as_ref().filter(|p| p.status == status::DRAFT) {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "draft_exists",
             message: format!("estimate {} (version {}) is still a draft; edit it instead", p.id, p.version),
             details: json!({"estimate_id": p.id}),
@@ -257,7 +257,7 @@ async fn insert_version<C: ConnectionTrait>(
     totals: &money::Totals,
     author: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<estimate::Model, ApiError> {
+) -> Result<estimate::Model, Error> {
     let e = estimate::ActiveModel {
         organization_id: Set(org_id),
         job_id: Set(job_id),
@@ -294,7 +294,7 @@ pub async fn edit(
     d: EstimateDraft,
     author: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<(Full, bool), ApiError> {
+) -> Result<(Full, bool), Error> {
     let totals = price(&d)?;
     let txn = db.begin().await?;
     let before = load(&txn, org_id, id).await?;
@@ -340,8 +340,8 @@ pub async fn edit(
     Ok((full, true))
 }
 
-pub fn outdated(e: &estimate::Model, current: Option<i64>) -> ApiError {
-    ApiError::Conflict {
+pub fn outdated(e: &estimate::Model, current: Option<i64>) -> Error {
+    Error::Conflict {
         code: "estimate_outdated",
         message: match current {
             Some(c) => format!("version {} is not the current estimate; the current one is estimate {c}", e.version),
@@ -381,6 +381,6 @@ pub fn view(f: &Full, current_id: Option<i64>) -> Value {
 }
 
 /// The job's current estimate: the newest version (any status).
-pub async fn current_id<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<i64>, ApiError> {
+pub async fn current_id<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<i64>, Error> {
     Ok(latest(db, job_id).await?.map(|e| e.id))
 }

@@ -3,7 +3,7 @@ use super::PageRequest;
 use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::entities::{customer, job};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
@@ -15,13 +15,13 @@ pub struct NewJob {
     pub story: String,
 }
 
-pub async fn insert(db: &Db, organization_id: i64, new: NewJob, now: DateTime<Utc>) -> Result<job::Model, ApiError> {
+pub async fn insert(db: &Db, organization_id: i64, new: NewJob, now: DateTime<Utc>) -> Result<job::Model, Error> {
     let txn = db.begin().await?;
     let customer = customer::Entity::find_by_id(new.customer_id)
         .filter(customer::Column::OrganizationId.eq(organization_id))
         .one(&txn)
         .await?
-        .ok_or_else(|| ApiError::field("customer_id", format!("there is no customer {}", new.customer_id)))?;
+        .ok_or_else(|| Error::field("customer_id", format!("there is no customer {}", new.customer_id)))?;
     let job = job::ActiveModel {
         organization_id: Set(organization_id),
         customer_id: Set(customer.id),
@@ -51,12 +51,12 @@ pub async fn insert(db: &Db, organization_id: i64, new: NewJob, now: DateTime<Ut
     Ok(job)
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<job::Model, ApiError> {
+pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<job::Model, Error> {
     job::Entity::find_by_id(id)
         .filter(job::Column::OrganizationId.eq(organization_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,7 @@ pub async fn list<C: ConnectionTrait>(
     organization_id: i64,
     filter: JobFilter,
     page: PageRequest,
-) -> Result<Vec<job::Model>, ApiError> {
+) -> Result<Vec<job::Model>, Error> {
     let mut q = job::Entity::find().filter(job::Column::OrganizationId.eq(organization_id));
     if let Some(after) = page.after {
         q = q.filter(job::Column::Id.gt(after));
@@ -91,7 +91,7 @@ pub async fn set_status<C: ConnectionTrait>(
     to: JobStatus,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if job.status == to.as_str() {
         return Ok(());
     }

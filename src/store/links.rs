@@ -2,7 +2,7 @@
 
 use crate::domain::job::JobStatus;
 use crate::entities::{customer_link, job};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -16,7 +16,7 @@ pub async fn job_for_token<C: ConnectionTrait>(
     db: &C,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<job::Model>, ApiError> {
+) -> Result<Option<job::Model>, Error> {
     if token.len() != 40 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }

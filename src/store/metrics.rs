@@ -1,7 +1,7 @@
 //! Promise KPIs over a period, computed from the ledger.
 
 use crate::entities::{estimate, promise, rating, staff, visit};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::store::promises::{kind, outcome};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -64,7 +64,7 @@ pub async fn promises<C: ConnectionTrait>(
     org_id: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let rows = promise::Entity::find()
         .filter(promise::Column::OrganizationId.eq(org_id))
         .filter(promise::Column::DueAt.gte(from))

@@ -13,7 +13,7 @@ pub mod staff;
 pub mod timeline;
 pub mod visits;
 
-use crate::error::ApiError;
+use crate::error::Error;
 use sea_orm::{DbErr, SqlErr};
 
 /// Pagination by id: `after` is the last id the caller has seen.
@@ -30,10 +30,10 @@ impl PageRequest {
 
 /// Maps a unique-constraint violation to 409 with `message`; anything else
 /// stays an internal error.
-pub(crate) fn unique_violation(e: DbErr, code: &'static str, message: impl Into<String>) -> ApiError {
+pub(crate) fn unique_violation(e: DbErr, code: &'static str, message: impl Into<String>) -> Error {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::Conflict { code, message: message.into(), details: serde_json::json!({}) }
+            Error::Conflict { code, message: message.into(), details: serde_json::json!({}) }
         }
         _ => e.into(),
     }

@@ -4,7 +4,7 @@ use crate::domain::people::Role;
 use crate::domain::time::Zone;
 use crate::domain::tokens::{hash_token, new_token};
 use crate::entities::{api_token, organization};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
@@ -31,7 +31,7 @@ pub async fn create_with_admin(
     org: NewOrganization,
     admin: NewStaff,
     now: DateTime<Utc>,
-) -> Result<CreatedOrganization, ApiError> {
+) -> Result<CreatedOrganization, Error> {
     let txn = db.begin().await?;
     let organization = organization::ActiveModel {
         name: Set(org.name),
@@ -62,7 +62,7 @@ pub async fn issue_token<C: ConnectionTrait>(
     role: Role,
     name: &str,
     now: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     let token = new_token();
     api_token::ActiveModel {
         organization_id: Set(organization_id),
@@ -78,11 +78,11 @@ pub async fn issue_token<C: ConnectionTrait>(
     Ok(token)
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> Result<organization::Model, ApiError> {
-    organization::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)
+pub async fn get<C: ConnectionTrait>(db: &C, id: i64) -> Result<organization::Model, Error> {
+    organization::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
 }
 
-pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, ApiError> {
+pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
     use sea_orm::PaginatorTrait;
     Ok(organization::Entity::find().count(db).await?)
 }

@@ -1,7 +1,7 @@
 //! The promise ledger: every commitment to a customer, and whether it was kept.
 
 use crate::entities::promise;
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -41,7 +41,7 @@ pub struct NewPromise {
 }
 
 /// Records a promise once (its key is unique).
-pub async fn make<C: ConnectionTrait>(db: &C, org_id: i64, p: NewPromise, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub async fn make<C: ConnectionTrait>(db: &C, org_id: i64, p: NewPromise, now: DateTime<Utc>) -> Result<(), Error> {
     make_many(db, org_id, vec![p], now).await
 }
 
@@ -51,7 +51,7 @@ pub async fn make_many<C: ConnectionTrait>(
     org_id: i64,
     ps: Vec<NewPromise>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if ps.is_empty() {
         return Ok(());
     }
@@ -86,7 +86,7 @@ pub async fn decide<C: ConnectionTrait>(
     evidence: Value,
     lateness_minutes: Option<i32>,
     at: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let n = promise::Entity::update_many()
         .col_expr(promise::Column::Outcome, Expr::value(result))
         .col_expr(promise::Column::DecidedAt, Expr::value(at))
@@ -100,7 +100,7 @@ pub async fn decide<C: ConnectionTrait>(
     Ok(n > 0)
 }
 
-pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<promise::Model>, ApiError> {
+pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<promise::Model>, Error> {
     Ok(promise::Entity::find()
         .filter(promise::Column::OrganizationId.eq(org_id))
         .filter(promise::Column::JobId.eq(job_id))
@@ -111,7 +111,7 @@ pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Re
 }
 
 /// The newest arrival promise of a visit, whatever its outcome.
-pub async fn latest_arrival<C: ConnectionTrait>(db: &C, visit_id: i64) -> Result<Option<promise::Model>, ApiError> {
+pub async fn latest_arrival<C: ConnectionTrait>(db: &C, visit_id: i64) -> Result<Option<promise::Model>, Error> {
     Ok(promise::Entity::find()
         .filter(promise::Column::VisitId.eq(visit_id))
         .filter(promise::Column::Kind.eq(kind::ARRIVAL_WINDOW))
@@ -121,11 +121,7 @@ pub async fn latest_arrival<C: ConnectionTrait>(db: &C, visit_id: i64) -> Result
 }
 
 /// Pending promises of a kind for a job.
-pub async fn pending_of_kind<C: ConnectionTrait>(
-    db: &C,
-    job_id: i64,
-    k: &str,
-) -> Result<Vec<promise::Model>, ApiError> {
+pub async fn pending_of_kind<C: ConnectionTrait>(db: &C, job_id: i64, k: &str) -> Result<Vec<promise::Model>, Error> {
     Ok(promise::Entity::find()
         .filter(promise::Column::JobId.eq(job_id))
         .filter(promise::Column::Kind.eq(k))
@@ -145,7 +141,7 @@ pub async fn promise_answer<C: ConnectionTrait>(
     job_id: i64,
     estimate_id: i64,
     now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, ApiError> {
+) -> Result<DateTime<Utc>, Error> {
     let due = now + chrono::Duration::hours(ANSWER_WITHIN_HOURS);
     make(
         db,
@@ -168,13 +164,13 @@ pub async fn promise_answer<C: ConnectionTrait>(
 }
 
 /// The job's pending answer to a question, if one is owed.
-pub async fn pending_answer<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<promise::Model>, ApiError> {
+pub async fn pending_answer<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<promise::Model>, Error> {
     Ok(pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().find(|p| p.key.starts_with("answer_by:")))
 }
 
 /// Our answer went out (a message from the office, or a revised estimate):
 /// the promise to answer is kept if on time, broken if late.
-pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: DateTime<Utc>) -> Result<(), Error> {
     for p in
         pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(|p| p.key.starts_with("answer_by:"))
     {

@@ -3,7 +3,7 @@
 
 use crate::domain::tokens::{hash_token, new_token};
 use crate::entities::{audit, password_reset, session, staff};
-use crate::error::ApiError;
+use crate::error::Error;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
@@ -18,27 +18,27 @@ pub const MIN_PASSWORD: usize = 10;
 
 /// Hashes a password with argon2id on a blocking thread: a hash takes tens
 /// of milliseconds of CPU, which would stall every request sharing the worker.
-pub async fn hash_password(pw: &str) -> Result<String, ApiError> {
+pub async fn hash_password(pw: &str) -> Result<String, Error> {
     let pw = pw.to_string();
     tokio::task::spawn_blocking(move || hash_password_now(&pw))
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))?
+        .map_err(|e| Error::Internal(format!("hashing a password: {e}")))?
 }
 
 /// Checks a password against a stored hash, on a blocking thread.
-async fn verify_password(pw: &str, phc: &str) -> Result<bool, ApiError> {
+async fn verify_password(pw: &str, phc: &str) -> Result<bool, Error> {
     let (pw, phc) = (pw.to_string(), phc.to_string());
     tokio::task::spawn_blocking(move || verify_password_now(&pw, &phc))
         .await
-        .map_err(|e| ApiError::Internal(format!("checking a password: {e}")))
+        .map_err(|e| Error::Internal(format!("checking a password: {e}")))
 }
 
-fn hash_password_now(pw: &str) -> Result<String, ApiError> {
+fn hash_password_now(pw: &str) -> Result<String, Error> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(pw.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
+        .map_err(|e| Error::Internal(format!("argon2: {e}")))
 }
 
 fn verify_password_now(pw: &str, phc: &str) -> bool {
@@ -63,7 +63,7 @@ pub async fn audit<C: ConnectionTrait>(
     detail: Value,
     ip: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     audit::ActiveModel {
         organization_id: Set(org),
         staff_id: Set(staff),
@@ -87,7 +87,7 @@ pub async fn sign_in<C: ConnectionTrait>(
     pw: &str,
     ip: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(staff::Model, String, String)>, ApiError> {
+) -> Result<Option<(staff::Model, String, String)>, Error> {
     let people = staff::Entity::find()
         .filter(staff::Column::Email.eq(email.trim()))
         .order_by_asc(staff::Column::Id)
@@ -141,7 +141,7 @@ pub async fn session_for<C: ConnectionTrait>(
     db: &C,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(session::Model, staff::Model)>, ApiError> {
+) -> Result<Option<(session::Model, staff::Model)>, Error> {
     let Some(s) = session::Entity::find().filter(session::Column::TokenHash.eq(hash_token(token))).one(db).await?
     else {
         return Ok(None);
@@ -158,7 +158,7 @@ pub async fn sign_out<C: ConnectionTrait>(
     s: &session::Model,
     ip: &str,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     session::Entity::delete_by_id(s.id).exec(db).await?;
     audit(db, Some(s.organization_id), Some(s.staff_id), "sign_out", json!({}), Some(ip), now).await
 }
@@ -168,7 +168,7 @@ pub async fn reset_for<C: ConnectionTrait>(
     db: &C,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<password_reset::Model>, ApiError> {
+) -> Result<Option<password_reset::Model>, Error> {
     Ok(password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(hash_token(token)))
         .filter(password_reset::Column::UsedAt.is_null())
@@ -184,7 +184,7 @@ pub async fn complete_reset<C: ConnectionTrait>(
     pw: &str,
     ip: &str,
     now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let used = password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Expr::value(now))
         .filter(password_reset::Column::Id.eq(r.id))
@@ -209,7 +209,7 @@ pub async fn complete_reset<C: ConnectionTrait>(
 
 /// Deletes what can never be used again: sessions past their expiry, and
 /// reset links that have expired or been used. Returns how many rows went.
-pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, ApiError> {
+pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, Error> {
     let sessions = session::Entity::delete_many().filter(session::Column::ExpiresAt.lte(now)).exec(db).await?;
     let resets = password_reset::Entity::delete_many()
         .filter(

@@ -2,7 +2,7 @@ use super::{unique_violation, PageRequest};
 use crate::domain::people::{Role, WorkingHours};
 use crate::domain::time::Zone;
 use crate::entities::staff;
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
@@ -23,7 +23,7 @@ pub async fn insert<C: ConnectionTrait>(
     organization_id: i64,
     new: NewStaff,
     now: DateTime<Utc>,
-) -> Result<staff::Model, ApiError> {
+) -> Result<staff::Model, Error> {
     let email = new.email.clone();
     staff::ActiveModel {
         organization_id: Set(organization_id),
@@ -44,19 +44,19 @@ pub async fn insert<C: ConnectionTrait>(
     .map_err(|e| unique_violation(e, "email_taken", format!("a staff member with email {email} already exists")))
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<staff::Model, ApiError> {
+pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<staff::Model, Error> {
     staff::Entity::find_by_id(id)
         .filter(staff::Column::OrganizationId.eq(organization_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     organization_id: i64,
     page: PageRequest,
-) -> Result<Vec<staff::Model>, ApiError> {
+) -> Result<Vec<staff::Model>, Error> {
     let mut q = staff::Entity::find().filter(staff::Column::OrganizationId.eq(organization_id));
     if let Some(after) = page.after {
         q = q.filter(staff::Column::Id.gt(after));
@@ -64,11 +64,7 @@ pub async fn list<C: ConnectionTrait>(
     Ok(q.order_by_asc(staff::Column::Id).limit(page.limit).all(db).await?)
 }
 
-pub async fn by_ids<C: ConnectionTrait>(
-    db: &C,
-    organization_id: i64,
-    ids: &[i64],
-) -> Result<Vec<staff::Model>, ApiError> {
+pub async fn by_ids<C: ConnectionTrait>(db: &C, organization_id: i64, ids: &[i64]) -> Result<Vec<staff::Model>, Error> {
     if ids.is_empty() {
         return Ok(vec![]);
     }

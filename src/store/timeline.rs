@@ -1,5 +1,5 @@
 use crate::entities::timeline_event;
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::Value;
@@ -18,7 +18,7 @@ pub async fn record<C: ConnectionTrait>(
     organization_id: i64,
     event: Event<'_>,
     at: DateTime<Utc>,
-) -> Result<timeline_event::Model, ApiError> {
+) -> Result<timeline_event::Model, Error> {
     Ok(timeline_event::ActiveModel {
         organization_id: Set(organization_id),
         job_id: Set(event.job_id),
@@ -42,7 +42,7 @@ pub async fn add_note<C: ConnectionTrait>(
     text: String,
     by_staff_id: Option<i64>,
     at: DateTime<Utc>,
-) -> Result<timeline_event::Model, ApiError> {
+) -> Result<timeline_event::Model, Error> {
     let data = serde_json::json!({"text": text, "by_staff_id": by_staff_id});
     record(db, organization_id, Event { job_id, visit_id: None, kind: "note", summary: text, data }, at).await
 }
@@ -51,7 +51,7 @@ pub async fn for_job<C: ConnectionTrait>(
     db: &C,
     organization_id: i64,
     job_id: i64,
-) -> Result<Vec<timeline_event::Model>, ApiError> {
+) -> Result<Vec<timeline_event::Model>, Error> {
     Ok(timeline_event::Entity::find()
         .filter(timeline_event::Column::OrganizationId.eq(organization_id))
         .filter(timeline_event::Column::JobId.eq(job_id))
@@ -66,7 +66,7 @@ pub async fn messages_for_job<C: ConnectionTrait>(
     db: &C,
     organization_id: i64,
     job_id: i64,
-) -> Result<Vec<crate::entities::message::Model>, ApiError> {
+) -> Result<Vec<crate::entities::message::Model>, Error> {
     use crate::entities::message;
     Ok(message::Entity::find()
         .filter(message::Column::OrganizationId.eq(organization_id))

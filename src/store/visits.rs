@@ -13,7 +13,7 @@ use crate::domain::feasibility::{self, Infeasible, Slot};
 use crate::domain::time::{Window, WindowError, Zone};
 use crate::domain::visit::{VisitKind, VisitStatus};
 use crate::entities::{customer, job, organization, staff, visit, visit_staff};
-use crate::error::ApiError;
+use crate::error::Error;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -51,38 +51,38 @@ pub struct VisitWithStaff {
     pub staff_ids: Vec<i64>,
 }
 
-pub fn window(org: &organization::Model, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Window, ApiError> {
+pub fn window(org: &organization::Model, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Window, Error> {
     Window::new(start, end, org.max_window_minutes as i64).map_err(|e| match e {
-        WindowError::EndBeforeStart => ApiError::field("window_end", "is before window_start"),
-        WindowError::TooLong { max_minutes } => ApiError::field(
+        WindowError::EndBeforeStart => Error::field("window_end", "is before window_start"),
+        WindowError::TooLong { max_minutes } => Error::field(
             "window_end",
             format!("the window is longer than this organization's maximum of {max_minutes} minutes"),
         ),
     })
 }
 
-pub fn check_duration(minutes: i32) -> Result<(), ApiError> {
+pub fn check_duration(minutes: i32) -> Result<(), Error> {
     if (1..=MAX_DURATION_MINUTES).contains(&minutes) {
         Ok(())
     } else {
-        Err(ApiError::field("duration_minutes", format!("must be between 1 and {MAX_DURATION_MINUTES}")))
+        Err(Error::field("duration_minutes", format!("must be between 1 and {MAX_DURATION_MINUTES}")))
     }
 }
 
-pub fn normalize_staff(ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+pub fn normalize_staff(ids: &[i64]) -> Result<Vec<i64>, Error> {
     let set: BTreeSet<i64> = ids.iter().copied().collect();
     if set.is_empty() {
-        return Err(ApiError::field("staff_ids", "assign at least one staff member"));
+        return Err(Error::field("staff_ids", "assign at least one staff member"));
     }
     if set.len() > 20 {
-        return Err(ApiError::field("staff_ids", "at most 20 people can be assigned to one visit"));
+        return Err(Error::field("staff_ids", "at most 20 people can be assigned to one visit"));
     }
     Ok(set.into_iter().collect())
 }
 
 /// Takes the schedule lock of each person (see the module comment) and
 /// returns their rows, in id order. Must be the transaction's first write.
-pub async fn lock_staff<C: ConnectionTrait>(db: &C, org_id: i64, ids: &[i64]) -> Result<Vec<staff::Model>, ApiError> {
+pub async fn lock_staff<C: ConnectionTrait>(db: &C, org_id: i64, ids: &[i64]) -> Result<Vec<staff::Model>, Error> {
     for id in ids {
         let res = staff::Entity::update_many()
             .col_expr(staff::Column::ScheduleVersion, Expr::col(staff::Column::ScheduleVersion).add(1))
@@ -91,14 +91,14 @@ pub async fn lock_staff<C: ConnectionTrait>(db: &C, org_id: i64, ids: &[i64]) ->
             .exec(db)
             .await?;
         if res.rows_affected == 0 {
-            return Err(ApiError::field("staff_ids", format!("there is no staff member {id}")));
+            return Err(Error::field("staff_ids", format!("there is no staff member {id}")));
         }
     }
     super::staff::by_ids(db, org_id, ids).await
 }
 
 /// Takes the row lock of one visit (a no-op write), or says it is not there.
-pub async fn lock_visit<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<visit::Model, ApiError> {
+pub async fn lock_visit<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<visit::Model, Error> {
     let res = visit::Entity::update_many()
         .col_expr(visit::Column::UpdatedAt, Expr::col(visit::Column::UpdatedAt).into())
         .filter(visit::Column::Id.eq(id))
@@ -106,9 +106,9 @@ pub async fn lock_visit<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Res
         .exec(db)
         .await?;
     if res.rows_affected == 0 {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
-    visit::Entity::find_by_id(id).one(db).await?.ok_or(ApiError::NotFound)
+    visit::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
 }
 
 fn slot_of(v: &visit::Model) -> Slot<i64> {
@@ -132,7 +132,7 @@ async fn active_visits_between<C: ConnectionTrait>(
     staff_id: i64,
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
-) -> Result<Vec<visit::Model>, ApiError> {
+) -> Result<Vec<visit::Model>, Error> {
     let active: Vec<&str> = VisitStatus::ALL.iter().filter(|s| s.occupies_schedule()).map(|s| s.as_str()).collect();
     Ok(visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org_id))
@@ -160,7 +160,7 @@ pub async fn ensure_feasible<C: ConnectionTrait>(
     org: &organization::Model,
     person: &staff::Model,
     candidate: Slot<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let buffer = org.travel_buffer_minutes as i64 * 60;
     let max_reach = MAX_DURATION_MINUTES as i64 * 60 + buffer;
     let mut margin = Duration::days(1);
@@ -186,7 +186,7 @@ pub async fn ensure_feasible<C: ConnectionTrait>(
     };
     match feasibility::check(&cluster, buffer) {
         Ok(_) => Ok(()),
-        Err(Infeasible::TooMany { count }) => Err(ApiError::Conflict {
+        Err(Infeasible::TooMany { count }) => Err(Error::Conflict {
             code: "schedule_too_dense",
             message: format!(
                 "{} would have {count} visits chained back to back; we can only promise days of up to {} linked visits",
@@ -219,7 +219,7 @@ pub async fn ensure_feasible<C: ConnectionTrait>(
                 })
                 .collect();
             let list = named.iter().map(|id| format!("visit {id}")).collect::<Vec<_>>().join(", ");
-            Err(ApiError::Conflict {
+            Err(Error::Conflict {
                 code: "schedule_conflict",
                 message: format!(
                     "{} could not keep every promised arrival window (with {} minutes of travel between visits); this conflicts with {list}",
@@ -244,7 +244,7 @@ pub fn candidate(id: i64, w: &Window, duration_minutes: i32) -> Slot<i64> {
     }
 }
 
-pub async fn job_in_org<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<job::Model, ApiError> {
+pub async fn job_in_org<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<job::Model, Error> {
     super::jobs::get(db, org_id, job_id).await
 }
 
@@ -252,7 +252,7 @@ pub fn names(people: &[staff::Model]) -> String {
     people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" and ")
 }
 
-pub async fn assign<C: ConnectionTrait>(db: &C, org_id: i64, visit_id: i64, staff_ids: &[i64]) -> Result<(), ApiError> {
+pub async fn assign<C: ConnectionTrait>(db: &C, org_id: i64, visit_id: i64, staff_ids: &[i64]) -> Result<(), Error> {
     if staff_ids.is_empty() {
         return Ok(());
     }
@@ -267,7 +267,7 @@ pub async fn assign<C: ConnectionTrait>(db: &C, org_id: i64, visit_id: i64, staf
 }
 
 /// A job's visits still to come (scheduled, or the crew on its way).
-pub async fn open_of_job<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Vec<visit::Model>, ApiError> {
+pub async fn open_of_job<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Vec<visit::Model>, Error> {
     Ok(visit::Entity::find()
         .filter(visit::Column::JobId.eq(job_id))
         .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
@@ -277,7 +277,7 @@ pub async fn open_of_job<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Vec<
 }
 
 /// Assigned staff per visit.
-pub async fn staff_ids_of<C: ConnectionTrait>(db: &C, visit_ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, ApiError> {
+pub async fn staff_ids_of<C: ConnectionTrait>(db: &C, visit_ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>, Error> {
     let mut out: HashMap<i64, Vec<i64>> = HashMap::new();
     if visit_ids.is_empty() {
         return Ok(out);
@@ -301,7 +301,7 @@ pub async fn upcoming<C: ConnectionTrait>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<VisitWithStaff>, ApiError> {
+) -> Result<Vec<VisitWithStaff>, Error> {
     use sea_orm::QuerySelect;
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org_id))
@@ -316,7 +316,7 @@ pub async fn upcoming<C: ConnectionTrait>(
     with_staff(db, visits).await
 }
 
-async fn with_staff<C: ConnectionTrait>(db: &C, visits: Vec<visit::Model>) -> Result<Vec<VisitWithStaff>, ApiError> {
+async fn with_staff<C: ConnectionTrait>(db: &C, visits: Vec<visit::Model>) -> Result<Vec<VisitWithStaff>, Error> {
     let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
     let mut staff = staff_ids_of(db, &ids).await?;
     Ok(visits
@@ -328,16 +328,16 @@ async fn with_staff<C: ConnectionTrait>(db: &C, visits: Vec<visit::Model>) -> Re
         .collect())
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<VisitWithStaff, ApiError> {
+pub async fn get<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Result<VisitWithStaff, Error> {
     let v = visit::Entity::find_by_id(id)
         .filter(visit::Column::OrganizationId.eq(org_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     Ok(with_staff(db, vec![v]).await?.remove(0))
 }
 
-pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<VisitWithStaff>, ApiError> {
+pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Result<Vec<VisitWithStaff>, Error> {
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org_id))
         .filter(visit::Column::JobId.eq(job_id))
@@ -363,7 +363,7 @@ pub async fn day_of<C: ConnectionTrait>(
     org_id: i64,
     person: &staff::Model,
     date: NaiveDate,
-) -> Result<(Zone, DateTime<Utc>, DateTime<Utc>, Vec<ScheduleEntry>), ApiError> {
+) -> Result<(Zone, DateTime<Utc>, DateTime<Utc>, Vec<ScheduleEntry>), Error> {
     let zone = Zone::parse(&person.timezone).unwrap_or(Zone(chrono_tz::UTC));
     let (start, end) = zone.day_bounds(date);
     let visits = visit::Entity::find()
@@ -400,7 +400,7 @@ pub async fn day_of<C: ConnectionTrait>(
         let (job, customer) = jobs
             .get(&v.visit.job_id)
             .cloned()
-            .ok_or_else(|| ApiError::Internal(format!("visit {} has no job or customer", v.visit.id)))?;
+            .ok_or_else(|| Error::Internal(format!("visit {} has no job or customer", v.visit.id)))?;
         entries.push(ScheduleEntry { visit: v, job, customer });
     }
     Ok((zone, start, end, entries))

@@ -7,7 +7,7 @@ use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::domain::money::Currency;
 use crate::entities::{customer, estimate, job, organization};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::NotifyCtx;
 use crate::store::estimates::{load, outdated, status, Full};
 use crate::store::timeline::{self, Event};
@@ -24,7 +24,7 @@ pub async fn send(
     org: &organization::Model,
     id: i64,
     now: DateTime<Utc>,
-) -> Result<Full, ApiError> {
+) -> Result<Full, Error> {
     let txn = db.begin().await?;
     // Claim the draft first (a write), so two sends cannot both go out.
     let claimed = estimate::Entity::update_many()
@@ -39,7 +39,7 @@ pub async fn send(
         .rows_affected;
     let full = load(&txn, org.id, id).await?;
     if claimed == 0 {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "estimate_not_draft",
             message: format!(
                 "estimate {id} is {}; only a draft can be sent (edit it to make a new version)",
@@ -49,7 +49,7 @@ pub async fn send(
         });
     }
     if full.lines.is_empty() {
-        return Err(ApiError::field("lines", "an empty estimate cannot be sent; add at least one line"));
+        return Err(Error::field("lines", "an empty estimate cannot be sent; add at least one line"));
     }
     let e = &full.estimate;
     let previous = estimate::Entity::find()
@@ -125,14 +125,14 @@ pub async fn decide(
     decision: Decision,
     comment: Option<String>,
     now: DateTime<Utc>,
-) -> Result<Full, ApiError> {
+) -> Result<Full, Error> {
     let org_id = job.organization_id;
     let txn = db.begin().await?;
     let e = estimate::Entity::find_by_id(id)
         .filter(estimate::Column::JobId.eq(job.id))
         .one(&txn)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let current = estimate::Entity::find()
         .filter(estimate::Column::JobId.eq(job.id))
         .filter(estimate::Column::SentAt.is_not_null())
@@ -144,7 +144,7 @@ pub async fn decide(
         return Err(outdated(&e, current));
     }
     if decision == Decision::Question && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        return Err(ApiError::field("comment", "tell us what you would like to ask or change"));
+        return Err(Error::field("comment", "tell us what you would like to ask or change"));
     }
     let (new_status, job_status, verb) = match decision {
         Decision::Approve => (status::APPROVED, JobStatus::Approved, "approved"),
@@ -162,7 +162,7 @@ pub async fn decide(
         .await?
         .rows_affected;
     if moved == 0 {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "estimate_decided",
             message: format!("this estimate was already {}", e.status.replace('_', " ")),
             details: json!({"estimate_id": e.id, "status": e.status}),

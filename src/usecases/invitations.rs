@@ -3,7 +3,7 @@
 
 use crate::domain::tokens::{hash_token, new_token};
 use crate::entities::{message, password_reset, staff};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::outbox::state;
 use crate::messages::NotifyCtx;
 use crate::store::sessions::{INVITE_DAYS, RESET_HOURS};
@@ -18,7 +18,7 @@ pub async fn send_password_link<C: ConnectionTrait>(
     person: &staff::Model,
     invite: bool,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let token = hex::encode(&new_token().as_bytes()[5..37]);
     let expires = if invite { now + Duration::days(INVITE_DAYS) } else { now + Duration::hours(RESET_HOURS) };
     password_reset::ActiveModel {
@@ -38,7 +38,7 @@ pub async fn send_password_link<C: ConnectionTrait>(
         "invite": invite,
         "expires_hours": (expires - now).num_hours(),
     });
-    let email = n.templates.email("password_reset", &ctx).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let email = n.templates.email("password_reset", &ctx).map_err(|e| Error::Internal(e.to_string()))?;
     message::ActiveModel {
         organization_id: Set(person.organization_id),
         kind: Set("password_reset".into()),

@@ -4,7 +4,7 @@
 use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::entities::job;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::NotifyCtx;
 use crate::store::timeline::Event;
 use chrono::{DateTime, Utc};
@@ -30,7 +30,7 @@ pub async fn change(
     job_id: i64,
     edit: JobEdit,
     now: DateTime<Utc>,
-) -> Result<job::Model, ApiError> {
+) -> Result<job::Model, Error> {
     let JobEdit { title, story, status, reason } = edit;
     let txn = db.begin().await?;
     let job = crate::store::jobs::get(&txn, org_id, job_id).await?;
@@ -71,7 +71,7 @@ pub async fn change(
                 .collect();
             if !open.is_empty() {
                 let ids: Vec<i64> = open.iter().map(|v| v.id).collect();
-                return Err(ApiError::Conflict {
+                return Err(Error::Conflict {
                     code: "open_visits",
                     message: format!(
                         "job {} still has visits booked ({}); cancel or complete them before completing the job",

@@ -6,7 +6,7 @@
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{customer, job, message, organization, promise, visit};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::{outbox, NotifyCtx};
 use crate::store::promises::{self, kind, outcome, NewPromise};
@@ -15,8 +15,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-pub async fn customer_zone<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<(customer::Model, Zone), ApiError> {
-    let c = customer::Entity::find_by_id(job.customer_id).one(db).await?.ok_or(ApiError::NotFound)?;
+pub async fn customer_zone<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<(customer::Model, Zone), Error> {
+    let c = customer::Entity::find_by_id(job.customer_id).one(db).await?.ok_or(Error::NotFound)?;
     let z = Zone::parse(&c.timezone).unwrap_or(Zone(chrono_tz::UTC));
     Ok((c, z))
 }
@@ -43,7 +43,7 @@ pub async fn on_booked<C: ConnectionTrait>(
     v: &visit::Model,
     lead: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let (_, zone) = customer_zone(db, job).await?;
     promises::make(db, org.id, arrival(v, lead, zone, None), now).await?;
     if v.kind == "estimate" {
@@ -98,7 +98,7 @@ pub async fn on_rescheduled<C: ConnectionTrait>(
     after: &visit::Model,
     lead: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<Rescheduled, ApiError> {
+) -> Result<Rescheduled, Error> {
     if before.window_start == after.window_start && before.window_end == after.window_end {
         return Ok(Rescheduled::Unchanged);
     }
@@ -159,7 +159,7 @@ pub async fn on_status<C: ConnectionTrait>(
     v: &visit::Model,
     to: VisitStatus,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let Some(p) = promises::latest_arrival(db, v.id).await? else { return Ok(()) };
     match to {
         VisitStatus::Arrived => {
@@ -236,7 +236,7 @@ async fn eta_told<C: ConnectionTrait>(
     db: &C,
     visit_id: i64,
     now: DateTime<Utc>,
-) -> Result<Option<message::Model>, ApiError> {
+) -> Result<Option<message::Model>, Error> {
     use crate::messages::outbox::state;
     Ok(message::Entity::find()
         .filter(message::Column::VisitId.eq(visit_id))
@@ -268,7 +268,7 @@ pub async fn running_late<C: ConnectionTrait>(
     broken: i64,
     new_visit: Option<&visit::Model>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let parties = Parties { org, customer, job };
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
@@ -285,7 +285,7 @@ pub async fn running_late<C: ConnectionTrait>(
     };
     let plan =
         Plan { kind: "running_late", key, visit_id: new_visit.map(|v| v.id), due_at: now, expires_at: None, ctx: &ctx };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     if let Some(by) = callback_by {
         promises::make(

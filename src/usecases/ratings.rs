@@ -2,7 +2,7 @@
 
 use crate::db::Db;
 use crate::entities::{rating, task};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::NotifyCtx;
 use crate::store::timeline::{self, Event};
 use chrono::{DateTime, Utc};
@@ -20,12 +20,12 @@ pub async fn rate(
     score: i32,
     comment: String,
     now: DateTime<Utc>,
-) -> Result<rating::Model, ApiError> {
+) -> Result<rating::Model, Error> {
     if !(1..=5).contains(&score) {
-        return Err(ApiError::field("score", "must be 1 to 5"));
+        return Err(Error::field("score", "must be 1 to 5"));
     }
     if job.status != "completed" {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "job_not_completed",
             message: "you can rate us once the job is done".into(),
             details: json!({}),
@@ -106,7 +106,7 @@ pub async fn resolve(
     task_id: i64,
     resolution: String,
     now: DateTime<Utc>,
-) -> Result<task::Model, ApiError> {
+) -> Result<task::Model, Error> {
     let txn = db.begin().await?;
     let moved = task::Entity::update_many()
         .col_expr(task::Column::Status, Expr::value("done"))
@@ -122,9 +122,9 @@ pub async fn resolve(
         .filter(task::Column::OrganizationId.eq(org_id))
         .one(&txn)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     if moved == 0 {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "task_done",
             message: format!("task {task_id} is already done"),
             details: json!({}),

@@ -8,7 +8,7 @@ use crate::domain::job::JobStatus;
 use crate::domain::time::Zone;
 use crate::domain::visit::{VisitKind, VisitStatus};
 use crate::entities::{job, organization, staff, visit, visit_staff};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::messages::{events, NotifyCtx};
 use crate::store::timeline::{self, Event};
 use crate::store::visits::{
@@ -28,7 +28,7 @@ pub async fn book(
     job_id: i64,
     new: NewVisit,
     now: DateTime<Utc>,
-) -> Result<VisitWithStaff, ApiError> {
+) -> Result<VisitWithStaff, Error> {
     let w = window(org, new.window_start, new.window_end)?;
     check_duration(new.duration_minutes)?;
     let staff_ids = normalize_staff(&new.staff_ids)?;
@@ -38,7 +38,7 @@ pub async fn book(
     let job = job_in_org(&txn, org.id, job_id).await?;
     let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::New);
     if !status.is_open() {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "job_closed",
             message: format!("job {} is {}; reopen it before booking visits", job.id, job.status),
             details: json!({"job_id": job.id}),
@@ -95,7 +95,7 @@ pub async fn update(
     visit_id: i64,
     changes: VisitChanges,
     now: DateTime<Utc>,
-) -> Result<VisitWithStaff, ApiError> {
+) -> Result<VisitWithStaff, Error> {
     if let Some(d) = changes.duration_minutes {
         check_duration(d)?;
     }
@@ -105,7 +105,7 @@ pub async fn update(
     let current = lock_visit(&txn, org.id, visit_id).await?;
     let current_staff = staff_ids_of(&txn, &[current.id]).await?.remove(&current.id).unwrap_or_default();
     if current.status != VisitStatus::Scheduled.as_str() {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "visit_not_scheduled",
             message: format!(
                 "visit {} is {}; only scheduled visits can be rescheduled or reassigned",
@@ -220,7 +220,7 @@ async fn tell_cancelled<C: ConnectionTrait>(
     v: &visit::Model,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let org = crate::store::orgs::get(db, job.organization_id).await?;
     let next = visit::Entity::find()
         .filter(visit::Column::JobId.eq(job.id))
@@ -270,7 +270,7 @@ pub async fn cancel_job<C: ConnectionTrait>(
     job: &job::Model,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Vec<visit::Model>, ApiError> {
+) -> Result<Vec<visit::Model>, Error> {
     use crate::store::promises::{self, outcome};
     let open = open_of_job(db, job.id).await?;
     for v in &open {
@@ -327,19 +327,19 @@ pub async fn set_status(
     reason: Option<&str>,
     only_assignee: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<VisitWithStaff, ApiError> {
+) -> Result<VisitWithStaff, Error> {
     let txn = db.begin().await?;
     let current = lock_visit(&txn, org_id, visit_id).await?;
     let staff_ids = staff_ids_of(&txn, &[current.id]).await?.remove(&current.id).unwrap_or_default();
     if let Some(me) = only_assignee {
         if !staff_ids.contains(&me) {
-            return Err(ApiError::Forbidden("only staff assigned to this visit can change its status".into()));
+            return Err(Error::Forbidden("only staff assigned to this visit can change its status".into()));
         }
     }
     let from = VisitStatus::parse(&current.status)
-        .ok_or_else(|| ApiError::Internal(format!("visit {} has status {}", current.id, current.status)))?;
+        .ok_or_else(|| Error::Internal(format!("visit {} has status {}", current.id, current.status)))?;
     if !from.can_move_to(to) {
-        return Err(ApiError::Conflict {
+        return Err(Error::Conflict {
             code: "invalid_transition",
             message: format!(
                 "visit {} is {}; it cannot become {} (possible: {})",

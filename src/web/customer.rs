@@ -1,8 +1,8 @@
 //! The customer's private page, reached from the link in every message.
 //! Opening it (GET) never changes anything; answers are POSTs.
 
+use crate::api::error::ApiError;
 use crate::domain::time::Zone;
-use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::store::estimates;
 use crate::usecases::estimates::Decision;
@@ -196,18 +196,18 @@ async fn decide(
     let comment = comment.map(|c| c.trim().chars().take(2000).collect::<String>()).filter(|c| !c.is_empty());
     match crate::usecases::estimates::decide(&state.db, &state.notify, &job, id, decision, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
-        Err(ApiError::NotFound) => Ok(not_found()),
-        Err(ApiError::Conflict { message, .. }) => Ok(render(
+        Err(crate::error::Error::NotFound) => Ok(not_found()),
+        Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
             "customer_notice.html",
             StatusCode::CONFLICT,
             json!({"title": "This estimate has changed", "text": message, "back": format!("/c/{token}")}),
         )),
-        Err(ApiError::Validation(fields)) => Ok(render(
+        Err(crate::error::Error::Validation(fields)) => Ok(render(
             "customer_notice.html",
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please add a comment", "text": fields.first().map(|f| f.message.clone()).unwrap_or_default(), "back": format!("/c/{token}")}),
         )),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -253,16 +253,16 @@ async fn rate(
     let comment = f.comment.map(|c| c.trim().chars().take(2000).collect::<String>()).unwrap_or_default();
     match crate::usecases::ratings::rate(&state.db, &state.notify, &job, score, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
-        Err(ApiError::Validation(_)) => Ok(render(
+        Err(crate::error::Error::Validation(_)) => Ok(render(
             "customer_notice.html",
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please pick 1 to 5", "text": "Tap a number from 1 (poor) to 5 (excellent).", "back": format!("/c/{token}")}),
         )),
-        Err(ApiError::Conflict { message, .. }) => Ok(render(
+        Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
             "customer_notice.html",
             StatusCode::CONFLICT,
             json!({"title": "Thank you", "text": message, "back": format!("/c/{token}")}),
         )),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

@@ -2,7 +2,7 @@
 //! invitations, and `/app`. Sessions live in the database; every form carries
 //! a CSRF token (the session's, or before sign-in a double-submit cookie).
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::limits::{client_ip, RESET_PER_ACCOUNT, RESET_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use crate::startup::AppState;
 use crate::store::sessions;
@@ -189,7 +189,7 @@ pub async fn current(
     headers: &HeaderMap,
 ) -> Result<Option<(crate::entities::session::Model, crate::entities::staff::Model)>, ApiError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(token) => sessions::session_for(&state.db, &token, state.clock.now()).await,
+        Some(token) => Ok(sessions::session_for(&state.db, &token, state.clock.now()).await?),
         None => Ok(None),
     }
 }
@@ -403,8 +403,8 @@ async fn visit_status(
     let caller = caller_of(&me);
     let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
         Ok(v) => v,
-        Err(ApiError::NotFound) => return Ok(problem(StatusCode::NOT_FOUND, "There is no such visit.")),
-        Err(e) => return Err(e),
+        Err(crate::error::Error::NotFound) => return Ok(problem(StatusCode::NOT_FOUND, "There is no such visit.")),
+        Err(e) => return Err(e.into()),
     };
     if crate::access::ensure_visit(&caller, &visit.staff_ids).is_err() {
         return Ok(problem(StatusCode::FORBIDDEN, "Only the office and the people on this visit can change it."));
@@ -444,12 +444,12 @@ async fn visit_status(
     .await
     {
         Ok(_) => Ok(Redirect::to("/app").into_response()),
-        Err(ApiError::Conflict { message, .. }) => Ok(problem(StatusCode::CONFLICT, &message)),
-        Err(ApiError::Forbidden(m)) => Ok(problem(StatusCode::FORBIDDEN, &m)),
-        Err(ApiError::Validation(fields)) => {
+        Err(crate::error::Error::Conflict { message, .. }) => Ok(problem(StatusCode::CONFLICT, &message)),
+        Err(crate::error::Error::Forbidden(m)) => Ok(problem(StatusCode::FORBIDDEN, &m)),
+        Err(crate::error::Error::Validation(fields)) => {
             Ok(problem(StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string()))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -470,8 +470,8 @@ async fn job_for(
     let Ok(id) = id.parse::<i64>() else { return Ok(Err(none())) };
     let job = match crate::store::jobs::get(&state.db, caller.organization_id, id).await {
         Ok(j) => j,
-        Err(ApiError::NotFound) => return Ok(Err(none())),
-        Err(e) => return Err(e),
+        Err(crate::error::Error::NotFound) => return Ok(Err(none())),
+        Err(e) => return Err(e.into()),
     };
     match crate::access::ensure_job(&state.db, caller, job.id).await {
         Ok(()) => Ok(Ok(job)),
@@ -724,13 +724,13 @@ async fn job_book(
             };
             match crate::usecases::visits::book(&state.db, &state.notify, &org, job.id, new, state.clock.now()).await {
                 Ok(_) => return Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response()),
-                Err(ApiError::Conflict { message, details, .. }) => {
+                Err(crate::error::Error::Conflict { message, details, .. }) => {
                     refused(StatusCode::CONFLICT, format!("{message}{}", conflict_windows(&details)))
                 }
-                Err(ApiError::Validation(fields)) => {
+                Err(crate::error::Error::Validation(fields)) => {
                     refused(StatusCode::UNPROCESSABLE_ENTITY, crate::error::Problems(fields).to_string())
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         _ => refused(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
@@ -871,7 +871,7 @@ async fn staff_add(
         working_hours: None,
     };
     let added = match crate::api::staff::parse_staff(input, crate::api::staff::country_of(&org)) {
-        Ok(new) => crate::store::staff::insert(&state.db, org.id, new, state.clock.now()).await,
+        Ok(new) => crate::store::staff::insert(&state.db, org.id, new, state.clock.now()).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
     let why = match added {
@@ -896,8 +896,8 @@ async fn staff_member(
     let Ok(id) = id.parse::<i64>() else { return Ok(Err(none())) };
     match crate::store::staff::get(&state.db, caller.organization_id, id).await {
         Ok(p) => Ok(Ok(p)),
-        Err(ApiError::NotFound) => Ok(Err(none())),
-        Err(e) => Err(e),
+        Err(crate::error::Error::NotFound) => Ok(Err(none())),
+        Err(e) => Err(e.into()),
     }
 }
 
