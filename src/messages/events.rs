@@ -5,7 +5,6 @@
 use super::compose::{self, Parties, Plan};
 use super::outbox;
 use super::NotifyCtx;
-use crate::domain::time::Zone;
 use crate::entities::{customer, job, organization, staff, visit};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -41,7 +40,7 @@ pub async fn introductions<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let customer = customer_of(db, job).await?;
-    let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
     for person in introduce {
         let link = outbox::new_link(&n.public_url);
@@ -78,7 +77,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
 ) -> Result<(), Error> {
     let Some(lead) = crew.first() else { return Ok(()) };
     let customer = customer_of(db, job).await?;
-    let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);

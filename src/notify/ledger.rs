@@ -45,7 +45,8 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
                 let Some(v) = p.visit_id else { continue };
                 let Some(v) = visit::Entity::find_by_id(v).one(&txn).await? else { continue };
                 let org = crate::store::orgs::get(&txn, p.organization_id).await?;
-                let status = VisitStatus::parse(&v.status).unwrap_or(VisitStatus::Scheduled);
+                let status =
+                    crate::error::stored(VisitStatus::parse(&v.status), format_args!("visit {}", v.id), &v.status)?;
                 if now > p.due_at && status != VisitStatus::Arrived && !status.is_final() {
                     if promises::decide(
                         &txn,

@@ -415,7 +415,7 @@ async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: 
         let crew: Vec<&staff::Model> =
             assignments.iter().filter(|a| a.visit_id == v.id).filter_map(|a| people.get(&a.staff_id)).collect();
         let Some(lead) = crew.first() else { continue };
-        let zone = Zone::parse(&c.timezone).unwrap_or(Zone(chrono_tz::UTC));
+        let zone = crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id))?;
         let parties = Parties { org, customer: c, job: j };
         let link = outbox::new_link(&n.public_url);
         let mut ctx = compose::base_ctx(&parties, &link.url);

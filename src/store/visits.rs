@@ -201,7 +201,7 @@ pub async fn ensure_feasible<C: ConnectionTrait>(
                 named = cluster.iter().map(|s| s.id).filter(|id| *id != candidate.id).collect();
             }
             named.sort_unstable();
-            let zone = Zone::parse(&person.timezone).unwrap_or(Zone(chrono_tz::UTC));
+            let zone = crate::error::stored_zone(&person.timezone, format_args!("staff {}", person.id))?;
             let described: Vec<serde_json::Value> = cluster
                 .iter()
                 .filter(|s| named.contains(&s.id))
@@ -364,7 +364,7 @@ pub async fn day_of<C: ConnectionTrait>(
     person: &staff::Model,
     date: NaiveDate,
 ) -> Result<(Zone, DateTime<Utc>, DateTime<Utc>, Vec<ScheduleEntry>), Error> {
-    let zone = Zone::parse(&person.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let zone = crate::error::stored_zone(&person.timezone, format_args!("staff {}", person.id))?;
     let (start, end) = zone.day_bounds(date);
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org_id))

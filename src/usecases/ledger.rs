@@ -17,7 +17,7 @@ use serde_json::json;
 
 pub async fn customer_zone<C: ConnectionTrait>(db: &C, job: &job::Model) -> Result<(customer::Model, Zone), Error> {
     let c = customer::Entity::find_by_id(job.customer_id).one(db).await?.ok_or(Error::NotFound)?;
-    let z = Zone::parse(&c.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let z = crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id))?;
     Ok((c, z))
 }
 

@@ -5,7 +5,6 @@
 
 use crate::db::Db;
 use crate::domain::job::JobStatus;
-use crate::domain::time::Zone;
 use crate::domain::visit::{VisitKind, VisitStatus};
 use crate::entities::{job, organization, staff, visit, visit_staff};
 use crate::error::Error;
@@ -36,7 +35,7 @@ pub async fn book(
     let txn = db.begin().await?;
     let people = lock_staff(&txn, org.id, &staff_ids).await?;
     let job = job_in_org(&txn, org.id, job_id).await?;
-    let status = JobStatus::parse(&job.status).unwrap_or(JobStatus::New);
+    let status = crate::error::stored(JobStatus::parse(&job.status), format_args!("job {}", job.id), &job.status)?;
     if !status.is_open() {
         return Err(Error::Conflict {
             code: "job_closed",
@@ -234,7 +233,7 @@ async fn tell_cancelled<C: ConnectionTrait>(
     let callback_by = (next.is_none() && open).then(|| now + Duration::hours(24));
     if let Some(by) = callback_by {
         let customer = crate::store::customers::get(db, org.id, job.customer_id).await?;
-        let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+        let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
         crate::store::promises::make(
             db,
             org.id,

@@ -75,7 +75,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
     let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
     let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
-    let zone = Zone::parse(&customer.timezone).unwrap_or(Zone(chrono_tz::UTC));
+    let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let visits = crate::store::visits::for_job(&state.db, org.id, job.id).await?;
     let open = crate::domain::job::JobStatus::parse(&job.status).is_some_and(|s| s.is_open());
     // Who is coming: only on an open job, only visits still to come (a
