@@ -22,6 +22,20 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
+impl AppState {
+    /// The notifier's share of the state.
+    pub fn notifier(&self) -> crate::notify::Notifier {
+        crate::notify::Notifier {
+            db: self.db.clone(),
+            notify: self.notify.clone(),
+            transports: self.transports.clone(),
+            plan_lock: self.plan_lock.clone(),
+            deliver_lock: self.deliver_lock.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
 /// A migrated database and a bound listener, ready to serve.
 pub struct Application {
     pub state: AppState,
@@ -73,7 +87,8 @@ impl Application {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let mut scheduler = None;
         if self.state.settings.notifier_enabled {
-            scheduler = Some(crate::notify::start_scheduler(self.state.clone()).await.map_err(std::io::Error::other)?);
+            scheduler =
+                Some(crate::notify::start_scheduler(self.state.notifier()).await.map_err(std::io::Error::other)?);
         }
         let checkpoints = {
             let db = self.state.db.clone();

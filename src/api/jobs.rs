@@ -318,7 +318,7 @@ async fn send_message(
         // A direct answer should not wait for the next minute.
         let s = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::notify::deliver(&s).await {
+            if let Err(e) = crate::notify::deliver(&s.notifier()).await {
                 tracing::error!(error = %e, "delivering a reply failed");
             }
         });

@@ -8,10 +8,25 @@ pub mod worker;
 
 pub use crate::messages::NotifyCtx;
 
-use crate::startup::AppState;
+use crate::clock::Clock;
+use crate::db::Db;
+use std::sync::Arc;
+
+/// What the notifier's runs need (and nothing of HTTP): the database, the
+/// templates, the transports, the clock, and the locks that keep one process
+/// from planning or delivering twice at once. Built by `startup`.
+#[derive(Clone)]
+pub struct Notifier {
+    pub db: Db,
+    pub notify: NotifyCtx,
+    pub transports: Arc<transport::Transports>,
+    pub plan_lock: Arc<tokio::sync::Mutex<()>>,
+    pub deliver_lock: Arc<tokio::sync::Mutex<()>>,
+    pub clock: Arc<dyn Clock>,
+}
 
 /// Plans what is due now, unless a planning run is already going in this process.
-pub async fn plan(state: &AppState) -> Result<planner::TickReport, crate::error::Error> {
+pub async fn plan(state: &Notifier) -> Result<planner::TickReport, crate::error::Error> {
     let Ok(_guard) = state.plan_lock.try_lock() else {
         tracing::debug!("previous planning run still going; skipping");
         return Ok(Default::default());
@@ -21,7 +36,7 @@ pub async fn plan(state: &AppState) -> Result<planner::TickReport, crate::error:
 
 /// Delivers what is due, unless a delivery run is already going in this
 /// process (other processes are kept apart by row claims).
-pub async fn deliver(state: &AppState) -> Result<worker::DeliveryReport, crate::error::Error> {
+pub async fn deliver(state: &Notifier) -> Result<worker::DeliveryReport, crate::error::Error> {
     let Ok(_guard) = state.deliver_lock.try_lock() else {
         tracing::debug!("previous delivery run still going; skipping");
         return Ok(Default::default());
@@ -31,7 +46,7 @@ pub async fn deliver(state: &AppState) -> Result<worker::DeliveryReport, crate::
 
 /// One tick: plan, then deliver. The cron runs the two side by side instead,
 /// so slow delivery (SMS pacing) never delays the next minute's planning.
-pub async fn run_tick(state: &AppState) -> Result<(planner::TickReport, worker::DeliveryReport), crate::error::Error> {
+pub async fn run_tick(state: &Notifier) -> Result<(planner::TickReport, worker::DeliveryReport), crate::error::Error> {
     let planned = plan(state).await?;
     let mut delivered = deliver(state).await?;
     // After delivery, so update slots are judged on what actually went out;
@@ -43,11 +58,11 @@ pub async fn run_tick(state: &AppState) -> Result<(planner::TickReport, worker::
 }
 
 /// Deletes expired sessions and used or expired reset links; returns how many.
-pub async fn clean_up(state: &AppState) -> Result<u64, crate::error::Error> {
+pub async fn clean_up(state: &Notifier) -> Result<u64, crate::error::Error> {
     crate::store::sessions::delete_expired(&state.db, state.clock.now()).await
 }
 
-fn spawn_minute(state: &AppState) {
+fn spawn_minute(state: &Notifier) {
     let s = state.clone();
     tokio::spawn(async move {
         // One readable line per run: what was planned, watched, delivered and cleaned up.
@@ -139,7 +154,7 @@ fn counts(label: &str, pairs: &[(&str, usize)]) -> String {
 
 /// Starts the cron scheduler that plans and delivers every minute (and once now).
 pub async fn start_scheduler(
-    state: AppState,
+    state: Notifier,
 ) -> Result<tokio_cron_scheduler::JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
     let scheduler = JobScheduler::new().await?;

@@ -223,7 +223,7 @@ impl Reply {
 impl TestApp {
     /// One notifier tick at the test clock's time: plan, then deliver.
     pub async fn tick(&self) -> (kept::notify::planner::TickReport, kept::notify::worker::DeliveryReport) {
-        kept::notify::run_tick(&self.state).await.expect("tick")
+        kept::notify::run_tick(&self.state.notifier()).await.expect("tick")
     }
 
     /// The outbox, filtered by a query string such as `kind=status_update`.

@@ -25,7 +25,7 @@ fn forbidden(layer: &str) -> &'static [&'static str] {
             &["usecases", "notify", "limits", "api", "web", "webhooks", "startup", "auth", "access", "demo", "backup"]
         }
         "usecases" => &["notify", "limits", "api", "web", "webhooks", "startup", "auth", "access", "demo", "backup"],
-        "notify" => &["api", "web", "webhooks", "demo", "backup"],
+        "notify" => &["api", "web", "webhooks", "startup", "auth", "access", "demo", "backup"],
         _ => &[],
     }
 }
