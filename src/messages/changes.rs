@@ -4,8 +4,8 @@
 //! same transaction as the change, in the customer's zone, through the
 //! outbox like every other message (quiet hours, opt-outs, retries).
 
-use super::compose::{self, Parties, Plan};
-use super::{outbox, NotifyCtx};
+use super::compose::{self, Parties};
+use super::NotifyCtx;
 use crate::domain::time::Zone;
 use crate::entities::{customer, job, organization, staff, visit};
 use crate::error::Error;
@@ -27,8 +27,7 @@ fn names(people: &[staff::Model]) -> Value {
     json!(people.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
 }
 
-/// Renders and enqueues one message of `kind` with `extra` on top of the
-/// usual context; returns the dedupe key.
+/// One message of `kind` about this change, once per `key`; returns the key.
 #[allow(clippy::too_many_arguments)]
 async fn send<C: ConnectionTrait>(
     db: &C,
@@ -44,12 +43,7 @@ async fn send<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
     let parties = Parties { org, customer, job };
-    let link = outbox::new_link(&n.public_url);
-    let mut ctx = compose::base_ctx(&parties, &link.url);
-    ctx.extend(extra);
-    let plan = Plan { kind, key: key.clone(), visit_id, due_at: now, expires_at, ctx: &ctx };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
-    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    super::events::about(db, n, parties, kind, key.clone(), (visit_id, expires_at), extra, now).await?;
     Ok(key)
 }
 

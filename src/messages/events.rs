@@ -261,13 +261,29 @@ pub async fn simple<C: ConnectionTrait>(
     extra: serde_json::Map<String, Value>,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
-    let parties = Parties { org, customer, job };
+    about(db, n, Parties { org, customer, job }, kind, key, (None, None), extra, now).await
+}
+
+/// Renders and enqueues one message of `kind` about a job (and, when given,
+/// a visit, with when the message stops being worth sending), with `extra`
+/// on top of the usual context. Returns how many rows were new.
+#[allow(clippy::too_many_arguments)]
+pub async fn about<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    parties: Parties<'_>,
+    kind: &'static str,
+    key: String,
+    (visit_id, expires_at): (Option<i64>, Option<DateTime<Utc>>),
+    extra: serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.extend(extra);
-    let plan = Plan { kind, key, visit_id: None, due_at: now, expires_at: None, ctx: &ctx };
+    let plan = Plan { kind, key, visit_id, due_at: now, expires_at, ctx: &ctx };
     let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
-    Ok(outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?)
+    Ok(outbox::enqueue(db, parties.org.id, drafts, Some((&link, parties.job.id)), now).await?)
 }
 
 /// The job is done: completion promises are kept, and we thank the customer

@@ -163,17 +163,15 @@ pub async fn promise_answer<C: ConnectionTrait>(
     Ok(due)
 }
 
-/// The job's pending answer to a question, if one is owed.
-pub async fn pending_answer<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<promise::Model>, Error> {
-    Ok(pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().find(|p| p.key.starts_with("answer_by:")))
+/// Whether a promise is an answer to a customer's question still owed.
+pub fn is_pending_answer(p: &promise::Model) -> bool {
+    p.kind == kind::CALLBACK_BY && p.outcome == outcome::PENDING && p.key.starts_with("answer_by:")
 }
 
 /// Our answer went out (a message from the office, or a revised estimate):
 /// the promise to answer is kept if on time, broken if late.
 pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: DateTime<Utc>) -> Result<(), Error> {
-    for p in
-        pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(|p| p.key.starts_with("answer_by:"))
-    {
+    for p in pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(is_pending_answer) {
         let o = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
         decide(db, p.id, o, serde_json::json!({"answered_by": how, "at": now}), None, now).await?;
     }

@@ -115,8 +115,10 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             })
         })
         .collect();
-    let answer_by = crate::store::promises::pending_answer(&state.db, job.id)
-        .await?
+    // A question we owe an answer to, from the ledger already read.
+    let answer_by = ledger
+        .iter()
+        .find(|p| crate::store::promises::is_pending_answer(p))
         .map(|p| crate::messages::compose::day_and_time(zone, p.due_at));
     // Nothing is "next" on a closed job.
     let next_promise = ledger
