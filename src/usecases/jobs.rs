@@ -82,9 +82,9 @@ pub async fn change(
                 });
             }
         }
-        let why = match (&reason, to) {
-            (Some(r), _) => format!("changed by the office: {r}"),
-            (None, _) => "changed by the office".to_string(),
+        let why = match &reason {
+            Some(r) => format!("changed by the office: {r}"),
+            None => "changed by the office".to_string(),
         };
         crate::store::jobs::set_status(&txn, &job, to, &why, now).await?;
         if was_open && !to.is_open() {
