@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One offending field and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

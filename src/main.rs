@@ -35,6 +35,9 @@ enum Command {
         /// A file written by `kept backup`.
         file: std::path::PathBuf,
     },
+    /// Print the OpenAPI document of the API (the one served at
+    /// /api/v1/openapi.json) and exit; needs no database.
+    Openapi,
     /// Manage organizations.
     Org {
         #[command(subcommand)]
@@ -73,6 +76,10 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", kept::api::docs::document());
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -85,6 +92,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(settings).await,
         Command::Backup { file } => backup(settings, file).await,
         Command::Restore { file } => restore(settings, file).await,
+        Command::Openapi => unreachable!("answered before the settings are read"),
         Command::Org { command: OrgCommand::Create { name, timezone, admin_email, admin_name } } => {
             org_create(settings, name, timezone, admin_email, admin_name).await
         }

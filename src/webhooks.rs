@@ -8,8 +8,7 @@ use crate::startup::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Router};
+use axum::Form;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -17,8 +16,36 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTra
 use serde_json::json;
 use sha1::Sha1;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/twilio/status", post(status)).route("/webhooks/twilio/inbound", post(inbound))
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(status)).routes(utoipa_axum::routes!(inbound))
+}
+
+/// A delivery receipt, as Twilio posts it (Twilio adds parameters of its
+/// own; every one is covered by the signature).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // documents Twilio's form; the handler reads every pair to verify the signature
+struct TwilioStatus {
+    /// Required: the message's SID.
+    MessageSid: String,
+    /// Required: queued, sending, sent, delivered, undelivered, failed….
+    MessageStatus: String,
+    /// Twilio's error code, on failure.
+    ErrorCode: Option<String>,
+    AccountSid: Option<String>,
+}
+
+/// A text to our number, as Twilio posts it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // documents Twilio's form; the handler reads every pair to verify the signature
+struct TwilioInbound {
+    /// Required: the message's SID (a retry carries the same one).
+    MessageSid: String,
+    /// Required: the sender's number.
+    From: String,
+    /// Our number.
+    To: Option<String>,
+    Body: Option<String>,
+    AccountSid: Option<String>,
 }
 
 /// Twilio's signature: HMAC-SHA1, keyed by the auth token, over the full URL
@@ -93,7 +120,22 @@ fn permanent_flag(code: i32) -> Option<crate::notify::transport::Flag> {
     }
 }
 
-/// `POST /webhooks/twilio/status`: a delivery receipt.
+/// A delivery receipt from Twilio: the message's state moves forward only
+/// (a late `sent` never overwrites `delivered`), and a permanent failure
+/// (an unreachable or landline number) stops texts to that number.
+///
+/// Signed by Twilio: `X-Twilio-Signature` is verified (HMAC-SHA1 over
+/// KEPT_PUBLIC_URL + path and the sorted POST parameters, keyed by
+/// KEPT_TWILIO_AUTH_TOKEN); unsigned or tampered requests get 403 and
+/// change nothing.
+#[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks",
+    request_body(content = TwilioStatus, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request")),
+    responses(
+        (status = 204, description = "Recorded (or a receipt for a message we do not know: ignored)"),
+        (status = 400, description = "MessageSid or MessageStatus missing", body = crate::api::error::ErrorBody),
+        (status = 403, description = "Bad or missing signature", body = crate::api::error::ErrorBody),
+    ))]
 async fn status(
     State(state): State<AppState>,
     uri: Uri,
@@ -197,7 +239,23 @@ async fn organization_for<C: ConnectionTrait>(db: &C, to: &str) -> Result<Option
     Ok(None)
 }
 
-/// `POST /webhooks/twilio/inbound`: a customer texted us.
+/// A customer's text. STOP/STOPALL/UNSUBSCRIBE/CANCEL/END/QUIT opt out of
+/// SMS, START/YES/UNSTOP opt back in, HELP is answered; anything else lands
+/// on the customer's open job and alerts the dispatcher. Retries (the same
+/// MessageSid) are processed once.
+///
+/// Signed by Twilio: `X-Twilio-Signature` is verified (HMAC-SHA1 over
+/// KEPT_PUBLIC_URL + path and the sorted POST parameters, keyed by
+/// KEPT_TWILIO_AUTH_TOKEN); unsigned or tampered requests get 403 and
+/// change nothing.
+#[utoipa::path(post, path = "/webhooks/twilio/inbound", tag = "webhooks",
+    request_body(content = TwilioInbound, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request")),
+    responses(
+        (status = 200, description = "TwiML: a Message for HELP, otherwise empty", body = String, content_type = "text/xml"),
+        (status = 400, description = "MessageSid or From missing", body = crate::api::error::ErrorBody),
+        (status = 403, description = "Bad or missing signature", body = crate::api::error::ErrorBody),
+    ))]
 async fn inbound(
     State(state): State<AppState>,
     uri: Uri,

@@ -2,7 +2,7 @@
 
 use super::staff::country_of;
 use super::views::CustomerView;
-use super::{page, paged, path_id, ApiJson};
+use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::people::{self, Channel};
@@ -11,24 +11,34 @@ use crate::startup::AppState;
 use crate::store::customers::NewCustomer;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
 use std::collections::HashMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/customers", get(list).post(create)).route("/customers/{id}", get(show))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show))
 }
 
-#[derive(Deserialize)]
+/// A new customer.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
+    /// Required, 1–200 characters.
+    #[schema(required = true, nullable = false)]
     name: Option<String>,
+    /// A phone number (read in the organization's country unless it starts with +).
     phone: Option<String>,
     email: Option<String>,
+    /// How we keep them informed (`sms`, `email`); without it, every channel
+    /// they gave a contact for.
+    #[schema(value_type = Option<Vec<super::docs::ChannelName>>)]
     channels: Option<Vec<String>>,
+    /// An IANA zone; the organization's when absent.
     timezone: Option<String>,
+    /// Up to 500 characters.
     address: Option<String>,
 }
 
@@ -92,6 +102,9 @@ pub fn parse_customer(
     }
 }
 
+/// Add a customer.
+#[utoipa::path(post, path = "/customers", tag = "customers", request_body = CustomerInput,
+    responses((status = 201, description = "Added", body = CustomerView)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,17 +116,24 @@ async fn create(
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
+/// The organization's customers, oldest first.
+#[utoipa::path(get, path = "/customers", tag = "customers", params(super::PageQuery),
+    responses((status = 200, description = "A page of customers", body = Page<CustomerView>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<CustomerView>>, ApiError> {
     let page = page(&q)?;
     let rows = crate::store::customers::list(&state.db, caller.organization_id, page).await?;
     let ids = rows.iter().map(|r| r.id).collect();
     Ok(paged(rows.into_iter().map(CustomerView::from).collect(), ids, page))
 }
 
+/// One customer.
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+    params(("id" = i64, Path, description = "The customer")),
+    responses((status = 200, description = "The customer", body = CustomerView)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,7 +7,39 @@ pub use crate::error::{FieldError, Problems};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Every error answer's body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// Machine-readable code: unauthorized, forbidden, not_found,
+    /// validation_failed, bad_request, too_large, too_many_requests,
+    /// unavailable, internal, or a conflict's own code (schedule_conflict,
+    /// schedule_too_dense, invalid_transition, visit_not_scheduled, job_closed,
+    /// open_visits, email_taken, estimate_decided, …).
+    pub error: String,
+    /// What went wrong, in words fit to show.
+    pub message: String,
+    /// validation_failed: each offending field and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FieldError>>,
+    /// too_many_requests, unavailable: seconds before a retry may pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// A conflict's details: what is in the way (for schedule_conflict
+    /// `staff_id`, `conflicting_visit_ids`, `conflicting_visits`; for
+    /// invalid_transition `allowed`; for open_visits the visits still booked).
+    #[serde(flatten)]
+    pub details: Map<String, Value>,
+}
+
+impl ErrorBody {
+    fn new(error: &str, message: impl Into<String>) -> ErrorBody {
+        ErrorBody { error: error.into(), message: message.into(), fields: None, retry_after: None, details: Map::new() }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -74,55 +106,62 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match &self {
+        let (status, body) = match self {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                json!({"error": "unauthorized", "message": "send a valid API token as 'Authorization: Bearer <token>'"}),
+                ErrorBody::new("unauthorized", "send a valid API token as 'Authorization: Bearer <token>'"),
             ),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({"error": "forbidden", "message": m})),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not_found", "message": "not found"})),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorBody::new("forbidden", m)),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, ErrorBody::new("not_found", "not found")),
             ApiError::Validation(fields) => {
                 let summary =
                     fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
                 (
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    json!({"error": "validation_failed", "message": summary, "fields": fields}),
+                    ErrorBody { fields: Some(fields), ..ErrorBody::new("validation_failed", summary) },
                 )
             }
             ApiError::Conflict { code, message, details } => {
-                let mut body = json!({"error": code, "message": message});
-                if let (Some(b), Some(d)) = (body.as_object_mut(), details.as_object()) {
-                    b.extend(d.clone());
-                }
-                (StatusCode::CONFLICT, body)
+                let details = match details {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                };
+                (StatusCode::CONFLICT, ErrorBody { details, ..ErrorBody::new(code, message) })
             }
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"error": "bad_request", "message": m})),
-            ApiError::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "too_large", "message": "the request body is larger than 256 KiB"}),
-            ),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, ErrorBody::new("bad_request", m)),
+            ApiError::TooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorBody::new("too_large", "the request body is larger than 256 KiB"))
+            }
             ApiError::TooManyRequests(wait) => {
-                let body = json!({"error": "too_many_requests", "message": self.to_string(), "retry_after": wait});
-                let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*wait));
-                return r;
+                let message = format!("too many requests; try again in {wait} seconds");
+                let body = ErrorBody { retry_after: Some(wait), ..ErrorBody::new("too_many_requests", message) };
+                return retry_after((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response(), wait);
             }
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database busy; answered 503");
-                let body = json!({"error": "unavailable", "message": "we are busy right now and changed nothing; please try again in a moment", "retry_after": 1});
-                let mut r = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-                r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(1u64));
-                return r;
+                let body = ErrorBody {
+                    retry_after: Some(1),
+                    ..ErrorBody::new(
+                        "unavailable",
+                        "we are busy right now and changed nothing; please try again in a moment",
+                    )
+                };
+                return retry_after((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response(), 1);
             }
             ApiError::Internal(cause) => {
                 // The cause goes to the log, never to the caller.
                 tracing::error!(%cause, "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "internal", "message": "something went wrong on our side; it has been logged"}),
+                    ErrorBody::new("internal", "something went wrong on our side; it has been logged"),
                 )
             }
         };
         (status, Json(body)).into_response()
     }
+}
+
+fn retry_after(mut r: Response, wait: u64) -> Response {
+    r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(wait));
+    r
 }

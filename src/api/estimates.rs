@@ -1,34 +1,42 @@
 //! Estimates for the office: write, revise, send.
 
-use super::{path_id, ApiJson};
+use super::{path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::bounds;
 use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
 use crate::startup::AppState;
-use crate::store::estimates::{self, DraftLine, EstimateDraft, Tax};
+use crate::store::estimates::{self, DraftLine, EstimateDraft, EstimateView, Tax};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs/{id}/estimates", get(list).post(create))
-        .route("/estimates/{id}", get(show).patch(edit))
-        .route("/estimates/{id}/send", post(send))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, edit)).routes(routes!(send))
 }
 
-#[derive(Deserialize)]
+/// An estimate's content: the whole of it (an edit replaces every line).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EstimateInput {
+    /// ISO 4217; the organization's when absent.
     currency: Option<String>,
+    /// One tax named "Tax", in basis points (825 = 8.25%), 0–10000.
+    #[schema(minimum = 0, maximum = 10000)]
     tax_rate_bp: Option<i64>,
+    /// Named taxes (at most 5), each applied to the subtotal.
+    #[schema(max_items = 5)]
     taxes: Option<Vec<TaxInput>>,
+    /// Up to 5,000 characters, shown to the customer.
     notes: Option<String>,
+    /// The last day the price holds: YYYY-MM-DD.
+    #[schema(format = Date)]
     valid_until: Option<String>,
     lines: Option<Vec<LineInput>>,
     /// Accepts unusual values (a tax above 30%, a tenfold jump from the
@@ -36,20 +44,38 @@ pub struct EstimateInput {
     confirm: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// A named tax.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EstimateTaxInput)]
 struct TaxInput {
+    /// Required, up to 80 characters.
+    #[schema(required = true, nullable = false)]
     name: Option<String>,
+    /// Required: basis points, 0–10000.
+    #[schema(required = true, nullable = false, minimum = 0, maximum = 10000)]
     rate_bp: Option<i64>,
 }
 
-#[derive(Deserialize)]
+/// One line of an estimate.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EstimateLineInput)]
 struct LineInput {
+    /// Required.
+    #[schema(required = true, nullable = false, value_type = super::docs::LineKindName)]
     kind: Option<String>,
+    /// Required, up to 300 characters.
+    #[schema(required = true, nullable = false)]
     description: Option<String>,
+    /// Required: a decimal string such as "2.5" (a string, so no amount is
+    /// rounded on the way).
+    #[schema(required = true, nullable = false, value_type = String)]
     quantity: Option<Value>,
+    /// hr, ea, sq ft… up to 20 characters.
     unit: Option<String>,
+    /// Required: integer minor units (8500 = $85.00); negative for a discount.
+    #[schema(required = true, nullable = false)]
     unit_price_minor: Option<i64>,
 }
 
@@ -141,17 +167,26 @@ fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Re
     Ok(draft)
 }
 
-async fn respond(state: &AppState, full: &estimates::Full) -> Result<Value, ApiError> {
+async fn respond(state: &AppState, full: &estimates::Full) -> Result<EstimateView, ApiError> {
     let current = estimates::current_id(&state.db, full.estimate.job_id).await?;
     Ok(estimates::view(full, current))
 }
 
+/// Write a job's estimate: version 1, or the next version after a sent one.
+/// Amounts are priced by the server; unusual values (a tax above 30%, a
+/// tenfold jump from the previous version) need `confirm: true`.
+#[utoipa::path(post, path = "/jobs/{id}/estimates", tag = "estimates", request_body = EstimateInput,
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 201, description = "Written, as a draft", body = EstimateView),
+        (status = 409, description = "An unsent draft exists: edit it instead (`draft_exists`), or the job is closed", body = super::error::ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(job_id): Path<String>,
     ApiJson(input): ApiJson<EstimateInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EstimateView>), ApiError> {
     let job_id = path_id(&job_id)?;
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
     crate::store::jobs::get(&state.db, org.id, job_id).await?;
@@ -161,11 +196,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(respond(&state, &full).await?)))
 }
 
+/// A job's estimates, every version (estimators: only their own).
+#[utoipa::path(get, path = "/jobs/{id}/estimates", tag = "estimates",
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 200, description = "Every version", body = Page<EstimateView>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(job_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<EstimateView>>, ApiError> {
     let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&job_id)?).await?;
     let current = estimates::current_id(&state.db, job.id).await?;
     let mut items = Vec::new();
@@ -177,22 +216,38 @@ async fn list(
         let full = estimates::load(&state.db, caller.organization_id, e.id).await?;
         items.push(estimates::view(&full, current));
     }
-    Ok(Json(json!({"items": items, "next_after": null})))
+    Ok(Page::whole(items))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// One estimate.
+#[utoipa::path(get, path = "/estimates/{id}", tag = "estimates",
+    params(("id" = i64, Path, description = "The estimate")),
+    responses((status = 200, description = "The estimate", body = EstimateView)))]
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EstimateView>, ApiError> {
     let full = estimates::load(&state.db, caller.organization_id, path_id(&id)?).await?;
     crate::access::ensure_estimate(&caller, &full.estimate)?;
     Ok(Json(respond(&state, &full).await?))
 }
 
-/// Replaces the estimate's content: in place for a draft, as a new version otherwise.
+/// Replaces the estimate's content: in place for a draft (200), as a new
+/// version otherwise (201).
+#[utoipa::path(patch, path = "/estimates/{id}", tag = "estimates", request_body = EstimateInput,
+    params(("id" = i64, Path, description = "The estimate")),
+    responses(
+        (status = 200, description = "The draft, changed", body = EstimateView),
+        (status = 201, description = "A sent estimate was revised: this is the new version, a draft", body = EstimateView),
+        (status = 409, description = "The customer already decided, or a newer version exists (`estimate_decided`, `estimate_outdated`)", body = super::error::ErrorBody),
+    ))]
 async fn edit(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<EstimateInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EstimateView>), ApiError> {
     let id = path_id(&id)?;
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
     let existing = estimates::load(&state.db, org.id, id).await?;
@@ -203,7 +258,20 @@ async fn edit(
     Ok((status, Json(respond(&state, &full).await?)))
 }
 
-async fn send(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// Send the draft to the customer: their pricing breakdown is queued with a
+/// link to approve, decline or ask a question.
+#[utoipa::path(post, path = "/estimates/{id}/send", tag = "estimates",
+    params(("id" = i64, Path, description = "The estimate")),
+    responses(
+        (status = 200, description = "Sent", body = EstimateView),
+        (status = 409, description = "Only a draft can be sent (`estimate_not_draft`), or the job is closed", body = super::error::ErrorBody),
+        (status = 422, description = "The estimate cannot go out as it is (no lines, or the customer cannot be reached); `fields` says why", body = super::error::ErrorBody),
+    ))]
+async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EstimateView>, ApiError> {
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
     let id = path_id(&id)?;
     crate::access::ensure_estimate(&caller, &estimates::load(&state.db, org.id, id).await?.estimate)?;

@@ -1,7 +1,7 @@
 //! Jobs: the customer's problem, their story, and everything that happened.
 
 use super::views::{zone_of, CustomerView, JobView, TimelineView, VisitView};
-use super::{page, paged, path_id, ApiJson};
+use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::job::JobStatus;
@@ -9,32 +9,42 @@ use crate::startup::AppState;
 use crate::store::jobs::{JobFilter, NewJob};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(list).post(create))
-        .route("/jobs/{id}", get(show).patch(update))
-        .route("/jobs/{id}/timeline", get(timeline))
-        .route("/jobs/{id}/notes", post(add_note))
-        .route("/jobs/{id}/messages", post(send_message))
-        .route("/jobs/{id}/visits", get(super::visits::list_for_job).post(super::visits::book))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
+        .routes(routes!(timeline))
+        .routes(routes!(add_note))
+        .routes(routes!(send_message))
 }
 
-#[derive(Deserialize)]
+/// A new job: the customer's problem, in their words.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JobInput {
+    /// Required: a customer of the organization.
+    #[schema(required = true, nullable = false)]
     customer_id: Option<i64>,
+    /// Required, up to 200 characters.
+    #[schema(required = true, nullable = false)]
     title: Option<String>,
+    /// The customer's story, up to 20,000 characters.
     story: Option<String>,
 }
 
 const STORY_MAX: usize = 20_000;
 
+/// Open a job for a customer.
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobInput,
+    responses((status = 201, description = "Opened", body = JobView)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,11 +70,24 @@ async fn create(
     Ok((StatusCode::CREATED, Json(job.into())))
 }
 
+/// Filters of the job list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `list` reads them
+struct JobQuery {
+    customer_id: Option<i64>,
+    #[param(value_type = Option<super::docs::JobStatusName>)]
+    status: Option<String>,
+}
+
+/// The organization's jobs, oldest first.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(JobQuery, super::PageQuery),
+    responses((status = 200, description = "A page of jobs", body = Page<JobView>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<JobView>>, ApiError> {
     let page = page(&q)?;
     let mut p = Problems::default();
     let customer_id =
@@ -79,8 +102,35 @@ async fn list(
     Ok(paged(rows.into_iter().map(JobView::from).collect(), ids, page))
 }
 
+/// A job with its customer, its visits and when the customer hears from us next.
+#[derive(Serialize, ToSchema)]
+pub struct JobDetail {
+    pub id: i64,
+    pub customer_id: i64,
+    pub title: String,
+    pub story: String,
+    #[schema(value_type = super::docs::JobStatusName)]
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The next twice-daily status update, if one is due.
+    pub next_update_at: Option<DateTime<Utc>>,
+    /// The same, in the customer's zone.
+    pub next_update_at_local: Option<DateTime<FixedOffset>>,
+    pub customer: CustomerView,
+    /// Windows in UTC and in the customer's zone.
+    pub visits: Vec<VisitView>,
+}
+
 /// The job with its customer and visits (windows in the customer's zone).
-async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 200, description = "The job", body = JobDetail)))]
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobDetail>, ApiError> {
     let org_id = caller.organization_id;
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
@@ -93,28 +143,44 @@ async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<Stri
         .collect();
     let org = crate::store::orgs::get(&state.db, org_id).await?;
     let next_update = crate::notify::planner::next_update_at(&org, &customer, &job, state.clock.now());
-    let mut body = serde_json::to_value(JobView::from(job))?;
-    if let Some(o) = body.as_object_mut() {
-        o.insert("next_update_at".into(), json!(next_update));
-        o.insert("next_update_at_local".into(), json!(next_update.map(|t| zone.local(t))));
-        o.insert("customer".into(), serde_json::to_value(CustomerView::from(customer))?);
-        o.insert("visits".into(), serde_json::to_value(visits)?);
-    }
-    Ok(Json(body))
+    Ok(Json(JobDetail {
+        id: job.id,
+        customer_id: job.customer_id,
+        title: job.title,
+        story: job.story,
+        status: job.status,
+        created_at: job.created_at,
+        updated_at: job.updated_at,
+        next_update_at: next_update,
+        next_update_at_local: next_update.map(|t| zone.local(t)),
+        customer: CustomerView::from(customer),
+        visits,
+    }))
 }
 
-#[derive(Deserialize)]
+/// Changes to a job: only the fields sent change.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JobChanges {
+    /// Up to 200 characters.
     title: Option<String>,
+    /// Up to 20,000 characters.
     story: Option<String>,
+    #[schema(value_type = Option<super::docs::JobStatusName>)]
     status: Option<String>,
     /// With `cancelled`: why, told to the customer.
     reason: Option<String>,
 }
 
 /// Edit the title or story, or move the job's status (e.g. `completed`,
-/// `cancelled`); each change is on the timeline.
+/// `cancelled`); each change is on the timeline, and the customer is told
+/// of a cancellation.
+#[utoipa::path(patch, path = "/jobs/{id}", tag = "jobs", request_body = JobChanges,
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 200, description = "Changed", body = JobView),
+        (status = 409, description = "The status cannot move there (`invalid_transition`), or visits are still booked (`open_visits`, naming them)", body = super::error::ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,18 +207,32 @@ async fn update(
     Ok(Json(job.into()))
 }
 
+/// A job's story as it happened.
+#[derive(Serialize, ToSchema)]
+pub struct JobTimeline {
+    pub job_id: i64,
+    /// The customer's zone, in which the `_local` times are given.
+    pub timezone: String,
+    /// Oldest first.
+    pub items: Vec<TimelineView>,
+}
+
+/// The job's events and every message, whatever became of it.
+#[utoipa::path(get, path = "/jobs/{id}/timeline", tag = "jobs",
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 200, description = "The timeline", body = JobTimeline)))]
 async fn timeline(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobTimeline>, ApiError> {
     let org_id = caller.organization_id;
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
     let zone = zone_of(&customer.timezone);
     let events = job_timeline(&state.db, &caller, job.id, zone).await?;
-    Ok(Json(json!({"job_id": job.id, "timezone": zone.name(), "items": events})))
+    Ok(Json(JobTimeline { job_id: job.id, timezone: zone.name().to_string(), items: events }))
 }
 
 /// The job's story as it happened: its events and every message, whatever
@@ -199,9 +279,12 @@ pub(crate) async fn job_timeline<C: sea_orm::ConnectionTrait>(
     Ok(events)
 }
 
-#[derive(Deserialize)]
+/// News for the customer.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoteInput {
+    /// Required, up to 2,000 characters.
+    #[schema(required = true, nullable = false)]
     text: Option<String>,
 }
 
@@ -210,6 +293,9 @@ pub const NOTE_MAX_CHARS: usize = 2000;
 
 /// News for the customer ("parts ordered", "crew flying in"): a timeline
 /// note that the next status update will carry.
+#[utoipa::path(post, path = "/jobs/{id}/notes", tag = "jobs", request_body = NoteInput,
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 201, description = "Added to the timeline", body = TimelineView)))]
 async fn add_note(
     State(state): State<AppState>,
     caller: Caller,
@@ -235,14 +321,31 @@ async fn add_note(
     Ok((StatusCode::CREATED, Json(TimelineView::new(event, zone_of(&customer.timezone)))))
 }
 
-#[derive(Deserialize)]
+/// A message from the office.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MessageInput {
+    /// Required, up to 1,000 characters.
+    #[schema(required = true, nullable = false)]
     body: Option<String>,
+    /// Which channels; every channel that reaches the customer when absent.
+    #[schema(value_type = Option<Vec<super::docs::ChannelName>>)]
     channels: Option<Vec<String>>,
 }
 
+/// The messages queued.
+#[derive(Serialize, ToSchema)]
+pub struct Queued {
+    pub items: Vec<super::outbox::MessageView>,
+}
+
 /// A message from the office to the customer, through the outbox.
+#[utoipa::path(post, path = "/jobs/{id}/messages", tag = "messages", request_body = MessageInput,
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 201, description = "Queued, one message per channel", body = Queued),
+        (status = 429, description = "Too many messages to this customer or from this address; `Retry-After` says when", body = super::error::ErrorBody),
+    ))]
 async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,7 +353,7 @@ async fn send_message(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
     ApiJson(input): ApiJson<MessageInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
     use crate::domain::people::Channel;
     let mut p = Problems::default();
     let body = super::required_text(&mut p, "body", input.body, 1000);
@@ -334,5 +437,5 @@ async fn send_message(
             .await?
     };
     let items: Vec<super::outbox::MessageView> = messages.into_iter().map(Into::into).collect();
-    Ok((StatusCode::CREATED, Json(json!({"items": items}))))
+    Ok((StatusCode::CREATED, Json(Queued { items })))
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: one module per resource, merged here.
 
 mod customers;
+pub mod docs;
 pub mod error;
 mod estimates;
 mod exports;
@@ -17,7 +18,7 @@ use crate::api::error::{ApiError, FieldError};
 use crate::startup::AppState;
 use crate::store::PageRequest;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -25,34 +26,51 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The header that carries each request's id, both ways.
 const X_REQUEST_ID: &str = "x-request-id";
 
-/// The OpenAPI 3 document, kept beside the code it describes.
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// The API under `/api/v1`, each route with its part of the OpenAPI document.
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(organization::router())
+        .merge(staff::router().into())
+        .merge(customers::router().into())
+        .merge(jobs::router().into())
+        .merge(visits::router())
+        .merge(outbox::router().into())
+        .merge(inbound::router().into())
+        .merge(estimates::router().into())
+        .merge(promises::router().into())
+        .merge(exports::router().into())
+        .routes(routes!(openapi))
+}
+
+/// The documented routes served at the root, which clients call: health,
+/// Twilio's webhooks and the customer's page.
+fn root_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .merge(crate::webhooks::router().into())
+        .merge(crate::web::customer::router().into())
+}
+
+/// Every documented route, as the document sees them.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(docs::skeleton()).nest("/api/v1", v1_routes()).merge(root_routes())
+}
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(organization::router())
-        .merge(staff::router())
-        .merge(customers::router())
-        .merge(jobs::router())
-        .merge(visits::router())
-        .merge(outbox::router())
-        .merge(inbound::router())
-        .merge(estimates::router())
-        .merge(promises::router())
-        .merge(exports::router())
-        .route("/openapi.json", get(openapi))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::enforce));
-    let app = Router::new()
-        .route("/healthz", get(healthz))
+    let (api, _) = v1_routes().split_for_parts();
+    // The role table guards every API route before its handler runs.
+    let api = api.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::enforce));
+    let (root, _) = root_routes().split_for_parts();
+    let app = root
+        .nest("/api/v1", api)
         .route("/", get(crate::web::index))
         .route("/avatars/{file}", get(crate::web::avatar))
-        .nest("/api/v1", api)
-        .merge(crate::webhooks::router())
-        .merge(crate::web::customer::router())
         .merge(crate::web::staff::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
@@ -153,15 +171,29 @@ impl std::fmt::Display for Millis {
     }
 }
 
-async fn healthz(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    state.db.ping().await?;
-    Ok(Json(serde_json::json!({"status": "ok"})))
+/// `{"status": "ok"}` while the database answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
 }
 
+/// Health: the service is up and its database answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Up", body = Health)))]
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.db.ping().await?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json"))
+)]
 async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    ([(header::CONTENT_TYPE, "application/json")], docs::document())
 }
 
 /// `Json<T>` whose rejections are our JSON problem bodies: a body that is
@@ -221,10 +253,25 @@ pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
     Ok(PageRequest { after, limit })
 }
 
+/// A page of results.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor for the next page (pass it as `after`), or null on the last page.
+    pub next_after: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Everything there is, in one page.
+    pub fn whole(items: Vec<T>) -> Json<Page<T>> {
+        Json(Page { items, next_after: None })
+    }
+}
+
 /// A page of results: `next_after` is the cursor for the next page, if any.
-pub fn paged<T: serde::Serialize>(items: Vec<T>, ids: Vec<i64>, page: PageRequest) -> Json<serde_json::Value> {
+pub fn paged<T: serde::Serialize>(items: Vec<T>, ids: Vec<i64>, page: PageRequest) -> Json<Page<T>> {
     let next_after = if ids.len() as u64 == page.limit { ids.last().copied() } else { None };
-    Json(serde_json::json!({"items": items, "next_after": next_after}))
+    Json(Page { items, next_after })
 }
 
 /// Trims a required text field and checks its length.
@@ -279,4 +326,16 @@ mod tests {
         assert_eq!(Millis(Duration::from_micros(80)).to_string(), "0.1ms");
         assert_eq!(Millis(Duration::from_millis(1234)).to_string(), "1.23s");
     }
+}
+
+/// `?limit=&after=`: the paging every list takes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `page` reads them
+pub struct PageQuery {
+    /// How many rows (1–200; 50 when absent).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u64>,
+    /// The `next_after` of the previous page.
+    after: Option<i64>,
 }

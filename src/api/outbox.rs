@@ -1,45 +1,60 @@
 //! The outbox: every message we planned, and what became of it.
 
-use super::{page, paged};
+use super::{page, paged, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::message;
 use crate::messages::outbox::state;
 use crate::startup::AppState;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/outbox", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 pub const KINDS: &[&str] = crate::messages::templates::KINDS;
 
-#[derive(Serialize)]
+/// A message we planned, and what became of it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Message)]
 pub struct MessageView {
     pub id: i64,
     pub job_id: Option<i64>,
     pub visit_id: Option<i64>,
     pub customer_id: Option<i64>,
+    #[schema(value_type = super::docs::MessageKindName)]
     pub kind: String,
+    #[schema(value_type = super::docs::ChannelName)]
     pub channel: String,
+    /// A phone number (E.164) or an email address.
     pub recipient: String,
+    /// Emails only.
     pub subject: Option<String>,
     pub body_text: String,
+    /// Emails only.
     pub body_html: Option<String>,
+    /// Texts only: how many SMS segments the body takes.
     pub segments: Option<i32>,
+    /// Texts only: GSM-7 or UCS-2.
     pub encoding: Option<String>,
+    #[schema(value_type = super::docs::MessageStateName)]
     pub state: String,
+    /// When it is meant to go.
     pub due_at: DateTime<Utc>,
+    /// When the next try is.
     pub next_attempt_at: DateTime<Utc>,
+    /// After this it is no longer worth sending (a status update overtaken by events).
     pub expires_at: Option<DateTime<Utc>>,
     pub attempts: i32,
+    /// The provider's id (a Twilio SID or an SMTP message id).
     pub provider_id: Option<String>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -79,12 +94,29 @@ impl From<message::Model> for MessageView {
     }
 }
 
-/// `GET /outbox?job_id=&kind=&channel=&state=&limit=&after=`
+/// Filters of the outbox.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `list` reads them
+struct OutboxQuery {
+    job_id: Option<i64>,
+    #[param(value_type = Option<super::docs::MessageKindName>)]
+    kind: Option<String>,
+    #[param(value_type = Option<super::docs::ChannelName>)]
+    channel: Option<String>,
+    #[param(value_type = Option<super::docs::MessageStateName>)]
+    state: Option<String>,
+}
+
+/// Every message we planned, oldest first, and what became of it. Sign-in
+/// links (invitations, password resets) are shown to admins only.
+#[utoipa::path(get, path = "/outbox", tag = "outbox", params(OutboxQuery, super::PageQuery),
+    responses((status = 200, description = "A page of messages", body = Page<MessageView>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<MessageView>>, ApiError> {
     let page = page(&q)?;
     let mut p = Problems::default();
     let job_id = q.get("job_id").and_then(|v| p.check("job_id", v.parse::<i64>().map_err(|_| "must be an id".into())));

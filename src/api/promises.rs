@@ -1,7 +1,7 @@
 //! The promise ledger, follow-up tasks and promise KPIs.
 
 use super::views::zone_of;
-use super::{page, paged, path_id, ApiJson};
+use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::time::parse_rfc3339;
@@ -10,67 +10,136 @@ use crate::startup::AppState;
 use crate::store::promises::{self, kind, outcome};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
-use chrono::Duration;
+use axum::Json;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs/{id}/promises", get(for_job).post(record))
-        .route("/promises", get(list))
-        .route("/promises/{id}/kept", post(kept))
-        .route("/metrics/promises", get(metrics))
-        .route("/tasks", get(tasks))
-        .route("/tasks/{id}", patch(resolve_task))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(for_job, record))
+        .routes(routes!(list))
+        .routes(routes!(kept))
+        .routes(routes!(metrics))
+        .routes(routes!(tasks))
+        .routes(routes!(resolve_task))
 }
 
-fn view(p: promise::Model, zone: crate::domain::time::Zone) -> Value {
-    json!({
-        "id": p.id, "job_id": p.job_id, "visit_id": p.visit_id, "staff_id": p.staff_id, "kind": p.kind,
-        "description": p.description,
-        "window_start": p.window_start, "window_start_local": p.window_start.map(|t| zone.local(t)),
-        "due_at": p.due_at, "due_at_local": zone.local(p.due_at),
-        "outcome": p.outcome, "decided_at": p.decided_at, "evidence": promises::evidence(&p),
-        "lateness_minutes": p.lateness_minutes, "at_risk": p.at_risk_at.is_some() && p.outcome == outcome::PENDING,
-        "at_risk_at": p.at_risk_at, "renegotiates": p.renegotiates, "created_at": p.created_at,
-    })
+/// A promise in the ledger: what we told the customer, and whether we kept it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Promise)]
+pub struct PromiseView {
+    pub id: i64,
+    pub job_id: i64,
+    pub visit_id: Option<i64>,
+    pub staff_id: Option<i64>,
+    #[schema(value_type = super::docs::PromiseKindName)]
+    pub kind: String,
+    /// The promise in the customer's words.
+    pub description: String,
+    /// Arrival windows: the window's start.
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_start_local: Option<DateTime<FixedOffset>>,
+    /// When it falls due (an arrival window's end).
+    pub due_at: DateTime<Utc>,
+    pub due_at_local: DateTime<FixedOffset>,
+    #[schema(value_type = super::docs::OutcomeName)]
+    pub outcome: String,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// What decided it (an arrival time, a message's delivery, who recorded it).
+    #[schema(value_type = Object)]
+    pub evidence: Value,
+    /// Late arrivals: by how many minutes.
+    pub lateness_minutes: Option<i32>,
+    /// Pending and flagged as likely to break.
+    pub at_risk: bool,
+    pub at_risk_at: Option<DateTime<Utc>>,
+    /// The promise this one replaced (a rescheduled window).
+    pub renegotiates: Option<i64>,
+    pub created_at: DateTime<Utc>,
 }
 
+fn view(p: promise::Model, zone: crate::domain::time::Zone) -> PromiseView {
+    PromiseView {
+        evidence: promises::evidence(&p),
+        at_risk: p.at_risk_at.is_some() && p.outcome == outcome::PENDING,
+        window_start_local: p.window_start.map(|t| zone.local(t)),
+        due_at_local: zone.local(p.due_at),
+        id: p.id,
+        job_id: p.job_id,
+        visit_id: p.visit_id,
+        staff_id: p.staff_id,
+        kind: p.kind,
+        description: p.description,
+        window_start: p.window_start,
+        due_at: p.due_at,
+        outcome: p.outcome,
+        decided_at: p.decided_at,
+        lateness_minutes: p.lateness_minutes,
+        at_risk_at: p.at_risk_at,
+        renegotiates: p.renegotiates,
+        created_at: p.created_at,
+    }
+}
+
+/// A job's promises, in the customer's zone.
+#[derive(Serialize, ToSchema)]
+pub struct JobPromises {
+    pub job_id: i64,
+    /// The customer's zone, in which the `_local` times are given.
+    pub timezone: String,
+    pub items: Vec<PromiseView>,
+}
+
+/// Every promise made on a job.
+#[utoipa::path(get, path = "/jobs/{id}/promises", tag = "promises",
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 200, description = "The job's promises", body = JobPromises)))]
 async fn for_job(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobPromises>, ApiError> {
     let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
     let zone = zone_of(&customer.timezone);
-    let items: Vec<Value> = promises::for_job(&state.db, caller.organization_id, job.id)
+    let items = promises::for_job(&state.db, caller.organization_id, job.id)
         .await?
         .into_iter()
         .map(|p| view(p, zone))
         .collect();
-    Ok(Json(json!({"job_id": job.id, "timezone": zone.name(), "items": items})))
+    Ok(Json(JobPromises { job_id: job.id, timezone: zone.name().to_string(), items }))
 }
 
-#[derive(Deserialize)]
+/// A promise made by phone.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PromiseInput {
+    /// Required: `callback_by` or `completion_by` (the others are made by Kept itself).
+    #[schema(required = true, nullable = false)]
     kind: Option<String>,
+    /// Required, in the future: RFC 3339 with an offset.
+    #[schema(required = true, nullable = false, format = DateTime)]
     due_at: Option<String>,
+    /// Up to 500 characters; a sentence in the customer's words is written when absent.
     description: Option<String>,
 }
 
 /// The office records a promise made by phone: "we'll call you by 3 pm".
+#[utoipa::path(post, path = "/jobs/{id}/promises", tag = "promises", request_body = PromiseInput,
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 201, description = "Recorded", body = PromiseView)))]
 async fn record(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<PromiseInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PromiseView>), ApiError> {
     let mut p = Problems::default();
     let k = match input.kind.as_deref() {
         Some("callback_by") => Some(kind::CALLBACK_BY),
@@ -146,19 +215,28 @@ async fn record(
     Ok((StatusCode::CREATED, Json(view(made, zone))))
 }
 
-#[derive(Deserialize)]
+/// How a promise was kept.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct KeptInput {
+    /// What happened ("called at 2:40").
     note: Option<String>,
 }
 
-/// The office records that a hand-made promise was kept ("called at 2:40").
+/// The office records that a hand-made promise was kept ("called at 2:40");
+/// after its due time it counts as broken.
+#[utoipa::path(post, path = "/promises/{id}/kept", tag = "promises", request_body = KeptInput,
+    params(("id" = i64, Path, description = "The promise")),
+    responses(
+        (status = 200, description = "Decided", body = PromiseView),
+        (status = 409, description = "Already decided (`promise_decided`), or decided by what happens rather than by hand (`decided_by_kept`)", body = super::error::ErrorBody),
+    ))]
 async fn kept(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<KeptInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PromiseView>, ApiError> {
     let p = promise::Entity::find_by_id(path_id(&id)?)
         .filter(promise::Column::OrganizationId.eq(caller.organization_id))
         .one(&state.db)
@@ -190,12 +268,28 @@ async fn kept(
     Ok(Json(view(p, zone_of(&customer.timezone))))
 }
 
-/// `GET /promises?outcome=pending&at_risk=true&kind=`: what needs attention.
+/// Filters of the ledger.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `list` reads them
+struct PromiseQuery {
+    #[param(value_type = Option<super::docs::OutcomeName>)]
+    outcome: Option<String>,
+    #[param(value_type = Option<super::docs::PromiseKindName>)]
+    kind: Option<String>,
+    /// `true`: only pending promises flagged at risk.
+    at_risk: Option<bool>,
+}
+
+/// The ledger across jobs, oldest first (times in UTC):
+/// `?outcome=pending&at_risk=true` is what needs attention.
+#[utoipa::path(get, path = "/promises", tag = "promises", params(PromiseQuery, super::PageQuery),
+    responses((status = 200, description = "A page of promises", body = Page<PromiseView>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<PromiseView>>, ApiError> {
     let pg = page(&q)?;
     let mut query = promise::Entity::find().filter(promise::Column::OrganizationId.eq(caller.organization_id));
     if let Some(after) = pg.after {
@@ -228,12 +322,27 @@ async fn list(
     Ok(paged(rows.into_iter().map(|p| view(p, crate::domain::time::Zone(chrono_tz::UTC))).collect(), ids, pg))
 }
 
-/// `GET /metrics/promises?from=&to=` (RFC 3339; default the last 30 days).
+/// The period of the KPIs.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `metrics` reads them
+struct Period {
+    /// RFC 3339; 30 days before `to` when absent.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// RFC 3339, after `from`; now when absent.
+    #[param(format = DateTime)]
+    to: Option<String>,
+}
+
+/// How well we keep our promises: KPIs for promises due in `[from, to)`.
+#[utoipa::path(get, path = "/metrics/promises", tag = "promises", params(Period),
+    responses((status = 200, description = "The KPIs", body = crate::store::metrics::PromiseMetrics)))]
 async fn metrics(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::store::metrics::PromiseMetrics>, ApiError> {
     let mut p = Problems::default();
     let now = state.clock.now();
     let to = q.get("to").and_then(|t| p.check("to", parse_rfc3339(t))).unwrap_or(now);
@@ -245,11 +354,40 @@ async fn metrics(
     Ok(Json(crate::store::metrics::promises(&state.db, caller.organization_id, from, to).await?))
 }
 
+/// A follow-up for the office (e.g. after a low rating).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Task)]
+pub struct TaskView {
+    pub id: i64,
+    pub job_id: i64,
+    /// `low_rating_follow_up`.
+    pub kind: String,
+    /// `open` or `done`.
+    pub status: String,
+    pub note: String,
+    /// How it was closed, told to the customer.
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Filters of the follow-ups.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; `tasks` reads them
+struct TaskQuery {
+    /// `open` or `done`.
+    status: Option<String>,
+}
+
+/// Follow-ups for the office, oldest first.
+#[utoipa::path(get, path = "/tasks", tag = "promises", params(TaskQuery, super::PageQuery),
+    responses((status = 200, description = "A page of follow-ups", body = Page<TaskView>)))]
 async fn tasks(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<TaskView>>, ApiError> {
     let pg = page(&q)?;
     let mut query = task::Entity::find().filter(task::Column::OrganizationId.eq(caller.organization_id));
     if let Some(s) = q.get("status") {
@@ -263,27 +401,56 @@ async fn tasks(
     }
     let rows = query.order_by_asc(task::Column::Id).limit(pg.limit).all(&state.db).await?;
     let ids = rows.iter().map(|r| r.id).collect();
-    let items: Vec<Value> = rows
+    let items = rows
         .into_iter()
-        .map(|t| json!({"id": t.id, "job_id": t.job_id, "kind": t.kind, "status": t.status, "note": t.note, "resolution": t.resolution, "created_at": t.created_at, "resolved_at": t.resolved_at}))
+        .map(|t| TaskView {
+            id: t.id,
+            job_id: t.job_id,
+            kind: t.kind,
+            status: t.status,
+            note: t.note,
+            resolution: t.resolution,
+            created_at: t.created_at,
+            resolved_at: t.resolved_at,
+        })
         .collect();
     Ok(paged(items, ids, pg))
 }
 
-#[derive(Deserialize)]
+/// Closing a follow-up.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TaskInput {
+    /// Required: `done`.
+    #[schema(required = true, nullable = false)]
     status: Option<String>,
+    /// Required, up to 2,000 characters: what was done, told to the customer.
+    #[schema(required = true, nullable = false)]
     resolution: Option<String>,
 }
 
+/// A closed follow-up.
+#[derive(Serialize, ToSchema)]
+pub struct TaskClosed {
+    pub id: i64,
+    pub job_id: i64,
+    /// `done`.
+    pub status: String,
+}
+
 /// Closing a follow-up: `{"status": "done", "resolution": "..."}`; the customer is told.
+#[utoipa::path(patch, path = "/tasks/{id}", tag = "promises", request_body = TaskInput,
+    params(("id" = i64, Path, description = "The follow-up")),
+    responses(
+        (status = 200, description = "Closed; the customer's message is queued", body = TaskClosed),
+        (status = 409, description = "Already closed (`task_done`)", body = super::error::ErrorBody),
+    ))]
 async fn resolve_task(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<TaskInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskClosed>, ApiError> {
     let mut p = Problems::default();
     if input.status.as_deref() != Some("done") {
         p.add("status", "set it to done to close the follow-up");
@@ -299,5 +466,5 @@ async fn resolve_task(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(json!({"id": t.id, "job_id": t.job_id, "status": "done"})))
+    Ok(Json(TaskClosed { id: t.id, job_id: t.job_id, status: t.status }))
 }

@@ -1,7 +1,7 @@
 //! Staff: the people who visit, and their day.
 
 use super::views::{zone_of, CustomerView, JobView, StaffView, VisitView};
-use super::{page, paged, path_id, ApiJson};
+use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::people::{self, Role, WorkingHours};
@@ -10,32 +10,48 @@ use crate::startup::AppState;
 use crate::store::staff::NewStaff;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use chrono::NaiveDate;
-use serde::Deserialize;
+use axum::Json;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/staff", get(list).post(create))
-        .route("/staff/{id}", get(show).patch(change_role))
-        .route("/staff/{id}/invite", axum::routing::post(invite))
-        .route("/audit", get(audit_log))
-        .route("/staff/{id}/schedule", get(schedule))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, change_role))
+        .routes(routes!(invite))
+        .routes(routes!(audit_log))
+        .routes(routes!(schedule))
 }
 
-#[derive(Deserialize)]
+/// A new staff member.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffInput {
+    /// Required, up to 200 characters.
+    #[schema(required = true, nullable = false)]
     pub(crate) name: Option<String>,
+    /// Required.
+    #[schema(required = true, nullable = false, value_type = super::docs::RoleName)]
     pub(crate) role: Option<String>,
     pub(crate) phone: Option<String>,
+    /// Required: where their invitation and password resets go.
+    #[schema(required = true, nullable = false)]
     pub(crate) email: Option<String>,
+    /// An http(s) URL of their photo, shown to customers.
     pub(crate) photo_url: Option<String>,
+    /// A line or two about them, shown to customers in introductions.
     pub(crate) bio: Option<String>,
+    /// Required: an IANA zone.
+    #[schema(required = true, nullable = false)]
     pub(crate) timezone: Option<String>,
+    /// Per weekday (mon…sun), `["HH:MM", "HH:MM"]` or null for a day off;
+    /// Monday to Friday 08:00–17:00 when absent.
+    #[schema(value_type = Option<Object>)]
     pub(crate) working_hours: Option<WorkingHours>,
 }
 
@@ -90,6 +106,12 @@ pub fn country_of(org: &crate::entities::organization::Model) -> phonenumber::co
     org.country.parse().unwrap_or(phonenumber::country::Id::US)
 }
 
+/// Add a staff member (then invite them to choose a password).
+#[utoipa::path(post, path = "/staff", tag = "staff", request_body = StaffInput,
+    responses(
+        (status = 201, description = "Added", body = StaffView),
+        (status = 409, description = "Someone in the organization has this email (`email_taken`)", body = super::error::ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,17 +123,24 @@ async fn create(
     Ok((StatusCode::CREATED, Json(s.into())))
 }
 
+/// Everyone in the organization, oldest first.
+#[utoipa::path(get, path = "/staff", tag = "staff", params(super::PageQuery),
+    responses((status = 200, description = "A page of staff", body = Page<StaffView>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<StaffView>>, ApiError> {
     let page = page(&q)?;
     let rows = crate::store::staff::list(&state.db, caller.organization_id, page).await?;
     let ids = rows.iter().map(|r| r.id).collect();
     Ok(paged(rows.into_iter().map(StaffView::from).collect(), ids, page))
 }
 
+/// One staff member.
+#[utoipa::path(get, path = "/staff/{id}", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    responses((status = 200, description = "The staff member", body = StaffView)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,14 +150,53 @@ async fn show(
     Ok(Json(s.into()))
 }
 
+/// One visit of a person's day.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduledVisit {
+    /// The window in UTC and in the customer's zone.
+    pub visit: VisitView,
+    /// The window in the staff member's zone.
+    pub window_start_staff_local: DateTime<FixedOffset>,
+    pub window_end_staff_local: DateTime<FixedOffset>,
+    pub job: JobView,
+    pub customer: CustomerView,
+}
+
+/// A person's day.
+#[derive(Serialize, ToSchema)]
+pub struct Schedule {
+    pub staff: StaffView,
+    /// YYYY-MM-DD, in the staff member's zone.
+    #[schema(format = Date)]
+    pub date: String,
+    /// The staff member's zone.
+    pub timezone: String,
+    pub day_start: DateTime<Utc>,
+    pub day_end: DateTime<Utc>,
+    /// In order of their windows.
+    pub visits: Vec<ScheduledVisit>,
+}
+
+/// The day to show.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameter; `schedule` reads it
+struct DayQuery {
+    /// YYYY-MM-DD in the staff member's zone; today when absent.
+    #[param(format = Date)]
+    date: Option<String>,
+}
+
 /// A person's day in their own zone: every visit whose window opens that
 /// day, in order, with the customer's story and address.
+#[utoipa::path(get, path = "/staff/{id}/schedule", tag = "staff", params(("id" = i64, Path, description = "The staff member"), DayQuery),
+    responses((status = 200, description = "The day", body = Schedule)))]
 async fn schedule(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Schedule>, ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     crate::access::ensure_self(&caller, person.id)?;
     let zone = zone_of(&person.timezone);
@@ -139,37 +207,46 @@ async fn schedule(
     };
     let (zone, start, end, entries) =
         crate::store::visits::day_of(&state.db, caller.organization_id, &person, date).await?;
-    let visits: Vec<Value> = entries
+    let visits = entries
         .into_iter()
         .map(|e| {
             let customer_zone = zone_of(&e.customer.timezone);
             let (ws, we) = (e.visit.visit.window_start, e.visit.visit.window_end);
-            json!({
-                "visit": VisitView::new(e.visit, customer_zone),
-                "window_start_staff_local": zone.local(ws),
-                "window_end_staff_local": zone.local(we),
-                "job": JobView::from(e.job),
-                "customer": CustomerView::from(e.customer),
-            })
+            ScheduledVisit {
+                visit: VisitView::new(e.visit, customer_zone),
+                window_start_staff_local: zone.local(ws),
+                window_end_staff_local: zone.local(we),
+                job: JobView::from(e.job),
+                customer: CustomerView::from(e.customer),
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "staff": StaffView::from(person),
-        "date": date.to_string(),
-        "timezone": zone.name(),
-        "day_start": start,
-        "day_end": end,
-        "visits": visits,
-    })))
+    Ok(Json(Schedule {
+        staff: StaffView::from(person),
+        date: date.to_string(),
+        timezone: zone.name().to_string(),
+        day_start: start,
+        day_end: end,
+        visits,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A new role.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleInput {
+    /// Required.
+    #[schema(required = true, nullable = false, value_type = super::docs::RoleName)]
     role: Option<String>,
 }
 
 /// Admins set roles; every change is in the audit log.
+#[utoipa::path(patch, path = "/staff/{id}", tag = "staff", request_body = RoleInput,
+    params(("id" = i64, Path, description = "The staff member")),
+    responses(
+        (status = 200, description = "Changed", body = StaffView),
+        (status = 409, description = "They are the only admin (`last_admin`)", body = super::error::ErrorBody),
+    ))]
 async fn change_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,19 +302,37 @@ pub(crate) async fn set_role(
     Ok(updated)
 }
 
+/// What became of an invitation.
+#[derive(Serialize, ToSchema)]
+pub struct Invitation {
+    /// The address invited.
+    pub invited: String,
+    /// Whether it was really emailed (false without an email provider: the
+    /// link then waits in the outbox).
+    pub emailed: bool,
+    /// The same, in words for the admin.
+    pub message: String,
+}
+
 /// Emails the person a link to choose their password (valid for a week).
+#[utoipa::path(post, path = "/staff/{id}/invite", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    responses(
+        (status = 202, description = "Queued", body = Invitation),
+        (status = 429, description = "Too many links to this address or from this address; `Retry-After` says when", body = super::error::ErrorBody),
+    ))]
 async fn invite(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
     invite_person(&state, &caller, &person, &ip).await?;
     let (emailed, message) = invitation_notice(&state, &person.email);
-    Ok((StatusCode::ACCEPTED, Json(json!({"invited": person.email, "emailed": emailed, "message": message}))))
+    Ok((StatusCode::ACCEPTED, Json(Invitation { invited: person.email, emailed, message })))
 }
 
 /// Whether the invitation to `email` will really be emailed, and where its
@@ -290,12 +385,30 @@ pub(crate) async fn invite_person(
     Ok(())
 }
 
-/// Sign-ins, role changes and invitations, newest first.
+/// One entry of the audit log.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AuditEntry)]
+pub struct AuditView {
+    pub id: i64,
+    /// Who did it (none for a failed sign-in by an unknown address).
+    pub staff_id: Option<i64>,
+    /// signed_in, sign_in_failed, role_changed, staff_invited, password_reset, export…
+    pub action: String,
+    /// What the action touched.
+    #[schema(value_type = Object)]
+    pub detail: Value,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Sign-ins, role changes, invitations and exports, oldest first.
+#[utoipa::path(get, path = "/audit", tag = "staff", params(super::PageQuery),
+    responses((status = 200, description = "A page of the audit log", body = Page<AuditView>)))]
 async fn audit_log(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<AuditView>>, ApiError> {
     use crate::entities::audit;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
     let page = page(&q)?;
@@ -305,9 +418,16 @@ async fn audit_log(
     }
     let rows = query.order_by_asc(audit::Column::Id).limit(page.limit).all(&state.db).await?;
     let ids = rows.iter().map(|r| r.id).collect();
-    let items: Vec<Value> = rows
+    let items = rows
         .into_iter()
-        .map(|a| json!({"id": a.id, "staff_id": a.staff_id, "action": a.action, "detail": serde_json::from_str::<Value>(&a.detail).unwrap_or(Value::Null), "ip": a.ip, "at": a.at}))
+        .map(|a| AuditView {
+            id: a.id,
+            staff_id: a.staff_id,
+            action: a.action,
+            detail: serde_json::from_str::<Value>(&a.detail).unwrap_or(Value::Null),
+            ip: a.ip,
+            at: a.at,
+        })
         .collect();
     Ok(paged(items, ids, page))
 }

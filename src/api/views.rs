@@ -6,17 +6,22 @@ use crate::store::visits::VisitWithStaff;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Staff)]
 pub struct StaffView {
     pub id: i64,
     pub name: String,
+    #[schema(value_type = super::docs::RoleName)]
     pub role: String,
     pub phone: Option<String>,
     pub email: String,
     pub photo_url: Option<String>,
     pub bio: String,
     pub timezone: String,
+    /// Per weekday (mon…sun), the working hours as `["HH:MM", "HH:MM"]`, or null for a day off.
+    #[schema(value_type = Object)]
     pub working_hours: Value,
     pub created_at: DateTime<Utc>,
 }
@@ -38,12 +43,14 @@ impl From<staff::Model> for StaffView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerView {
     pub id: i64,
     pub name: String,
     pub phone: Option<String>,
     pub email: Option<String>,
+    #[schema(value_type = Vec<super::docs::ChannelName>)]
     pub channels: Vec<String>,
     pub timezone: String,
     pub address: String,
@@ -69,12 +76,14 @@ impl From<customer::Model> for CustomerView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Job)]
 pub struct JobView {
     pub id: i64,
     pub customer_id: i64,
     pub title: String,
     pub story: String,
+    #[schema(value_type = super::docs::JobStatusName)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -95,11 +104,14 @@ impl From<job::Model> for JobView {
 }
 
 /// A visit with its window in UTC and in the customer's zone.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Visit)]
 pub struct VisitView {
     pub id: i64,
     pub job_id: i64,
+    #[schema(value_type = super::docs::VisitKindName)]
     pub kind: String,
+    #[schema(value_type = super::docs::VisitStatusName)]
     pub status: String,
     pub staff_ids: Vec<i64>,
     pub window_start: DateTime<Utc>,
@@ -144,12 +156,15 @@ impl VisitView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = TimelineEvent)]
 pub struct TimelineView {
     pub id: i64,
     pub kind: String,
     pub summary: String,
     pub visit_id: Option<i64>,
+    /// What the event carries (for a message: its id, kind, channel, state, due and sent times).
+    #[schema(value_type = Object)]
     pub data: Value,
     pub at: DateTime<Utc>,
     /// `at` in the customer's zone.

@@ -1,7 +1,7 @@
 //! Visits: booking, rescheduling, reassigning, and the crew's status taps.
 
 use super::views::{zone_of, VisitView};
-use super::{path_id, ApiJson};
+use super::{path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::time::parse_rfc3339;
@@ -10,23 +10,37 @@ use crate::startup::AppState;
 use crate::store::visits::{NewVisit, VisitChanges, VisitWithStaff};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/visits/{id}", get(show).patch(update)).route("/visits/{id}/status", post(set_status))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_for_job, book)).routes(routes!(show, update)).routes(routes!(set_status))
 }
 
-#[derive(Deserialize)]
+/// A visit to book: who goes, and the arrival window promised to the customer.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisitInput {
+    /// Required.
+    #[schema(required = true, nullable = false, value_type = super::docs::VisitKindName)]
     kind: Option<String>,
+    /// Required: at least one staff member of the organization.
+    #[schema(required = true, nullable = false, min_items = 1)]
     staff_ids: Option<Vec<i64>>,
+    /// Required: the start of the promised arrival window, RFC 3339 with an
+    /// offset (e.g. 2026-11-23T09:00:00-05:00).
+    #[schema(required = true, nullable = false, format = DateTime)]
     window_start: Option<String>,
+    /// Required: the end of the window; after `window_start`, and no wider
+    /// than the organization's `max_window_minutes`.
+    #[schema(required = true, nullable = false, format = DateTime)]
     window_end: Option<String>,
+    /// Required: how long the work takes on site.
+    #[schema(required = true, nullable = false, minimum = 1, maximum = 720)]
     duration_minutes: Option<i64>,
 }
 
@@ -58,7 +72,15 @@ async fn view(state: &AppState, org_id: i64, v: VisitWithStaff) -> Result<VisitV
     Ok(VisitView::new(v, zone_of(&customer.timezone)))
 }
 
-/// `POST /jobs/{id}/visits`
+/// Book a visit with a promised arrival window. The window is checked against
+/// everyone assigned: their working hours, their other visits and the travel
+/// buffer between them; a clash answers 409 naming the visit in the way.
+#[utoipa::path(post, path = "/jobs/{id}/visits", tag = "visits", request_body = VisitInput,
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 201, description = "Booked; the customer's confirmation is queued", body = VisitView),
+        (status = 409, description = "Someone assigned could not keep every promised window of their day (`schedule_conflict`, `schedule_too_dense`, naming the visits in the way), or the job is closed (`job_closed`)", body = super::error::ErrorBody),
+    ))]
 pub async fn book(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,12 +126,15 @@ pub async fn book(
     Ok((StatusCode::CREATED, Json(view(&state, org.id, booked).await?)))
 }
 
-/// `GET /jobs/{id}/visits`
+/// A job's visits, earliest first.
+#[utoipa::path(get, path = "/jobs/{id}/visits", tag = "visits",
+    params(("id" = i64, Path, description = "The job")),
+    responses((status = 200, description = "Every visit of the job", body = Page<VisitView>)))]
 pub async fn list_for_job(
     State(state): State<AppState>,
     caller: Caller,
     Path(job_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<VisitView>>, ApiError> {
     let org_id = caller.organization_id;
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&job_id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
@@ -120,9 +145,13 @@ pub async fn list_for_job(
         .into_iter()
         .map(|v| VisitView::new(v, zone))
         .collect();
-    Ok(Json(json!({"items": visits, "next_after": null})))
+    Ok(Page::whole(visits))
 }
 
+/// One visit.
+#[utoipa::path(get, path = "/visits/{id}", tag = "visits",
+    params(("id" = i64, Path, description = "The visit")),
+    responses((status = 200, description = "The visit", body = VisitView)))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,18 +162,35 @@ async fn show(
     Ok(Json(view(&state, caller.organization_id, v).await?))
 }
 
-#[derive(Deserialize)]
+/// Changes to a booked visit: only the fields sent change (at least one).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VisitChanges)]
 struct VisitChangesInput {
+    /// Reassign: the new crew (at least one).
+    #[schema(min_items = 1)]
     staff_ids: Option<Vec<i64>>,
+    /// Reschedule: RFC 3339 with an offset.
+    #[schema(format = DateTime)]
     window_start: Option<String>,
+    /// Reschedule: RFC 3339 with an offset.
+    #[schema(format = DateTime)]
     window_end: Option<String>,
+    #[schema(minimum = 1, maximum = 720)]
     duration_minutes: Option<i64>,
     /// Why, told to the customer with the change.
     reason: Option<String>,
 }
 
-/// Reschedule (window, duration) and/or reassign (staff_ids).
+/// Reschedule (window, duration) and/or reassign (staff_ids). The customer
+/// is told what changed (and why, when a reason is given); the new window is
+/// checked like a booking.
+#[utoipa::path(patch, path = "/visits/{id}", tag = "visits", request_body = VisitChangesInput,
+    params(("id" = i64, Path, description = "The visit")),
+    responses(
+        (status = 200, description = "Changed; the customer's message is queued", body = VisitView),
+        (status = 409, description = "The new window clashes (`schedule_conflict`, `schedule_too_dense`), or the visit is no longer scheduled (`visit_not_scheduled`)", body = super::error::ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,11 +228,16 @@ async fn update(
     Ok(Json(view(&state, org.id, updated).await?))
 }
 
-#[derive(Deserialize)]
+/// A visit's next state.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StatusChange)]
 struct StatusInput {
+    /// Required.
+    #[schema(required = true, nullable = false, value_type = super::docs::VisitStatusName)]
     status: Option<String>,
     /// With `en_route`: minutes until arrival, for the customer's message.
+    #[schema(minimum = 0, maximum = 1440)]
     eta_minutes: Option<i64>,
     /// With `cancelled`: why, told to the customer.
     reason: Option<String>,
@@ -194,6 +245,12 @@ struct StatusInput {
 
 /// The crew's taps (*On my way*, *Arrived*, *Completed*) and the office's
 /// cancel / missed. Estimators and technicians may only move their own visits.
+#[utoipa::path(post, path = "/visits/{id}/status", tag = "visits", request_body = StatusInput,
+    params(("id" = i64, Path, description = "The visit")),
+    responses(
+        (status = 200, description = "Moved; the customer's message (if any) is queued", body = VisitView),
+        (status = 409, description = "The visit cannot go there from where it is (`invalid_transition`, with `allowed`)", body = super::error::ErrorBody),
+    ))]
 async fn set_status(
     State(state): State<AppState>,
     caller: Caller,

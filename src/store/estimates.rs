@@ -9,7 +9,7 @@ use crate::error::{Error, FieldError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub mod status {
     pub const DRAFT: &str = "draft";
@@ -351,33 +351,123 @@ pub fn outdated(e: &estimate::Model, current: Option<i64>) -> Error {
     }
 }
 
+/// One line of an estimate, with its amounts formatted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = EstimateLine)]
+pub struct LineView {
+    /// 1, 2, … in the order written.
+    pub position: i32,
+    /// labor, material, equipment, fee or discount.
+    pub kind: String,
+    pub description: String,
+    /// A decimal string, such as "2.5".
+    pub quantity: String,
+    /// hr, ea, sq ft… (may be empty).
+    pub unit: String,
+    /// Integer minor units (8500 = $85.00).
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+    /// `unit_price_minor` formatted in the estimate's currency.
+    pub unit_price: String,
+    pub total: String,
+}
+
+/// One tax of an estimate.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = EstimateTax)]
+pub struct TaxView {
+    pub name: String,
+    /// Basis points: 825 is 8.25%.
+    pub rate_bp: i64,
+    pub amount_minor: i64,
+    pub amount: String,
+}
+
+/// The estimate as the API and the customer's page show it, with formatted amounts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Estimate)]
+pub struct EstimateView {
+    pub id: i64,
+    pub job_id: i64,
+    /// 1 for the first estimate of a job; each revision of a sent one is the next.
+    pub version: i32,
+    /// draft, sent, approved, declined, changes_requested or superseded.
+    pub status: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Whether this is the job's newest version, the one the customer decides on.
+    pub is_current: bool,
+    pub lines: Vec<LineView>,
+    /// The sum of the taxes' rates.
+    pub tax_rate_bp: i64,
+    pub taxes: Vec<TaxView>,
+    pub subtotal_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub subtotal: String,
+    pub tax: String,
+    pub total: String,
+    pub notes: String,
+    /// The last day the price holds.
+    pub valid_until: Option<chrono::NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// What the customer said with their decision.
+    pub decision_comment: Option<String>,
+}
+
 /// The estimate as the API shows it, with formatted amounts.
-pub fn view(f: &Full, current_id: Option<i64>) -> Value {
+pub fn view(f: &Full, current_id: Option<i64>) -> EstimateView {
     let e = &f.estimate;
     let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
-    let lines: Vec<Value> = f
+    let lines = f
         .lines
         .iter()
-        .map(|l| {
-            json!({
-                "position": l.position, "kind": l.kind, "description": l.description, "quantity": l.quantity, "unit": l.unit,
-                "unit_price_minor": l.unit_price_minor, "total_minor": l.total_minor,
-                "unit_price": c.format(l.unit_price_minor), "total": c.format(l.total_minor),
-            })
+        .map(|l| LineView {
+            position: l.position,
+            kind: l.kind.clone(),
+            description: l.description.clone(),
+            quantity: l.quantity.clone(),
+            unit: l.unit.clone(),
+            unit_price_minor: l.unit_price_minor,
+            total_minor: l.total_minor,
+            unit_price: c.format(l.unit_price_minor),
+            total: c.format(l.total_minor),
         })
         .collect();
     let taxes = f.taxes();
-    json!({
-        "id": e.id, "job_id": e.job_id, "version": e.version, "status": e.status, "currency": e.currency,
-        "is_current": current_id == Some(e.id),
-        "lines": lines,
-        "tax_rate_bp": taxes.iter().map(|t| t.rate_bp).sum::<i64>(),
-        "taxes": taxes.iter().map(|t| json!({"name": t.name, "rate_bp": t.rate_bp, "amount_minor": t.amount_minor, "amount": c.format(t.amount_minor)})).collect::<Vec<_>>(),
-        "subtotal_minor": e.subtotal_minor, "tax_minor": e.tax_minor, "total_minor": e.total_minor,
-        "subtotal": c.format(e.subtotal_minor), "tax": c.format(e.tax_minor), "total": c.format(e.total_minor),
-        "notes": e.notes, "valid_until": e.valid_until,
-        "created_at": e.created_at, "sent_at": e.sent_at, "decided_at": e.decided_at, "decision_comment": e.decision_comment,
-    })
+    EstimateView {
+        id: e.id,
+        job_id: e.job_id,
+        version: e.version,
+        status: e.status.clone(),
+        currency: e.currency.clone(),
+        is_current: current_id == Some(e.id),
+        lines,
+        tax_rate_bp: taxes.iter().map(|t| t.rate_bp).sum::<i64>(),
+        taxes: taxes
+            .iter()
+            .map(|t| TaxView {
+                name: t.name.clone(),
+                rate_bp: t.rate_bp,
+                amount_minor: t.amount_minor,
+                amount: c.format(t.amount_minor),
+            })
+            .collect(),
+        subtotal_minor: e.subtotal_minor,
+        tax_minor: e.tax_minor,
+        total_minor: e.total_minor,
+        subtotal: c.format(e.subtotal_minor),
+        tax: c.format(e.tax_minor),
+        total: c.format(e.total_minor),
+        notes: e.notes.clone(),
+        valid_until: e.valid_until,
+        created_at: e.created_at,
+        sent_at: e.sent_at,
+        decided_at: e.decided_at,
+        decision_comment: e.decision_comment.clone(),
+    }
 }
 
 /// The job's current estimate: the newest version (any status).

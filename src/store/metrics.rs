@@ -5,15 +5,121 @@ use crate::error::Error;
 use crate::store::promises::{kind, outcome};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use utoipa::ToSchema;
 
-fn rate(kept: u64, decided: u64) -> Value {
-    if decided == 0 {
-        Value::Null
-    } else {
-        json!((kept as f64 / decided as f64 * 10_000.0).round() / 10_000.0)
+/// `kept / decided` to four places; none when nothing was decided.
+fn rate(kept: u64, decided: u64) -> Option<f64> {
+    (decided > 0).then(|| (kept as f64 / decided as f64 * 10_000.0).round() / 10_000.0)
+}
+
+/// Two places; none for no values.
+fn average(values: impl ExactSizeIterator<Item = f64>) -> Option<f64> {
+    let n = values.len();
+    (n > 0).then(|| (values.sum::<f64>() / n as f64 * 100.0).round() / 100.0)
+}
+
+/// Promises counted by outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counts {
+    pub total: u64,
+    pub pending: u64,
+    pub kept: u64,
+    pub broken: u64,
+    pub renegotiated: u64,
+    pub cancelled: u64,
+    /// Messages that could not go out for want of a provider: neither kept nor broken.
+    pub not_sent: u64,
+    /// Kept, though early: the customer had our ETA first.
+    pub early_told: u64,
+    /// Kept out of decided (kept + broken + renegotiated); null when none was decided.
+    pub kept_rate: Option<f64>,
+}
+
+/// One staff member's promises, counted by outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffCounts {
+    pub staff_id: i64,
+    pub name: Option<String>,
+    pub total: u64,
+    pub pending: u64,
+    pub kept: u64,
+    pub broken: u64,
+    pub renegotiated: u64,
+    pub cancelled: u64,
+    pub not_sent: u64,
+    pub early_told: u64,
+    pub kept_rate: Option<f64>,
+}
+
+impl StaffCounts {
+    fn new(staff_id: i64, name: Option<String>, c: Counts) -> StaffCounts {
+        StaffCounts {
+            staff_id,
+            name,
+            total: c.total,
+            pending: c.pending,
+            kept: c.kept,
+            broken: c.broken,
+            renegotiated: c.renegotiated,
+            cancelled: c.cancelled,
+            not_sent: c.not_sent,
+            early_told: c.early_told,
+            kept_rate: c.kept_rate,
+        }
     }
+}
+
+/// Arrival windows kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Arrivals {
+    pub decided: u64,
+    pub on_time: u64,
+    pub early_told: u64,
+    /// On time (or early with the customer told) out of decided.
+    pub on_time_rate: Option<f64>,
+    /// Late arrivals by how late: "0-15", "15-30", "30+" minutes.
+    pub late_by_minutes: BTreeMap<String, u64>,
+}
+
+/// Twice-daily status updates sent on time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Updates {
+    pub decided: u64,
+    pub on_time: u64,
+    pub on_time_rate: Option<f64>,
+}
+
+/// From an estimate visit to the estimate sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Turnaround {
+    pub count: usize,
+    pub average_hours: Option<f64>,
+}
+
+/// Customers' ratings of visits.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ratings {
+    pub count: usize,
+    /// 1–5, two places.
+    pub average: Option<f64>,
+}
+
+/// Promise KPIs over a period.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PromiseMetrics)]
+pub struct PromiseMetrics {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub overall: Counts,
+    /// By promise kind.
+    pub by_kind: BTreeMap<String, Counts>,
+    pub by_staff: Vec<StaffCounts>,
+    pub arrivals: Arrivals,
+    pub status_updates: Updates,
+    pub estimate_turnaround: Turnaround,
+    pub rating: Ratings,
 }
 
 #[derive(Default)]
@@ -48,13 +154,19 @@ impl Tally {
     /// Kept out of decided promises; cancelled ones (the customer called it
     /// off), messages not sent for want of a provider, and pending ones do
     /// not count either way.
-    fn json(&self) -> Value {
+    fn counts(&self) -> Counts {
         let decided = self.kept + self.broken + self.renegotiated;
-        json!({
-            "total": self.total, "pending": self.pending, "kept": self.kept, "broken": self.broken,
-            "renegotiated": self.renegotiated, "cancelled": self.cancelled, "not_sent": self.not_sent,
-            "early_told": self.early_told, "kept_rate": rate(self.kept, decided),
-        })
+        Counts {
+            total: self.total,
+            pending: self.pending,
+            kept: self.kept,
+            broken: self.broken,
+            renegotiated: self.renegotiated,
+            cancelled: self.cancelled,
+            not_sent: self.not_sent,
+            early_told: self.early_told,
+            kept_rate: rate(self.kept, decided),
+        }
     }
 }
 
@@ -64,7 +176,7 @@ pub async fn promises<C: ConnectionTrait>(
     org_id: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Value, Error> {
+) -> Result<PromiseMetrics, Error> {
     let rows = promise::Entity::find()
         .filter(promise::Column::OrganizationId.eq(org_id))
         .filter(promise::Column::DueAt.gte(from))
@@ -152,25 +264,28 @@ pub async fn promises<C: ConnectionTrait>(
         .all(db)
         .await?;
     let updates = &by_kind[kind::STATUS_UPDATE];
-    Ok(json!({
-        "from": from, "to": to,
-        "overall": overall.json(),
-        "by_kind": by_kind.iter().map(|(k, t)| (k.to_string(), t.json())).collect::<serde_json::Map<_, _>>(),
-        "by_staff": by_staff.iter().map(|(id, t)| {
-            let mut v = t.json();
-            v["staff_id"] = json!(id);
-            v["name"] = json!(names.get(id));
-            v
-        }).collect::<Vec<_>>(),
-        "arrivals": {"decided": arrivals, "on_time": on_time, "early_told": early_told, "on_time_rate": rate(on_time + early_told, arrivals), "late_by_minutes": buckets},
-        "status_updates": {"decided": updates.kept + updates.broken, "on_time": updates.kept, "on_time_rate": rate(updates.kept, updates.kept + updates.broken)},
-        "estimate_turnaround": {
-            "count": turnaround_hours.len(),
-            "average_hours": if turnaround_hours.is_empty() { Value::Null } else { json!((turnaround_hours.iter().sum::<f64>() / turnaround_hours.len() as f64 * 100.0).round() / 100.0) },
+    Ok(PromiseMetrics {
+        from,
+        to,
+        overall: overall.counts(),
+        by_kind: by_kind.iter().map(|(k, t)| (k.to_string(), t.counts())).collect(),
+        by_staff: by_staff.iter().map(|(id, t)| StaffCounts::new(*id, names.get(id).cloned(), t.counts())).collect(),
+        arrivals: Arrivals {
+            decided: arrivals,
+            on_time,
+            early_told,
+            on_time_rate: rate(on_time + early_told, arrivals),
+            late_by_minutes: buckets.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         },
-        "rating": {
-            "count": ratings.len(),
-            "average": if ratings.is_empty() { Value::Null } else { json!((ratings.iter().map(|r| r.score as f64).sum::<f64>() / ratings.len() as f64 * 100.0).round() / 100.0) },
+        status_updates: Updates {
+            decided: updates.kept + updates.broken,
+            on_time: updates.kept,
+            on_time_rate: rate(updates.kept, updates.kept + updates.broken),
         },
-    }))
+        estimate_turnaround: Turnaround {
+            count: turnaround_hours.len(),
+            average_hours: average(turnaround_hours.iter().copied()),
+        },
+        rating: Ratings { count: ratings.len(), average: average(ratings.iter().map(|r| r.score as f64)) },
+    })
 }

@@ -9,21 +9,24 @@ use crate::usecases::estimates::Decision;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use minijinja::Environment;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::OnceLock;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/c/{token}", get(page))
-        .route("/c/{token}/estimates/{id}/approve", post(approve))
-        .route("/c/{token}/estimates/{id}/decline", post(decline))
-        .route("/c/{token}/estimates/{id}/question", post(question))
-        .route("/c/{token}/rating", post(rate))
+/// The customer's page and its forms, documented with the API: they are
+/// reached from links in our messages, and a client (an app, a test) may
+/// post to them.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(approve))
+        .routes(routes!(decline))
+        .routes(routes!(question))
+        .routes(routes!(rate))
 }
 
 fn pages() -> &'static Environment<'static> {
@@ -70,6 +73,14 @@ fn not_found() -> Response {
     )
 }
 
+/// The customer's page: their job, visits, promises, estimates and answers.
+/// Opening it changes nothing.
+#[utoipa::path(get, path = "/c/{token}", tag = "customer",
+    params(("token" = String, Path, description = "The secret of the link in our messages")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 404, description = "Unknown, tampered or expired link", body = String, content_type = "text/html"),
+    ))]
 async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
@@ -180,8 +191,10 @@ fn promise_phrase(p: &crate::entities::promise::Model, zone: Zone) -> String {
     }
 }
 
-#[derive(Deserialize, Default)]
+/// The customer's answer to an estimate.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct DecisionForm {
+    /// Up to 2,000 characters; required to ask a question.
     comment: Option<String>,
 }
 
@@ -213,6 +226,16 @@ async fn decide(
     }
 }
 
+/// Approve the estimate; back to the page.
+#[utoipa::path(post, path = "/c/{token}/estimates/{id}/approve", tag = "customer",
+    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    params(("token" = String, Path, description = "The secret of the link in our messages"), ("id" = i64, Path, description = "The estimate")),
+    responses(
+        (status = 303, description = "Recorded; back to the page"),
+        (status = 404, description = "Unknown, tampered or expired link, or an estimate not on this job", body = String, content_type = "text/html"),
+        (status = 409, description = "The estimate has changed or was already decided", body = String, content_type = "text/html"),
+        (status = 422, description = "A question needs a comment", body = String, content_type = "text/html"),
+    ))]
 async fn approve(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
@@ -221,6 +244,16 @@ async fn approve(
     decide(s, token, id, Decision::Approve, f.comment).await
 }
 
+/// Decline the estimate; back to the page.
+#[utoipa::path(post, path = "/c/{token}/estimates/{id}/decline", tag = "customer",
+    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    params(("token" = String, Path, description = "The secret of the link in our messages"), ("id" = i64, Path, description = "The estimate")),
+    responses(
+        (status = 303, description = "Recorded; back to the page"),
+        (status = 404, description = "Unknown, tampered or expired link, or an estimate not on this job", body = String, content_type = "text/html"),
+        (status = 409, description = "The estimate has changed or was already decided", body = String, content_type = "text/html"),
+        (status = 422, description = "A question needs a comment", body = String, content_type = "text/html"),
+    ))]
 async fn decline(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
@@ -229,6 +262,16 @@ async fn decline(
     decide(s, token, id, Decision::Decline, f.comment).await
 }
 
+/// Ask a question about the estimate (a comment is required); the office promises an answer by a time; back to the page.
+#[utoipa::path(post, path = "/c/{token}/estimates/{id}/question", tag = "customer",
+    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    params(("token" = String, Path, description = "The secret of the link in our messages"), ("id" = i64, Path, description = "The estimate")),
+    responses(
+        (status = 303, description = "Recorded; back to the page"),
+        (status = 404, description = "Unknown, tampered or expired link, or an estimate not on this job", body = String, content_type = "text/html"),
+        (status = 409, description = "The estimate has changed or was already decided", body = String, content_type = "text/html"),
+        (status = 422, description = "A question needs a comment", body = String, content_type = "text/html"),
+    ))]
 async fn question(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
@@ -237,13 +280,27 @@ async fn question(
     decide(s, token, id, Decision::Question, f.comment).await
 }
 
-#[derive(Deserialize)]
+/// The customer's rating of the work.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RatingForm {
+    /// Required: 1 (poor) to 5 (excellent).
+    #[schema(required = true, nullable = false, value_type = i32, minimum = 1, maximum = 5)]
     score: Option<String>,
+    /// Up to 2,000 characters.
     comment: Option<String>,
 }
 
-/// One tap from the page: `score` 1 to 5 and an optional comment.
+/// One tap from the page: `score` 1 to 5 and an optional comment, once per
+/// completed job; 1 to 3 opens a follow-up task and tells the managers.
+#[utoipa::path(post, path = "/c/{token}/rating", tag = "customer",
+    request_body(content = RatingForm, content_type = "application/x-www-form-urlencoded"),
+    params(("token" = String, Path, description = "The secret of the link in our messages")),
+    responses(
+        (status = 303, description = "Thanks; back to the page"),
+        (status = 404, description = "Unknown, tampered or expired link", body = String, content_type = "text/html"),
+        (status = 409, description = "Already rated, or the job is not done", body = String, content_type = "text/html"),
+        (status = 422, description = "Score not 1 to 5", body = String, content_type = "text/html"),
+    ))]
 async fn rate(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -284,18 +284,16 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
     let kpis = if office {
         let now = state.clock.now();
         let m = crate::store::metrics::promises(&state.db, org.id, now - chrono::Duration::days(30), now).await?;
-        let pct = |v: &serde_json::Value| {
-            v.as_f64().map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "no data yet".into())
-        };
+        let pct = |v: Option<f64>| v.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "no data yet".into());
         Some(json!({
-            "kept": pct(&m["overall"]["kept_rate"]),
-            "arrivals": pct(&m["arrivals"]["on_time_rate"]),
-            "updates": pct(&m["status_updates"]["on_time_rate"]),
-            "late": m["arrivals"]["late_by_minutes"],
-            "rating": m["rating"]["average"].as_f64().map(|r| format!("{r:.1} / 5")).unwrap_or_else(|| "no ratings yet".into()),
-            "turnaround": m["estimate_turnaround"]["average_hours"].as_f64().map(|h| format!("{h:.0} h")).unwrap_or_else(|| "no estimates yet".into()),
-            "by_kind": m["by_kind"].as_object().map(|o| o.iter().map(|(k, v)| json!({"kind": k.replace('_', " "), "total": v["total"], "rate": pct(&v["kept_rate"])})).collect::<Vec<_>>()).unwrap_or_default(),
-            "by_staff": m["by_staff"].as_array().map(|a| a.iter().map(|v| json!({"name": v["name"], "total": v["total"], "rate": pct(&v["kept_rate"])})).collect::<Vec<_>>()).unwrap_or_default(),
+            "kept": pct(m.overall.kept_rate),
+            "arrivals": pct(m.arrivals.on_time_rate),
+            "updates": pct(m.status_updates.on_time_rate),
+            "late": m.arrivals.late_by_minutes,
+            "rating": m.rating.average.map(|r| format!("{r:.1} / 5")).unwrap_or_else(|| "no ratings yet".into()),
+            "turnaround": m.estimate_turnaround.average_hours.map(|h| format!("{h:.0} h")).unwrap_or_else(|| "no estimates yet".into()),
+            "by_kind": m.by_kind.iter().map(|(k, v)| json!({"kind": k.replace('_', " "), "total": v.total, "rate": pct(v.kept_rate)})).collect::<Vec<_>>(),
+            "by_staff": m.by_staff.iter().map(|v| json!({"name": v.name, "total": v.total, "rate": pct(v.kept_rate)})).collect::<Vec<_>>(),
         }))
     } else {
         None

@@ -106,15 +106,15 @@ async fn every_route_admits_exactly_the_roles_in_the_table() {
 
 #[test]
 fn the_table_covers_every_documented_api_operation_and_nothing_else() {
-    let doc: serde_json::Value = serde_json::from_str(kept::api::OPENAPI).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(kept::api::docs::document()).unwrap();
     let mut documented = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        if item.get("servers").is_some() {
+        let Some(path) = path.strip_prefix("/api/v1") else {
             continue; // served at the root: health, webhooks, customer pages
-        }
+        };
         for m in ["get", "post", "patch", "put", "delete"] {
             if item.get(m).is_some() {
-                documented.insert((m.to_uppercase(), path.clone()));
+                documented.insert((m.to_uppercase(), path.to_string()));
             }
         }
     }

@@ -63,6 +63,11 @@ fn at_root(path: &str) -> bool {
     path.starts_with("/healthz") || path.starts_with("/webhooks") || path.starts_with("/c/")
 }
 
+/// The document, as the server serves it.
+fn document() -> Value {
+    serde_json::from_str(kept::api::docs::document()).expect("the document is JSON")
+}
+
 #[tokio::test]
 async fn health_answers_ok() {
     let app = spawn_app().await;
@@ -76,8 +81,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in ["get", "post", "patch", "put", "delete"] {
             if item.get(method).is_some() {
-                let full = if at_root(path) { path.clone() } else { format!("/api/v1{path}") };
-                ops.insert((method.to_string(), full));
+                ops.insert((method.to_string(), path.clone()));
             }
         }
     }
@@ -91,9 +95,48 @@ async fn the_openapi_document_lists_exactly_the_served_operations() {
     assert_eq!(r.status(), StatusCode::OK);
     let doc: Value = r.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    assert_eq!(doc["servers"][0]["url"], "/api/v1");
+    assert_eq!(doc["servers"][0]["url"], "/");
     let served: BTreeSet<(String, String)> = SERVED.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented(&doc), served);
+    // Every operation has a one-line summary and an id no other has.
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let summary = op["summary"].as_str().unwrap_or_else(|| panic!("{method} {path} has no summary"));
+            assert!(!summary.is_empty() && !summary.contains('\n'), "{method} {path}: {summary:?}");
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_string()), "{method} {path}: operationId {id} is used twice");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_document_names_the_role_table_for_every_api_operation() {
+    let doc = document();
+    let mut in_table = BTreeSet::new();
+    for (method, path, access, narrowed) in kept::access::API_ROUTES {
+        let full = format!("/api/v1{path}");
+        in_table.insert((method.to_lowercase(), full.clone()));
+        let op = &doc["paths"][&full][method.to_lowercase()];
+        let description = op["description"].as_str().unwrap_or_else(|| panic!("{method} {full} has no description"));
+        let roles = match access {
+            kept::access::Access::Public => "anyone; no token",
+            kept::access::Access::Admin => "admin",
+            kept::access::Access::Office => "admin, dispatcher",
+            kept::access::Access::Estimating => "admin, dispatcher, estimator",
+            kept::access::Access::Staff => "admin, dispatcher, estimator, technician",
+        };
+        assert!(description.contains(&format!("**Who may call:** {roles}.")), "{method} {full}: {description}");
+        assert_eq!(description.contains("only for their own"), *narrowed, "{method} {full}: {description}");
+        if *access == kept::access::Access::Public {
+            assert_eq!(op["security"], json!([]), "{method} {full}");
+        } else {
+            assert!(op["responses"]["401"].is_object() && op["responses"]["403"].is_object(), "{method} {full}");
+        }
+    }
+    let api_ops: BTreeSet<(String, String)> =
+        documented(&doc).into_iter().filter(|(_, p)| p.starts_with("/api/v1")).collect();
+    assert_eq!(api_ops, in_table, "the role table and the document name the same API operations");
 }
 
 /// The request body schema of an operation, with `$ref`s followed.
@@ -108,9 +151,9 @@ fn body_schema<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
 #[tokio::test]
 async fn documented_request_fields_are_the_ones_the_server_accepts() {
     let app = spawn_app().await;
-    let doc: Value = serde_json::from_str(kept::api::OPENAPI).unwrap();
+    let doc = document();
     let fields = |path: &str, method: &str| -> BTreeSet<String> {
-        body_schema(&doc, path, method)["properties"]
+        body_schema(&doc, &format!("/api/v1{path}"), method)["properties"]
             .as_object()
             .unwrap_or_else(|| panic!("{method} {path}"))
             .keys()
@@ -139,12 +182,11 @@ async fn documented_request_fields_are_the_ones_the_server_accepts() {
     // The server refuses anything undocumented: every JSON schema is closed.
     // (Twilio's webhooks take form posts with whatever parameters Twilio adds.)
     for (method, path) in SERVED.iter().filter(|(m, p)| *m != "get" && !at_root(p)) {
-        let p = path.trim_start_matches("/api/v1");
-        if doc["paths"][p][method]["requestBody"].is_null() {
+        if doc["paths"][path][method]["requestBody"].is_null() {
             continue; // takes no body (e.g. send)
         }
-        assert_eq!(body_schema(&doc, p, method)["additionalProperties"], json!(false), "{method} {p}");
-        let field = format!("not_{}", p.replace('/', "_"));
+        assert_eq!(body_schema(&doc, path, method)["additionalProperties"], json!(false), "{method} {path}");
+        let field = format!("not_{}", path.trim_start_matches("/api/v1").replace('/', "_"));
         let url = app.url(&path.replace("{id}", "1"));
         let r = app
             .client
@@ -164,7 +206,7 @@ async fn every_operation_answers_with_a_documented_status() {
     let job = app.ny_job().await;
     let tech = app.staff("Lena Okafor", "technician", "America/New_York").await;
     let visit = app.book(job, &[tech], "2026-11-23T09:00:00-05:00", "2026-11-23T11:00:00-05:00", 60).await.id();
-    let doc: Value = serde_json::from_str(kept::api::OPENAPI).unwrap();
+    let doc = document();
     for (method, path) in SERVED {
         let id = if path.contains("/staff/") {
             tech
@@ -188,8 +230,8 @@ async fn every_operation_answers_with_a_documented_status() {
             req.json(&json!({}))
         };
         let status = req.send().await.unwrap().status().as_u16().to_string();
-        let key = if at_root(path) { path.to_string() } else { path.trim_start_matches("/api/v1").to_string() };
-        let responses = doc["paths"][&key][method]["responses"].as_object().unwrap_or_else(|| panic!("{method} {key}"));
+        let responses =
+            doc["paths"][path][method]["responses"].as_object().unwrap_or_else(|| panic!("{method} {path}"));
         assert!(
             responses.contains_key(&status),
             "{method} {path} answered {status}, documented {:?}",

@@ -123,12 +123,18 @@ pub struct TestApp {
     #[allow(dead_code)]
     pub db: TestDb,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Answers that did not match the OpenAPI document (see `schema_check`).
+    violations: crate::schema_check::Violations,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        let violations = std::mem::take(&mut *self.violations.lock().unwrap());
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!("{} answers did not match the OpenAPI document:\n{}", violations.len(), violations.join("\n"));
         }
     }
 }
@@ -165,7 +171,9 @@ pub async fn spawn_app_with(db: TestDb, extra: &[(&str, String)]) -> TestApp {
     .expect("test settings");
     let clock = ManualClock::new(utc(DEFAULT_NOW));
     let app = Application::build_with_clock(settings, Arc::new(clock.clone())).await.expect("app builds");
-    let base = format!("http://{}", app.local_addr());
+    // Every request goes through a proxy that holds the answers against
+    // the OpenAPI document.
+    let (base, violations) = crate::schema_check::start(format!("http://{}", app.local_addr())).await;
     let state = app.state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.serve(async {
@@ -190,6 +198,7 @@ pub async fn spawn_app_with(db: TestDb, extra: &[(&str, String)]) -> TestApp {
         state,
         db,
         shutdown: Some(tx),
+        violations,
     }
 }
 

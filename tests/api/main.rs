@@ -4,6 +4,7 @@
 
 mod fakes;
 mod helpers;
+mod schema_check;
 
 mod access;
 mod browser;
