@@ -2,11 +2,11 @@
 //! enforces it for every route before any handler runs; handlers then narrow
 //! field roles (estimators, technicians) to their own visits and estimates.
 
-use crate::api::error::ApiError;
 use crate::auth::Caller;
+use crate::db::Db;
 use crate::domain::people::Role;
 use crate::entities::{estimate, visit, visit_staff};
-use crate::startup::AppState;
+use crate::http_error::ApiError;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -91,7 +91,7 @@ pub fn required(method: &str, path: &str) -> Option<Access> {
 
 /// Middleware: a route missing from the table is refused, so a new route
 /// cannot be reached before someone decides who may call it.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn enforce(State(db): State<Db>, request: Request, next: Next) -> Response {
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
     let Some(access) = required(request.method().as_str(), &path) else {
         return ApiError::Forbidden(format!("{} {path} has no access rule", request.method())).into_response();
@@ -100,7 +100,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let caller = match Caller::from_request_parts(&mut parts, &state).await {
+    let caller = match Caller::from_request_parts(&mut parts, &db).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -110,7 +110,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     // The organization wall, before anything else about the request: an id
     // that is not ours answers 404, exactly like one that does not exist.
     if let Some((resource, id)) = path_id(&path, parts.uri.path()) {
-        match owned(&state.db, caller.organization_id, resource, id).await {
+        match owned(&db, caller.organization_id, resource, id).await {
             Ok(true) => {}
             Ok(false) => return ApiError::NotFound.into_response(),
             Err(e) => return e.into_response(),

@@ -3,11 +3,11 @@
 //! Tokens carry 256 random bits, so a fast hash is enough: there is nothing
 //! to brute-force that a slow hash would protect (unlike passwords).
 
-use crate::api::error::ApiError;
+use crate::db::Db;
 use crate::domain::people::Role;
 use crate::entities::api_token;
-use crate::startup::AppState;
-use axum::extract::FromRequestParts;
+use crate::http_error::ApiError;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -22,10 +22,15 @@ pub struct Caller {
     pub staff_id: Option<i64>,
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// Any application state that holds the database will do.
+impl<S> FromRequestParts<S> for Caller
+where
+    Db: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // Already checked by the access middleware: no second lookup.
         if let Some(c) = parts.extensions.get::<Caller>() {
             return Ok(*c);
@@ -43,7 +48,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized)?;
         let row = api_token::Entity::find()
             .filter(api_token::Column::TokenHash.eq(hash_token(token)))
-            .one(&state.db)
+            .one(&Db::from_ref(state))
             .await?
             .ok_or(ApiError::Unauthorized)?;
         let role = Role::parse(&row.role)

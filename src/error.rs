@@ -1,6 +1,6 @@
 //! The error of everything below HTTP (data access, messages, use cases,
 //! the notifier): what went wrong in the caller's terms. The HTTP layers map
-//! it to a status (`crate::api::error::ApiError`).
+//! it to a status (`crate::http_error::ApiError`).
 
 use serde::Serialize;
 use serde_json::Value;

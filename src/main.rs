@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        println!("{}", kept::api::docs::document());
+        println!("{}", kept::routes::document());
         return ExitCode::SUCCESS;
     }
     let settings = match Settings::from_env() {

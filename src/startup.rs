@@ -3,38 +3,11 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db;
-use crate::db::Db;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub notify: crate::notify::NotifyCtx,
-    pub transports: Arc<crate::notify::transport::Transports>,
-    /// Keep one process from planning (or delivering) twice at once.
-    pub plan_lock: Arc<tokio::sync::Mutex<()>>,
-    pub deliver_lock: Arc<tokio::sync::Mutex<()>>,
-    pub limits: Arc<crate::limits::RateLimiter>,
-    pub clock: Arc<dyn Clock>,
-    pub settings: Arc<Settings>,
-}
-
-impl AppState {
-    /// The notifier's share of the state.
-    pub fn notifier(&self) -> crate::notify::Notifier {
-        crate::notify::Notifier {
-            db: self.db.clone(),
-            notify: self.notify.clone(),
-            transports: self.transports.clone(),
-            plan_lock: self.plan_lock.clone(),
-            deliver_lock: self.deliver_lock.clone(),
-            clock: self.clock.clone(),
-        }
-    }
-}
+pub use crate::state::AppState;
 
 /// A migrated database and a bound listener, ready to serve.
 pub struct Application {
@@ -103,7 +76,7 @@ impl Application {
                 }
             })
         };
-        let app = crate::api::router(self.state);
+        let app = crate::routes::router(self.state);
         // The peer address feeds the abuse limits.
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)

@@ -1,10 +1,10 @@
 //! Twilio's webhooks: delivery receipts and inbound replies, both verified
 //! by `X-Twilio-Signature` before anything is read or written.
 
-use crate::api::error::ApiError;
 use crate::entities::{customer, inbound_message, job, message, organization};
+use crate::http_error::ApiError;
 use crate::messages::outbox::state;
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -133,8 +133,8 @@ fn permanent_flag(code: i32) -> Option<crate::notify::transport::Flag> {
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request")),
     responses(
         (status = 204, description = "Recorded (or a receipt for a message we do not know: ignored)"),
-        (status = 400, description = "MessageSid or MessageStatus missing", body = crate::api::error::ErrorBody),
-        (status = 403, description = "Bad or missing signature", body = crate::api::error::ErrorBody),
+        (status = 400, description = "MessageSid or MessageStatus missing", body = crate::http_error::ErrorBody),
+        (status = 403, description = "Bad or missing signature", body = crate::http_error::ErrorBody),
     ))]
 async fn status(
     State(state): State<AppState>,
@@ -253,8 +253,8 @@ async fn organization_for<C: ConnectionTrait>(db: &C, to: &str) -> Result<Option
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request")),
     responses(
         (status = 200, description = "TwiML: a Message for HELP, otherwise empty", body = String, content_type = "text/xml"),
-        (status = 400, description = "MessageSid or From missing", body = crate::api::error::ErrorBody),
-        (status = 403, description = "Bad or missing signature", body = crate::api::error::ErrorBody),
+        (status = 400, description = "MessageSid or From missing", body = crate::http_error::ErrorBody),
+        (status = 403, description = "Bad or missing signature", body = crate::http_error::ErrorBody),
     ))]
 async fn inbound(
     State(state): State<AppState>,

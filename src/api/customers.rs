@@ -7,7 +7,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::people::{self, Channel};
 use crate::domain::time::Zone;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::customers::NewCustomer;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

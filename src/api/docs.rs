@@ -8,7 +8,6 @@
 
 use crate::access::{Access, API_ROUTES};
 use serde_json::{json, Value};
-use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -40,19 +39,8 @@ impl Modify for BearerToken {
 }
 
 /// The document's skeleton: info, servers, the bearer scheme, the error body.
-pub(super) fn skeleton() -> utoipa::openapi::OpenApi {
+pub fn skeleton() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
-}
-
-/// The served document (`GET /api/v1/openapi.json`), built once.
-pub fn document() -> &'static str {
-    static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let (_, api) = super::routes().split_for_parts();
-        let mut doc = serde_json::to_value(&api).expect("the OpenAPI document serializes");
-        finish(&mut doc);
-        serde_json::to_string_pretty(&doc).expect("the OpenAPI document serializes")
-    })
 }
 
 /// A short summary (the handler's first sentence) and the whole paragraph
@@ -101,7 +89,7 @@ fn error(description: &str) -> Value {
 
 /// Adds to every operation what it shares with others: its roles, and the
 /// error answers its shape brings, unless the handler documented them itself.
-fn finish(doc: &mut Value) {
+pub fn finish(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };

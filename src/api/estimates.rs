@@ -5,7 +5,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::bounds;
 use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::estimates::{self, DraftLine, EstimateDraft, EstimateView, Tax};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -5,7 +5,7 @@
 use crate::api::error::ApiError;
 use crate::auth::Caller;
 use crate::entities::{customer, job};
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

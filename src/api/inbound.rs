@@ -4,7 +4,7 @@ use super::{page, paged, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::inbound_message;
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};

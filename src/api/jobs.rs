@@ -5,7 +5,7 @@ use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::job::JobStatus;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::jobs::{JobFilter, NewJob};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

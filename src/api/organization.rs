@@ -4,7 +4,7 @@ use super::ApiJson;
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::organization;
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};

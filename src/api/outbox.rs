@@ -5,7 +5,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::entities::message;
 use crate::messages::outbox::state;
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::time::parse_rfc3339;
 use crate::entities::{promise, task};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::promises::{self, kind, outcome};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

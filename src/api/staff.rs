@@ -6,7 +6,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::people::{self, Role, WorkingHours};
 use crate::domain::time::Zone;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::staff::NewStaff;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -6,7 +6,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::time::parse_rfc3339;
 use crate::domain::visit::{VisitKind, VisitStatus};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::visits::{NewVisit, VisitChanges, VisitWithStaff};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -1,9 +1,9 @@
 //! The customer's private page, reached from the link in every message.
 //! Opening it (GET) never changes anything; answers are POSTs.
 
-use crate::api::error::ApiError;
 use crate::domain::time::Zone;
-use crate::startup::AppState;
+use crate::http_error::ApiError;
+use crate::state::AppState;
 use crate::store::estimates;
 use crate::usecases::estimates::Decision;
 use axum::extract::{Path, State};

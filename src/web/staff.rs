@@ -2,9 +2,9 @@
 //! invitations, and `/app`. Sessions live in the database; every form carries
 //! a CSRF token (the session's, or before sign-in a double-submit cookie).
 
-use crate::api::error::ApiError;
+use crate::http_error::ApiError;
 use crate::limits::{client_ip, RESET_PER_ACCOUNT, RESET_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::sessions;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -65,7 +65,7 @@ fn at_root(path: &str) -> bool {
 
 /// The document, as the server serves it.
 fn document() -> Value {
-    serde_json::from_str(kept::api::docs::document()).expect("the document is JSON")
+    serde_json::from_str(kept::routes::document()).expect("the document is JSON")
 }
 
 #[tokio::test]

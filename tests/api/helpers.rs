@@ -118,7 +118,7 @@ pub struct TestApp {
     pub token: String,
     pub org_id: i64,
     pub clock: ManualClock,
-    pub state: kept::startup::AppState,
+    pub state: kept::state::AppState,
     /// Kept until the app is dropped; removes the database then.
     #[allow(dead_code)]
     pub db: TestDb,

@@ -26,6 +26,19 @@ fn forbidden(layer: &str) -> &'static [&'static str] {
         }
         "usecases" => &["notify", "limits", "api", "web", "webhooks", "startup", "auth", "access", "demo", "backup"],
         "notify" => &["api", "web", "webhooks", "startup", "auth", "access", "demo", "backup"],
+        // Who is calling and what they may touch: read from the request and
+        // the database, never from the application that assembles them.
+        "auth" | "access" => &["startup", "routes", "api", "web", "webhooks", "notify", "usecases", "demo", "backup"],
+        // What handlers reach, and the error they answer with: below every HTTP layer.
+        "state" => &["api", "web", "webhooks", "startup", "routes", "auth", "access", "demo", "backup"],
+        "http_error" => &[
+            "store", "messages", "usecases", "notify", "api", "web", "webhooks", "startup", "routes", "auth", "access",
+            "demo", "backup", "state",
+        ],
+        // The HTTP layers stand side by side; `routes` assembles them.
+        "api" => &["web", "webhooks", "startup", "routes"],
+        "webhooks" => &["api", "web", "startup", "routes"],
+        "web" => &["webhooks", "startup", "routes"],
         _ => &[],
     }
 }
@@ -91,6 +104,74 @@ fn no_module_reaches_up_into_a_layer_above_it() {
         assert!(seen.get(layer).copied().unwrap_or(0) > 0, "the check saw no paths in {layer}");
     }
     assert!(violations.is_empty(), "imports against the layering:\n{}", violations.join("\n"));
+}
+
+/// Top-level modules and the ones each names.
+fn module_graph() -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let module = layer_of(&src, file);
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("read");
+        for (_, name) in crate_paths(&text) {
+            if name != module {
+                graph.entry(module.clone()).or_default().insert(name);
+            }
+        }
+    }
+    graph
+}
+
+/// A path from `from` back to itself through the graph, if there is one.
+fn circle_through(graph: &BTreeMap<String, std::collections::BTreeSet<String>>, from: &str) -> Option<Vec<String>> {
+    fn walk(
+        graph: &BTreeMap<String, std::collections::BTreeSet<String>>,
+        goal: &str,
+        at: &str,
+        path: &mut Vec<String>,
+        seen: &mut std::collections::BTreeSet<String>,
+    ) -> bool {
+        for next in graph.get(at).into_iter().flatten() {
+            if next == goal {
+                path.push(next.clone());
+                return true;
+            }
+            if seen.insert(next.clone()) {
+                path.push(next.clone());
+                if walk(graph, goal, next, path, seen) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let mut path = vec![from.to_string()];
+    walk(graph, from, from, &mut path, &mut Default::default()).then_some(path)
+}
+
+#[test]
+fn no_import_circle_among_top_level_modules() {
+    let graph = module_graph();
+    assert!(graph.len() > 15, "found the modules");
+    let circles: Vec<String> = graph.keys().filter_map(|m| circle_through(&graph, m)).map(|c| c.join(" → ")).collect();
+    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+}
+
+#[test]
+fn the_circle_finder_finds_a_circle_and_nothing_else() {
+    let graph: BTreeMap<String, std::collections::BTreeSet<String>> =
+        [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a", "d"]), ("d", vec![])]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+            .collect();
+    assert_eq!(circle_through(&graph, "a"), Some(vec!["a".into(), "b".into(), "c".into(), "a".into()]));
+    assert_eq!(circle_through(&graph, "d"), None);
 }
 
 #[test]

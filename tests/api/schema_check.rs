@@ -26,7 +26,7 @@ struct Document {
 fn document() -> &'static Document {
     static DOC: OnceLock<Document> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut doc: Value = serde_json::from_str(kept::api::docs::document()).expect("the document is JSON");
+        let mut doc: Value = serde_json::from_str(kept::routes::document()).expect("the document is JSON");
         close_objects(&mut doc["components"], false);
         let mut operations = Vec::new();
         for (path, item) in doc["paths"].as_object().expect("paths") {
