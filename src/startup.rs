@@ -20,6 +20,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::RateLimiter>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// The page templates, compiled once at build.
+    pub pages: Arc<crate::web::Pages>,
 }
 
 impl AppState {
@@ -45,7 +47,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, and binds `settings.listen` (port 0 picks a free port).
+    /// Connects, migrates, and binds `settings.listen` (port 0 picks a free
+    /// port). A message or page template that does not compile stops it
+    /// here, naming the template and the line.
     pub async fn build(settings: Settings) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -54,6 +58,8 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
+        // Before anything is touched: the pages are part of the binary.
+        let pages = crate::web::Pages::load()?;
         let server_lock = crate::backup::ServerLock::take(&settings.database_url)?;
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::migrate(&db).await?;
@@ -72,6 +78,7 @@ impl Application {
                 limits: Arc::new(crate::limits::RateLimiter::new(clock.clone())),
                 clock,
                 settings: Arc::new(settings),
+                pages: Arc::new(pages),
             },
             listener,
             _server_lock: server_lock,
@@ -103,7 +110,8 @@ impl Application {
                 }
             })
         };
-        let app = crate::api::router(self.state);
+        // Every response, API or page, carries the security headers.
+        let app = crate::web::with_security_headers(crate::api::router(self.state, crate::web::router()));
         // The peer address feeds the abuse limits.
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)

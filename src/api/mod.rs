@@ -32,7 +32,10 @@ const X_REQUEST_ID: &str = "x-request-id";
 /// The OpenAPI 3 document, kept beside the code it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP service: the API under `/api/v1`, the webhooks, and
+/// `pages` (the HTML screens, which the API does not know), with a request
+/// id and a log line for every request.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let api = Router::new()
         .merge(organization::router())
         .merge(staff::router())
@@ -48,18 +51,14 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::enforce));
     let app = Router::new()
         .route("/healthz", get(healthz))
-        .route("/", get(crate::web::index))
-        .route("/avatars/{file}", get(crate::web::avatar))
         .nest("/api/v1", api)
         .merge(crate::webhooks::router())
-        .merge(crate::web::customer::router())
-        .merge(crate::web::staff::router())
+        .merge(pages)
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
     // Outermost last: a request's id is settled first, then it is logged
     // and handled, and every response carries the id back.
-    crate::web::with_security_headers(app)
-        .layer(axum::middleware::from_fn(log_request))
+    app.layer(axum::middleware::from_fn(log_request))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(NewRequestId))
         .layer(axum::middleware::map_request(drop_unfit_request_id))
@@ -227,34 +226,8 @@ pub fn paged<T: serde::Serialize>(items: Vec<T>, ids: Vec<i64>, page: PageReques
     Json(serde_json::json!({"items": items, "next_after": next_after}))
 }
 
-/// Trims a required text field and checks its length.
-pub fn required_text(p: &mut crate::error::Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
-    match v.map(|s| s.trim().to_string()) {
-        None => {
-            p.add(field, "is required");
-            None
-        }
-        Some(s) if s.is_empty() => {
-            p.add(field, "must not be empty");
-            None
-        }
-        Some(s) if s.chars().count() > max => {
-            p.add(field, format!("must be at most {max} characters"));
-            None
-        }
-        Some(s) => Some(s),
-    }
-}
-
-/// Trims an optional text field and checks its length ("" counts as absent).
-pub fn optional_text(p: &mut crate::error::Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
-    let s = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
-    if s.chars().count() > max {
-        p.add(field, format!("must be at most {max} characters"));
-        return None;
-    }
-    Some(s)
-}
+/// Text fields are checked below HTTP, where the use cases need them too.
+pub use crate::error::{optional_text, required_text};
 
 #[cfg(test)]
 mod tests {

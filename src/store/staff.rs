@@ -75,3 +75,19 @@ pub async fn by_ids<C: ConnectionTrait>(db: &C, organization_id: i64, ids: &[i64
         .all(db)
         .await?)
 }
+
+/// Everyone in the organization, by id: the pages that list or name staff
+/// read them once with this.
+pub async fn all<C: ConnectionTrait>(db: &C, organization_id: i64) -> Result<Vec<staff::Model>, Error> {
+    Ok(staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .order_by_asc(staff::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Everyone with this email, in any organization (a password reset is asked
+/// for before anyone knows which organization the person is in).
+pub async fn with_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Vec<staff::Model>, Error> {
+    Ok(staff::Entity::find().filter(staff::Column::Email.eq(email)).order_by_asc(staff::Column::Id).all(db).await?)
+}
