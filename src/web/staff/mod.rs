@@ -62,17 +62,36 @@ fn csrf_refused() -> Response {
         .into_response()
 }
 
-/// A cookie only this site's pages send back: HttpOnly, on every path,
-/// Secure when the public URL is https. `max_age` in seconds, or none for a
-/// cookie that lasts as long as the browser session.
+/// Whether cookies must be Secure: the site is served over https.
+fn https(state: &AppState) -> bool {
+    state.settings.public_url.starts_with("https://")
+}
+
+/// The session cookie, for as long as the session lasts.
+fn session_cookie(secure: bool, token: String) -> Cookie<'static> {
+    let days = u64::try_from(crate::store::sessions::SESSION_DAYS).unwrap_or(0);
+    cookie(secure, SESSION_COOKIE, token, SameSite::Lax, Some(days * 86400))
+}
+
+/// The session cookie's end: the browser forgets it at once.
+fn session_ended(secure: bool) -> Cookie<'static> {
+    cookie(secure, SESSION_COOKIE, String::new(), SameSite::Lax, Some(0))
+}
+
+/// The double-submit CSRF cookie, for as long as the browser is open.
+fn csrf_cookie(secure: bool, token: String) -> Cookie<'static> {
+    cookie(secure, CSRF_COOKIE, token, SameSite::Strict, None)
+}
+
+/// A cookie only this site's pages send back: HttpOnly, on every path.
+/// `max_age` in seconds, or none for a cookie of the browser session.
 fn cookie(
-    state: &AppState,
+    secure: bool,
     name: &'static str,
     value: String,
     same_site: SameSite,
     max_age: Option<u64>,
 ) -> Cookie<'static> {
-    let secure = state.settings.public_url.starts_with("https://");
     let built = Cookie::build((name, value)).path("/").http_only(true).same_site(same_site).secure(secure);
     let Some(seconds) = max_age else { return built.build() };
     // The cookie crate counts in `time::Duration`, which it converts from std's.
@@ -86,7 +105,33 @@ fn cookie(
 /// cookie and in the form.
 fn with_form_csrf(state: &AppState, name: &str, status: StatusCode, mut ctx: serde_json::Value) -> Response {
     let csrf = hex::encode(&crate::auth::hash_token(&crate::auth::new_token())[..16]);
-    ctx["csrf"] = json!(csrf);
-    let jar = CookieJar::new().add(cookie(state, CSRF_COOKIE, csrf, SameSite::Strict, None));
+    ctx["csrf"] = json!(&csrf);
+    let jar = CookieJar::new().add(csrf_cookie(https(state), csrf));
     (jar, render(state, name, status, ctx)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `Set-Cookie` header a response with only this cookie carries.
+    fn set(c: Cookie<'static>) -> String {
+        let r = (CookieJar::new().add(c), ()).into_response();
+        r.headers()[header::SET_COOKIE].to_str().expect("ascii").to_string()
+    }
+
+    #[test]
+    fn cookies_carry_the_same_attributes_as_ever() {
+        let age = crate::store::sessions::SESSION_DAYS * 86400;
+        assert_eq!(
+            set(session_cookie(true, "kept_abc123".into())),
+            format!("kept_session=kept_abc123; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={age}")
+        );
+        assert_eq!(
+            set(session_cookie(false, "kept_abc123".into())),
+            format!("kept_session=kept_abc123; HttpOnly; SameSite=Lax; Path=/; Max-Age={age}")
+        );
+        assert_eq!(set(session_ended(false)), "kept_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+        assert_eq!(set(csrf_cookie(true, "0a1b".into())), "kept_csrf=0a1b; HttpOnly; SameSite=Strict; Secure; Path=/");
+    }
 }

@@ -4,7 +4,7 @@
 //! account and per address.
 
 use super::extract::{ClientIp, CsrfOnly, GuestForm, SignedForm, SignedIn, WithCsrf};
-use super::{cookie, with_form_csrf, SESSION_COOKIE};
+use super::{https, session_cookie, session_ended, with_form_csrf};
 use crate::limits::{RESET_PER_ACCOUNT, RESET_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use crate::startup::AppState;
 use crate::store::sessions;
@@ -13,7 +13,7 @@ use crate::web::PageError;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{CookieJar, SameSite};
+use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -58,8 +58,7 @@ pub(super) async fn login(
     }
     match outcome? {
         Some((_, token, _)) => {
-            let max_age = u64::try_from(sessions::SESSION_DAYS * 86400).unwrap_or(0);
-            let jar = CookieJar::new().add(cookie(&state, SESSION_COOKIE, token, SameSite::Lax, Some(max_age)));
+            let jar = CookieJar::new().add(session_cookie(https(&state), token));
             Ok((jar, Redirect::to("/app")).into_response())
         }
         None => Ok(with_form_csrf(
@@ -79,7 +78,7 @@ pub(super) async fn logout(
 ) -> Result<Response, PageError> {
     sessions::sign_out(&state.db, &signed_in.session, &ip, state.clock.now()).await?;
     // The browser forgets the cookie (Max-Age=0); the session row is gone.
-    let jar = CookieJar::new().add(cookie(&state, SESSION_COOKIE, String::new(), SameSite::Lax, Some(0)));
+    let jar = CookieJar::new().add(session_ended(https(&state)));
     Ok((jar, Redirect::to("/login")).into_response())
 }
 
