@@ -91,3 +91,20 @@ pub async fn all<C: ConnectionTrait>(db: &C, organization_id: i64) -> Result<Vec
 pub async fn with_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Vec<staff::Model>, Error> {
     Ok(staff::Entity::find().filter(staff::Column::Email.eq(email)).order_by_asc(staff::Column::Id).all(db).await?)
 }
+
+/// How many admins the organization has.
+pub async fn admin_count<C: ConnectionTrait>(db: &C, organization_id: i64) -> Result<u64, Error> {
+    use sea_orm::PaginatorTrait;
+    Ok(staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .filter(staff::Column::Role.eq(Role::Admin.as_str()))
+        .count(db)
+        .await?)
+}
+
+/// Gives the person `role`.
+pub async fn set_role<C: ConnectionTrait>(db: &C, person: staff::Model, role: Role) -> Result<staff::Model, Error> {
+    let mut a: staff::ActiveModel = person.into();
+    a.role = Set(role.as_str().to_string());
+    Ok(a.update(db).await?)
+}

@@ -101,26 +101,17 @@ pub async fn set_role(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<staff::Model, Error> {
-    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
     let txn = db.begin().await?;
-    if person.role == Role::Admin.as_str() && role != Role::Admin {
-        let admins = staff::Entity::find()
-            .filter(staff::Column::OrganizationId.eq(person.organization_id))
-            .filter(staff::Column::Role.eq(Role::Admin.as_str()))
-            .count(&txn)
-            .await?;
-        if admins <= 1 {
-            return Err(Error::Conflict {
-                code: "last_admin",
-                message: format!("{} is the only admin; make someone else an admin first", person.name),
-                details: json!({"staff_id": person.id}),
-            });
-        }
+    let demoted = person.role == Role::Admin.as_str() && role != Role::Admin;
+    if demoted && crate::store::staff::admin_count(&txn, person.organization_id).await? <= 1 {
+        return Err(Error::Conflict {
+            code: "last_admin",
+            message: format!("{} is the only admin; make someone else an admin first", person.name),
+            details: json!({"staff_id": person.id}),
+        });
     }
     let (org_id, before) = (person.organization_id, person.role.clone());
-    let mut a: staff::ActiveModel = person.into();
-    a.role = Set(role.as_str().to_string());
-    let updated = a.update(&txn).await?;
+    let updated = crate::store::staff::set_role(&txn, person, role).await?;
     crate::store::sessions::audit(
         &txn,
         Some(org_id),

@@ -29,12 +29,6 @@ impl From<Error> for PageError {
     }
 }
 
-impl From<sea_orm::DbErr> for PageError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        Error::from(e).into()
-    }
-}
-
 /// An error from below HTTP as a page: the status the API would answer,
 /// the cause of a 500 in the log and never on the page.
 pub fn failure(e: Error) -> Response {
