@@ -5,12 +5,11 @@
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::people::Role;
-use crate::entities::{estimate, visit, visit_staff};
+use crate::entities::{estimate, visit};
 use crate::http_error::ApiError;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 /// Which roles a route admits.
@@ -129,23 +128,22 @@ pub fn field_staff(caller: &Caller) -> Option<i64> {
     }
 }
 
+/// Whether the caller may open the job: the office always, field people
+/// when they are on one of its visits.
+pub async fn may_open_job<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    job_id: i64,
+) -> Result<bool, crate::error::Error> {
+    match field_staff(caller) {
+        None => Ok(true),
+        Some(me) => crate::store::visits::is_on_job(db, job_id, me).await,
+    }
+}
+
 /// Whether the caller is assigned to any visit of the job (always for the office).
 pub async fn ensure_job<C: ConnectionTrait>(db: &C, caller: &Caller, job_id: i64) -> Result<(), ApiError> {
-    let Some(me) = field_staff(caller) else { return Ok(()) };
-    let n = visit::Entity::find()
-        .filter(visit::Column::JobId.eq(job_id))
-        .filter(
-            visit::Column::Id.in_subquery(
-                Query::select()
-                    .column(visit_staff::Column::VisitId)
-                    .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.eq(me))
-                    .to_owned(),
-            ),
-        )
-        .count(db)
-        .await?;
-    if n > 0 {
+    if may_open_job(db, caller, job_id).await? {
         Ok(())
     } else {
         Err(ApiError::Forbidden("only the office and the people visiting can see this job".into()))

@@ -1,6 +1,7 @@
 //! The error of everything below HTTP (data access, messages, use cases,
 //! the notifier): what went wrong in the caller's terms. The HTTP layers map
-//! it to a status (`crate::http_error::ApiError`).
+//! it to a status (`crate::http_error::ApiError` for the JSON API and the
+//! webhooks, a short page for `crate::web`).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -89,6 +90,35 @@ impl Problems {
             Err(Error::Validation(self.0))
         }
     }
+}
+
+/// Trims a required text field and checks its length.
+pub fn required_text(p: &mut Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
+    match v.map(|s| s.trim().to_string()) {
+        None => {
+            p.add(field, "is required");
+            None
+        }
+        Some(s) if s.is_empty() => {
+            p.add(field, "must not be empty");
+            None
+        }
+        Some(s) if s.chars().count() > max => {
+            p.add(field, format!("must be at most {max} characters"));
+            None
+        }
+        Some(s) => Some(s),
+    }
+}
+
+/// Trims an optional text field and checks its length ("" counts as absent).
+pub fn optional_text(p: &mut Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
+    let s = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
+    if s.chars().count() > max {
+        p.add(field, format!("must be at most {max} characters"));
+        return None;
+    }
+    Some(s)
 }
 
 /// `field: why; field: why`, for pages that show the problems as a sentence.

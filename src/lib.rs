@@ -16,6 +16,7 @@ pub mod http_error;
 pub mod limits;
 pub mod messages;
 pub mod notify;
+pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod state;

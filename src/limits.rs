@@ -94,6 +94,15 @@ impl RateLimiter {
         }
     }
 
+    /// An invitation to `email` sent from `ip` (the API and the staff page
+    /// alike): the per-inbox reset limit, and the per-address invite limit.
+    pub fn hit_invitation(&self, email: &str, ip: &str) -> Result<(), u64> {
+        self.hit(&[
+            (&format!("reset:acct:{}", email.to_lowercase()), RESET_PER_ACCOUNT),
+            (&format!("invite:ip:{ip}"), INVITE_PER_IP),
+        ])
+    }
+
     /// Forgets every hit on `key` (an account's failed sign-ins, once the
     /// right password was given).
     pub fn clear(&self, key: &str) {

@@ -9,7 +9,6 @@ use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::OnceLock;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -56,9 +55,7 @@ pub fn router(state: AppState) -> Router {
     let (root, _) = root_routes().split_for_parts();
     let app = root
         .nest("/api/v1", api)
-        .route("/", get(crate::web::index))
-        .route("/avatars/{file}", get(crate::web::avatar))
-        .merge(crate::web::staff::router())
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
     // Outermost last: a request's id is settled first, then it is logged

@@ -3,11 +3,10 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db;
+use crate::state::AppState;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-
-pub use crate::state::AppState;
 
 /// A migrated database and a bound listener, ready to serve.
 pub struct Application {
@@ -18,7 +17,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, and binds `settings.listen` (port 0 picks a free port).
+    /// Connects, migrates, and binds `settings.listen` (port 0 picks a free
+    /// port). A message or page template that does not compile stops it
+    /// here, naming the template and the line.
     pub async fn build(settings: Settings) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -27,6 +28,8 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
+        // Before anything is touched: the pages are part of the binary.
+        let pages = crate::pages::Pages::load()?;
         let server_lock = crate::backup::ServerLock::take(&settings.database_url)?;
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::migrate(&db).await?;
@@ -45,6 +48,7 @@ impl Application {
                 limits: Arc::new(crate::limits::RateLimiter::new(clock.clone())),
                 clock,
                 settings: Arc::new(settings),
+                pages: Arc::new(pages),
             },
             listener,
             _server_lock: server_lock,

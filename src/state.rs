@@ -19,6 +19,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::RateLimiter>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// The page templates, compiled once at build.
+    pub pages: Arc<crate::pages::Pages>,
 }
 
 /// Extractors that need only the database (`auth::Caller`) take it from here.

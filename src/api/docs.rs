@@ -131,14 +131,26 @@ pub fn finish(doc: &mut Value) {
             if json_body || has_query {
                 add("422", error("Invalid input; `fields` names each offending field and why"));
             }
+            // The customer's page answers its errors with pages too.
+            let content = if path.starts_with("/c/") {
+                json!({"text/html": {"schema": {"type": "string"}}})
+            } else {
+                json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
+            };
             if path != "/api/v1/openapi.json" {
-                add("500", error("Something went wrong on our side; it was logged, and the body says no more"));
+                add(
+                    "500",
+                    json!({
+                        "description": "Something went wrong on our side; it was logged, and the answer says no more",
+                        "content": content.clone(),
+                    }),
+                );
                 add(
                     "503",
                     json!({
                         "description": "The database stayed busy longer than its wait; nothing was changed. Retry after `Retry-After` seconds.",
                         "headers": {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                        "content": content,
                     }),
                 );
             }

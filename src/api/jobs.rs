@@ -231,52 +231,13 @@ async fn timeline(
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
     let zone = zone_of(&customer.timezone);
-    let events = job_timeline(&state.db, &caller, job.id, zone).await?;
+    let events: Vec<TimelineView> =
+        crate::usecases::jobs::timeline(&state.db, org_id, job.id, crate::access::field_staff(&caller))
+            .await?
+            .into_iter()
+            .map(|e| TimelineView::of(e, zone))
+            .collect();
     Ok(Json(JobTimeline { job_id: job.id, timezone: zone.name().to_string(), items: events }))
-}
-
-/// The job's story as it happened: its events and every message, whatever
-/// became of it, oldest first, with times in `zone`. Estimators and
-/// technicians see no pricing: only the estimates they wrote, and the
-/// pricing messages of a job where they wrote one.
-pub(crate) async fn job_timeline<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    caller: &Caller,
-    job_id: i64,
-    zone: crate::domain::time::Zone,
-) -> Result<Vec<TimelineView>, ApiError> {
-    let org_id = caller.organization_id;
-    // The estimates this caller may see the prices of (None: all of them).
-    let visible: Option<Vec<i64>> = match crate::access::field_staff(caller) {
-        None => None,
-        Some(_) => Some(
-            crate::store::estimates::for_job(db, org_id, job_id)
-                .await?
-                .iter()
-                .filter(|e| crate::access::ensure_estimate(caller, e).is_ok())
-                .map(|e| e.id)
-                .collect(),
-        ),
-    };
-    let priced = |estimate_id: Option<i64>| match (&visible, estimate_id) {
-        (Some(mine), Some(id)) => mine.contains(&id),
-        _ => true,
-    };
-    let mut events: Vec<TimelineView> = crate::store::timeline::for_job(db, org_id, job_id)
-        .await?
-        .into_iter()
-        .map(|e| TimelineView::new(e, zone))
-        .filter(|e| priced(e.data["estimate_id"].as_i64()))
-        .collect();
-    let pricing_messages = visible.as_ref().is_none_or(|mine| !mine.is_empty());
-    for m in crate::store::timeline::messages_for_job(db, org_id, job_id).await? {
-        if m.kind == "pricing_breakdown" && !pricing_messages {
-            continue;
-        }
-        events.push(TimelineView::message(m, zone));
-    }
-    events.sort_by_key(|e| e.at);
-    Ok(events)
 }
 
 /// News for the customer.
@@ -288,8 +249,7 @@ struct NoteInput {
     text: Option<String>,
 }
 
-/// The longest note a job takes.
-pub const NOTE_MAX_CHARS: usize = 2000;
+use crate::store::timeline::NOTE_MAX_CHARS;
 
 /// News for the customer ("parts ordered", "crew flying in"): a timeline
 /// note that the next status update will carry.

@@ -118,34 +118,8 @@ pub fn paged<T: serde::Serialize>(items: Vec<T>, ids: Vec<i64>, page: PageReques
     Json(Page { items, next_after })
 }
 
-/// Trims a required text field and checks its length.
-pub fn required_text(p: &mut crate::error::Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
-    match v.map(|s| s.trim().to_string()) {
-        None => {
-            p.add(field, "is required");
-            None
-        }
-        Some(s) if s.is_empty() => {
-            p.add(field, "must not be empty");
-            None
-        }
-        Some(s) if s.chars().count() > max => {
-            p.add(field, format!("must be at most {max} characters"));
-            None
-        }
-        Some(s) => Some(s),
-    }
-}
-
-/// Trims an optional text field and checks its length ("" counts as absent).
-pub fn optional_text(p: &mut crate::error::Problems, field: &str, v: Option<String>, max: usize) -> Option<String> {
-    let s = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())?;
-    if s.chars().count() > max {
-        p.add(field, format!("must be at most {max} characters"));
-        return None;
-    }
-    Some(s)
-}
+/// Text fields are checked below HTTP, where the use cases need them too.
+pub use crate::error::{optional_text, required_text};
 
 /// `?limit=&after=`: the paging every list takes.
 #[derive(utoipa::IntoParams)]

@@ -2,18 +2,16 @@
 
 use super::views::{zone_of, CustomerView, JobView, StaffView, VisitView};
 use super::{page, paged, path_id, ApiJson, Page};
-use crate::api::error::{ApiError, Problems};
+use crate::api::error::ApiError;
 use crate::auth::Caller;
-use crate::domain::people::{self, Role, WorkingHours};
-use crate::domain::time::Zone;
+use crate::domain::people::{Role, WorkingHours};
 use crate::state::AppState;
-use crate::store::staff::NewStaff;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -55,56 +53,22 @@ pub struct StaffInput {
     pub(crate) working_hours: Option<WorkingHours>,
 }
 
-/// Checks every field, reporting all problems at once.
-pub fn parse_staff(input: StaffInput, country: phonenumber::country::Id) -> Result<NewStaff, ApiError> {
-    let mut p = Problems::default();
-    let name = super::required_text(&mut p, "name", input.name, 200);
-    let role = match input.role.as_deref().map(str::trim) {
-        None => {
-            p.add("role", format!("is required (one of {})", Role::choices()));
-            None
+impl From<StaffInput> for crate::usecases::staff::StaffFields {
+    fn from(i: StaffInput) -> Self {
+        crate::usecases::staff::StaffFields {
+            name: i.name,
+            role: i.role,
+            phone: i.phone,
+            email: i.email,
+            photo_url: i.photo_url,
+            bio: i.bio,
+            timezone: i.timezone,
+            working_hours: i.working_hours,
         }
-        Some(r) => p.check("role", Role::parse(r).ok_or(format!("'{r}' is not one of {}", Role::choices()))),
-    };
-    let email = match input.email {
-        None => {
-            p.add("email", "is required");
-            None
-        }
-        Some(e) => p.check("email", people::parse_email(&e)),
-    };
-    let phone = match input.phone.filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(ph) => p.check("phone", people::parse_phone(&ph, country)),
-    };
-    let photo_url = super::optional_text(&mut p, "photo_url", input.photo_url, 2000);
-    if let Some(u) = &photo_url {
-        if !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/')) {
-            p.add("photo_url", "must be an http(s) URL");
-        }
-    }
-    let bio = super::optional_text(&mut p, "bio", input.bio, 2000).unwrap_or_default();
-    let timezone = match input.timezone {
-        None => {
-            p.add("timezone", "is required (an IANA time zone such as America/New_York)");
-            None
-        }
-        Some(tz) => p.check("timezone", Zone::parse(&tz)),
-    };
-    let working_hours = input.working_hours.unwrap_or_else(people::default_working_hours);
-    p.check("working_hours", people::validate_working_hours(&working_hours));
-    p.into_result()?;
-    match (name, role, email, timezone) {
-        (Some(name), Some(role), Some(email), Some(timezone)) => {
-            Ok(NewStaff { name, role, phone, email, photo_url, bio, timezone, working_hours })
-        }
-        _ => Err(ApiError::Internal("staff parse accepted incomplete input".into())),
     }
 }
 
-pub fn country_of(org: &crate::entities::organization::Model) -> phonenumber::country::Id {
-    org.country.parse().unwrap_or(phonenumber::country::Id::US)
-}
+pub use crate::usecases::staff::country_of;
 
 /// Add a staff member (then invite them to choose a password).
 #[utoipa::path(post, path = "/staff", tag = "staff", request_body = StaffInput,
@@ -118,8 +82,7 @@ async fn create(
     ApiJson(input): ApiJson<StaffInput>,
 ) -> Result<(StatusCode, Json<StaffView>), ApiError> {
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
-    let new = parse_staff(input, country_of(&org))?;
-    let s = crate::store::staff::insert(&state.db, org.id, new, state.clock.now()).await?;
+    let s = crate::usecases::staff::add(&state.db, &org, input.into(), state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(s.into())))
 }
 
@@ -259,47 +222,8 @@ async fn change_role(
             .ok_or_else(|| ApiError::field("role", format!("'{r}' is not one of {}", Role::choices())))?,
         None => return Err(ApiError::field("role", format!("is required (one of {})", Role::choices()))),
     };
-    Ok(Json(set_role(&state, &caller, person, role).await?.into()))
-}
-
-/// Gives the person `role`, and writes the change to the audit log.
-pub(crate) async fn set_role(
-    state: &AppState,
-    caller: &Caller,
-    person: crate::entities::staff::Model,
-    role: Role,
-) -> Result<crate::entities::staff::Model, ApiError> {
-    use crate::entities::staff;
-    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-    if person.role == Role::Admin.as_str() && role != Role::Admin {
-        let admins = staff::Entity::find()
-            .filter(staff::Column::OrganizationId.eq(person.organization_id))
-            .filter(staff::Column::Role.eq(Role::Admin.as_str()))
-            .count(&state.db)
-            .await?;
-        if admins <= 1 {
-            return Err(ApiError::Conflict {
-                code: "last_admin",
-                message: format!("{} is the only admin; make someone else an admin first", person.name),
-                details: json!({"staff_id": person.id}),
-            });
-        }
-    }
-    let before = person.role.clone();
-    let mut a: crate::entities::staff::ActiveModel = person.into();
-    a.role = Set(role.as_str().to_string());
-    let updated = a.update(&state.db).await?;
-    crate::store::sessions::audit(
-        &state.db,
-        Some(caller.organization_id),
-        caller.staff_id,
-        "role_changed",
-        json!({"staff_id": updated.id, "from": before, "to": role.as_str()}),
-        None,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(updated)
+    let updated = crate::usecases::staff::set_role(&state.db, caller.staff_id, person, role, state.clock.now()).await?;
+    Ok(Json(updated.into()))
 }
 
 /// What became of an invitation.
@@ -330,61 +254,12 @@ async fn invite(
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
-    invite_person(&state, &caller, &person, &ip).await?;
-    let (emailed, message) = invitation_notice(&state, &person.email);
+    state.limits.hit_invitation(&person.email, &ip).map_err(ApiError::TooManyRequests)?;
+    crate::usecases::staff::invite(&state.db, &state.notify, caller.staff_id, &person, &ip, state.clock.now()).await?;
+    let (emailed, message) =
+        crate::usecases::staff::invitation_notice(state.settings.smtp_url.is_some(), &person.email);
     Ok((StatusCode::ACCEPTED, Json(Invitation { invited: person.email, emailed, message })))
 }
-
-/// Whether the invitation to `email` will really be emailed, and where its
-/// link is, in words for the admin. Without an email provider the message
-/// waits in the outbox (marked not sent), and that is the only place the
-/// link exists.
-pub(crate) fn invitation_notice(state: &AppState, email: &str) -> (bool, String) {
-    if state.settings.smtp_url.is_some() {
-        (true, format!("We emailed {email} a link to choose a password. It works once, for a week."))
-    } else {
-        (
-            false,
-            format!(
-                "No email provider is configured (KEPT_SMTP_URL is not set), so we did not email {email}. \
-                 Their link to choose a password is in the outbox: GET /api/v1/outbox?kind=password_reset \
-                 with an admin API token. Pass it on to them yourself; it works once, for a week."
-            ),
-        )
-    }
-}
-
-/// Emails `person` a link to choose their password, within the limits (the
-/// same kind of link as a password reset, to the same inbox), and writes
-/// the invitation to the audit log.
-pub(crate) async fn invite_person(
-    state: &AppState,
-    caller: &Caller,
-    person: &crate::entities::staff::Model,
-    ip: &str,
-) -> Result<(), ApiError> {
-    state
-        .limits
-        .hit(&[
-            (&format!("reset:acct:{}", person.email.to_lowercase()), crate::limits::RESET_PER_ACCOUNT),
-            (&format!("invite:ip:{ip}"), crate::limits::INVITE_PER_IP),
-        ])
-        .map_err(ApiError::TooManyRequests)?;
-    let now = state.clock.now();
-    crate::usecases::invitations::send_password_link(&state.db, &state.notify, person, true, now).await?;
-    crate::store::sessions::audit(
-        &state.db,
-        Some(caller.organization_id),
-        caller.staff_id,
-        "staff_invited",
-        json!({"staff_id": person.id}),
-        Some(ip),
-        now,
-    )
-    .await?;
-    Ok(())
-}
-
 /// One entry of the audit log.
 #[derive(Serialize, ToSchema)]
 #[schema(as = AuditEntry)]

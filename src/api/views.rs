@@ -128,9 +128,7 @@ pub struct VisitView {
     pub updated_at: DateTime<Utc>,
 }
 
-pub fn zone_of(name: &str) -> Zone {
-    Zone::parse(name).unwrap_or(Zone(chrono_tz::UTC))
-}
+pub use crate::domain::time::zone_of;
 
 impl VisitView {
     pub fn new(v: VisitWithStaff, customer_zone: Zone) -> Self {
@@ -172,41 +170,20 @@ pub struct TimelineView {
 }
 
 impl TimelineView {
-    /// A message as a timeline entry: what it was, by which channel, and its state.
-    pub fn message(m: crate::entities::message::Model, zone: Zone) -> Self {
-        let what = m.kind.replace('_', " ");
-        let state = m.state.replace('_', " ");
+    /// A line of the job's story, with `at` also in the customer's zone.
+    pub fn of(e: crate::usecases::jobs::TimelineEntry, zone: Zone) -> Self {
         TimelineView {
-            id: m.id,
-            kind: "message".into(),
-            summary: format!("{} by {} to {}: {state}", capitalize(&what), m.channel, m.recipient),
-            visit_id: m.visit_id,
-            data: serde_json::json!({
-                "message_id": m.id, "kind": m.kind, "channel": m.channel, "state": m.state,
-                "due_at": m.due_at, "sent_at": m.sent_at, "last_error": m.last_error,
-            }),
-            at_local: zone.local(m.created_at),
-            at: m.created_at,
-        }
-    }
-
-    pub fn new(e: timeline_event::Model, zone: Zone) -> Self {
-        TimelineView {
-            data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
             at_local: zone.local(e.at),
             id: e.id,
             kind: e.kind,
             summary: e.summary,
             visit_id: e.visit_id,
+            data: e.data,
             at: e.at,
         }
     }
-}
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
+    pub fn new(e: timeline_event::Model, zone: Zone) -> Self {
+        Self::of(e.into(), zone)
     }
 }

@@ -59,6 +59,28 @@ pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> R
         .ok_or(Error::NotFound)
 }
 
+/// The organization's jobs by id, for code that works on many visits at once.
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, job::Model>, Error> {
+    Ok(job::Entity::find()
+        .filter(job::Column::OrganizationId.eq(organization_id))
+        .filter(job::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect())
+}
+
+/// The customer's rating of the job, if they gave one.
+pub async fn rating<C: ConnectionTrait>(db: &C, job_id: i64) -> Result<Option<crate::entities::rating::Model>, Error> {
+    use crate::entities::rating;
+    Ok(rating::Entity::find().filter(rating::Column::JobId.eq(job_id)).one(db).await?)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub customer_id: Option<i64>,

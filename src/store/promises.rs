@@ -110,6 +110,16 @@ pub async fn for_job<C: ConnectionTrait>(db: &C, org_id: i64, job_id: i64) -> Re
         .await?)
 }
 
+/// The organization's pending promises the planner marked at risk.
+pub async fn at_risk<C: ConnectionTrait>(db: &C, org_id: i64) -> Result<Vec<promise::Model>, Error> {
+    Ok(promise::Entity::find()
+        .filter(promise::Column::OrganizationId.eq(org_id))
+        .filter(promise::Column::AtRiskAt.is_not_null())
+        .filter(promise::Column::Outcome.eq(outcome::PENDING))
+        .all(db)
+        .await?)
+}
+
 /// The newest arrival promise of a visit, whatever its outcome.
 pub async fn latest_arrival<C: ConnectionTrait>(db: &C, visit_id: i64) -> Result<Option<promise::Model>, Error> {
     Ok(promise::Entity::find()

@@ -75,3 +75,36 @@ pub async fn by_ids<C: ConnectionTrait>(db: &C, organization_id: i64, ids: &[i64
         .all(db)
         .await?)
 }
+
+/// Everyone in the organization, by id: the pages that list or name staff
+/// read them once with this.
+pub async fn all<C: ConnectionTrait>(db: &C, organization_id: i64) -> Result<Vec<staff::Model>, Error> {
+    Ok(staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .order_by_asc(staff::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Everyone with this email, in any organization (a password reset is asked
+/// for before anyone knows which organization the person is in).
+pub async fn with_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Vec<staff::Model>, Error> {
+    Ok(staff::Entity::find().filter(staff::Column::Email.eq(email)).order_by_asc(staff::Column::Id).all(db).await?)
+}
+
+/// How many admins the organization has.
+pub async fn admin_count<C: ConnectionTrait>(db: &C, organization_id: i64) -> Result<u64, Error> {
+    use sea_orm::PaginatorTrait;
+    Ok(staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .filter(staff::Column::Role.eq(Role::Admin.as_str()))
+        .count(db)
+        .await?)
+}
+
+/// Gives the person `role`.
+pub async fn set_role<C: ConnectionTrait>(db: &C, person: staff::Model, role: Role) -> Result<staff::Model, Error> {
+    let mut a: staff::ActiveModel = person.into();
+    a.role = Set(role.as_str().to_string());
+    Ok(a.update(db).await?)
+}

@@ -33,6 +33,9 @@ pub async fn record<C: ConnectionTrait>(
     .await?)
 }
 
+/// The longest note a job takes.
+pub const NOTE_MAX_CHARS: usize = 2000;
+
 /// News for the customer ("parts ordered", "crew flying in"): a note on
 /// the job's timeline that the next status update carries.
 pub async fn add_note<C: ConnectionTrait>(
@@ -72,6 +75,23 @@ pub async fn messages_for_job<C: ConnectionTrait>(
         .filter(message::Column::OrganizationId.eq(organization_id))
         .filter(message::Column::JobId.eq(job_id))
         .order_by_asc(message::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The organization's latest messages, newest first (at most `limit`),
+/// whatever became of them.
+pub async fn recent_messages<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    limit: u64,
+) -> Result<Vec<crate::entities::message::Model>, Error> {
+    use crate::entities::message;
+    use sea_orm::QuerySelect;
+    Ok(message::Entity::find()
+        .filter(message::Column::OrganizationId.eq(organization_id))
+        .order_by_desc(message::Column::Id)
+        .limit(limit)
         .all(db)
         .await?)
 }

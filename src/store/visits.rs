@@ -366,6 +366,29 @@ pub async fn day_of<C: ConnectionTrait>(
 ) -> Result<(Zone, DateTime<Utc>, DateTime<Utc>, Vec<ScheduleEntry>), Error> {
     let zone = crate::error::stored_zone(&person.timezone, format_args!("staff {}", person.id))?;
     let (start, end) = zone.day_bounds(date);
+    let entries = days_of(db, org_id, std::slice::from_ref(person), date).await?;
+    Ok((zone, start, end, entries))
+}
+
+/// The visits of any of `people` whose window opens on `date`, each
+/// person's day taken in their own zone, ordered by window; cancelled
+/// visits are left out. The same few queries however many people there are
+/// (the office reads its whole crew's day at once).
+pub async fn days_of<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    people: &[staff::Model],
+    date: NaiveDate,
+) -> Result<Vec<ScheduleEntry>, Error> {
+    let mut days = Vec::with_capacity(people.len());
+    for p in people {
+        let zone = crate::error::stored_zone(&p.timezone, format_args!("staff {}", p.id))?;
+        days.push((p.id, zone.day_bounds(date)));
+    }
+    // One range covering every zone's day, narrowed per person below.
+    let (Some(from), Some(to)) = (days.iter().map(|d| d.1 .0).min(), days.iter().map(|d| d.1 .1).max()) else {
+        return Ok(vec![]);
+    };
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org_id))
         .filter(
@@ -373,19 +396,24 @@ pub async fn day_of<C: ConnectionTrait>(
                 Query::select()
                     .column(visit_staff::Column::VisitId)
                     .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.eq(person.id))
+                    .and_where(visit_staff::Column::StaffId.is_in(days.iter().map(|d| d.0)))
                     .to_owned(),
             ),
         )
         .filter(visit::Column::Status.ne(VisitStatus::Cancelled.as_str()))
-        .filter(visit::Column::WindowStart.gte(start))
-        .filter(visit::Column::WindowStart.lt(end))
+        .filter(visit::Column::WindowStart.gte(from))
+        .filter(visit::Column::WindowStart.lt(to))
         .order_by_asc(visit::Column::WindowStart)
         .order_by_asc(visit::Column::WindowEnd)
         .order_by_asc(visit::Column::Id)
         .all(db)
         .await?;
-    let job_ids: Vec<i64> = visits.iter().map(|v| v.job_id).collect();
+    let on_their_day = |v: &VisitWithStaff| {
+        let at = v.visit.window_start;
+        days.iter().any(|(id, (start, end))| v.staff_ids.contains(id) && *start <= at && at < *end)
+    };
+    let visits: Vec<VisitWithStaff> = with_staff(db, visits).await?.into_iter().filter(on_their_day).collect();
+    let job_ids: Vec<i64> = visits.iter().map(|v| v.visit.job_id).collect();
     // Jobs with their customers in one query (a crew's day is read often).
     let jobs: HashMap<i64, (job::Model, customer::Model)> = job::Entity::find()
         .filter(job::Column::Id.is_in(job_ids))
@@ -396,12 +424,31 @@ pub async fn day_of<C: ConnectionTrait>(
         .filter_map(|(j, c)| c.map(|c| (j.id, (j, c))))
         .collect();
     let mut entries = Vec::with_capacity(visits.len());
-    for v in with_staff(db, visits).await? {
+    for v in visits {
         let (job, customer) = jobs
             .get(&v.visit.job_id)
             .cloned()
             .ok_or_else(|| Error::Internal(format!("visit {} has no job or customer", v.visit.id)))?;
         entries.push(ScheduleEntry { visit: v, job, customer });
     }
-    Ok((zone, start, end, entries))
+    Ok(entries)
+}
+
+/// Whether the person is on any visit of the job.
+pub async fn is_on_job<C: ConnectionTrait>(db: &C, job_id: i64, staff_id: i64) -> Result<bool, Error> {
+    use sea_orm::PaginatorTrait;
+    let n = visit::Entity::find()
+        .filter(visit::Column::JobId.eq(job_id))
+        .filter(
+            visit::Column::Id.in_subquery(
+                Query::select()
+                    .column(visit_staff::Column::VisitId)
+                    .from(visit_staff::Entity)
+                    .and_where(visit_staff::Column::StaffId.eq(staff_id))
+                    .to_owned(),
+            ),
+        )
+        .count(db)
+        .await?;
+    Ok(n > 0)
 }

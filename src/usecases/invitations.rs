@@ -60,3 +60,31 @@ pub async fn send_password_link<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// Someone asked for a password reset for `email` from `ip`: everyone with
+/// that email gets a link, and the request is in the audit log. Nothing is
+/// said about whether anyone has it.
+pub async fn request_reset(
+    db: &crate::db::Db,
+    n: &NotifyCtx,
+    email: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    for person in crate::store::staff::with_email(db, email).await? {
+        let txn = db.begin().await?;
+        send_password_link(&txn, n, &person, false, now).await?;
+        crate::store::sessions::audit(
+            &txn,
+            Some(person.organization_id),
+            Some(person.id),
+            "password_reset_requested",
+            json!({}),
+            Some(ip),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}

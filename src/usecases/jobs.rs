@@ -1,14 +1,15 @@
 //! Changing a job: its title and story, and its status, where closing it
-//! settles its visits and promises and tells the customer.
+//! settles its visits and promises and tells the customer. And reading its
+//! story back: the timeline staff see.
 
 use crate::db::Db;
 use crate::domain::job::JobStatus;
-use crate::entities::job;
+use crate::entities::{job, message, timeline_event};
 use crate::error::Error;
 use crate::messages::NotifyCtx;
 use crate::store::timeline::Event;
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// What the office changes on a job; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -100,4 +101,101 @@ pub async fn change(
     let job = crate::store::jobs::get(&txn, org_id, job.id).await?;
     txn.commit().await?;
     Ok(job)
+}
+
+/// One line of a job's story: something that happened, or a message.
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    pub id: i64,
+    /// The event's kind, or `message`.
+    pub kind: String,
+    pub summary: String,
+    pub visit_id: Option<i64>,
+    pub data: Value,
+    pub at: DateTime<Utc>,
+}
+
+impl From<timeline_event::Model> for TimelineEntry {
+    fn from(e: timeline_event::Model) -> Self {
+        TimelineEntry {
+            data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
+            id: e.id,
+            kind: e.kind,
+            summary: e.summary,
+            visit_id: e.visit_id,
+            at: e.at,
+        }
+    }
+}
+
+/// A message as a timeline entry: what it was, by which channel, and its state.
+impl From<message::Model> for TimelineEntry {
+    fn from(m: message::Model) -> Self {
+        let what = m.kind.replace('_', " ");
+        let state = m.state.replace('_', " ");
+        TimelineEntry {
+            id: m.id,
+            kind: "message".into(),
+            summary: format!("{} by {} to {}: {state}", capitalize(&what), m.channel, m.recipient),
+            visit_id: m.visit_id,
+            data: json!({
+                "message_id": m.id, "kind": m.kind, "channel": m.channel, "state": m.state,
+                "due_at": m.due_at, "sent_at": m.sent_at, "last_error": m.last_error,
+            }),
+            at: m.created_at,
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The job's story as it happened: its events and every message, whatever
+/// became of it, oldest first. `field_staff` is the reader when they are an
+/// estimator or technician (`crate::access::field_staff`): they see no
+/// pricing but their own, that is only the estimates they wrote, and the
+/// pricing messages of a job where they wrote one. `None` is the office,
+/// which sees everything.
+pub async fn timeline<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    job_id: i64,
+    field_staff: Option<i64>,
+) -> Result<Vec<TimelineEntry>, Error> {
+    // The estimates this reader may see the prices of (None: all of them).
+    let visible: Option<Vec<i64>> = match field_staff {
+        None => None,
+        Some(me) => Some(
+            crate::store::estimates::for_job(db, org_id, job_id)
+                .await?
+                .iter()
+                .filter(|e| e.author_staff_id == Some(me))
+                .map(|e| e.id)
+                .collect(),
+        ),
+    };
+    let priced = |estimate_id: Option<i64>| match (&visible, estimate_id) {
+        (Some(mine), Some(id)) => mine.contains(&id),
+        _ => true,
+    };
+    let mut entries: Vec<TimelineEntry> = crate::store::timeline::for_job(db, org_id, job_id)
+        .await?
+        .into_iter()
+        .map(TimelineEntry::from)
+        .filter(|e| priced(e.data["estimate_id"].as_i64()))
+        .collect();
+    let pricing_messages = visible.as_ref().is_none_or(|mine| !mine.is_empty());
+    for m in crate::store::timeline::messages_for_job(db, org_id, job_id).await? {
+        if m.kind == "pricing_breakdown" && !pricing_messages {
+            continue;
+        }
+        entries.push(m.into());
+    }
+    entries.sort_by_key(|e| e.at);
+    Ok(entries)
 }

@@ -8,4 +8,5 @@ pub mod invitations;
 pub mod jobs;
 pub mod ledger;
 pub mod ratings;
+pub mod staff;
 pub mod visits;

@@ -1,8 +1,8 @@
 //! The customer's private page, reached from the link in every message.
 //! Opening it (GET) never changes anything; answers are POSTs.
 
+use super::PageError;
 use crate::domain::time::Zone;
-use crate::http_error::ApiError;
 use crate::state::AppState;
 use crate::store::estimates;
 use crate::usecases::estimates::Decision;
@@ -10,11 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use minijinja::Environment;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::OnceLock;
 
 /// The customer's page and its forms, documented with the API: they are
 /// reached from links in our messages, and a client (an app, a test) may
@@ -27,18 +24,6 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(decline))
         .routes(routes!(question))
         .routes(routes!(rate))
-}
-
-fn pages() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        let _ = env.add_template("customer_job.html", include_str!("../../templates/pages/customer_job.html"));
-        let _ = env.add_template("customer_notice.html", include_str!("../../templates/pages/customer_notice.html"));
-        env
-    })
 }
 
 /// Headers for private pages: no referrer (the URL is the secret), no
@@ -58,15 +43,16 @@ fn private(mut r: Response) -> Response {
     r
 }
 
-fn render(name: &str, status: StatusCode, ctx: serde_json::Value) -> Response {
-    match pages().get_template(name).and_then(|t| t.render(ctx)) {
+fn render(state: &AppState, name: &str, status: StatusCode, ctx: serde_json::Value) -> Response {
+    match state.pages.render(name, ctx) {
         Ok(html) => private((status, Html(html)).into_response()),
-        Err(e) => ApiError::Internal(format!("page {name}: {e:#}")).into_response(),
+        Err(e) => super::error::failure(e),
     }
 }
 
-fn not_found() -> Response {
+fn not_found(state: &AppState) -> Response {
     render(
+        state,
         "customer_notice.html",
         StatusCode::NOT_FOUND,
         json!({"title": "This link does not work", "text": "It may have expired. Please use the link in our latest message, or call us."}),
@@ -81,9 +67,11 @@ fn not_found() -> Response {
         (status = 200, description = "The page", body = String, content_type = "text/html"),
         (status = 404, description = "Unknown, tampered or expired link", body = String, content_type = "text/html"),
     ))]
-async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
+    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
+        return Ok(not_found(&state));
+    };
     let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
     let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
@@ -91,18 +79,27 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let open = crate::domain::job::JobStatus::parse(&job.status).is_some_and(|s| s.is_open());
     // Who is coming: only on an open job, only visits still to come (a
     // window that passed without the crew arriving is not "coming").
-    let mut upcoming = Vec::new();
-    for v in visits.iter().filter(|v| {
-        open && (v.visit.status == "en_route" || (v.visit.status == "scheduled" && v.visit.window_end >= now))
-    }) {
-        let people = crate::store::staff::by_ids(&state.db, org.id, &v.staff_ids).await?;
-        upcoming.push(json!({
-            "kind": v.visit.kind.replace('_', "-"),
-            "status": if v.visit.status == "en_route" { "on the way".to_string() } else { v.visit.status.replace('_', " ") },
-            "window": crate::messages::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
-            "people": people.iter().map(|p| json!({"name": p.name, "role": p.role, "bio": p.bio, "photo_url": p.photo_url})).collect::<Vec<_>>(),
-        }));
-    }
+    let coming: Vec<_> = visits
+        .iter()
+        .filter(|v| {
+            open && (v.visit.status == "en_route" || (v.visit.status == "scheduled" && v.visit.window_end >= now))
+        })
+        .collect();
+    // Everyone coming, read at once.
+    let ids: Vec<i64> = coming.iter().flat_map(|v| v.staff_ids.iter().copied()).collect();
+    let people = crate::store::staff::by_ids(&state.db, org.id, &ids).await?;
+    let upcoming: Vec<serde_json::Value> = coming
+        .iter()
+        .map(|v| {
+            let people = people.iter().filter(|p| v.staff_ids.contains(&p.id));
+            json!({
+                "kind": v.visit.kind.replace('_', "-"),
+                "status": if v.visit.status == "en_route" { "on the way".to_string() } else { v.visit.status.replace('_', " ") },
+                "window": crate::messages::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
+                "people": people.map(|p| json!({"name": p.name, "role": p.role, "bio": p.bio, "photo_url": p.photo_url})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     // The customer sees what was sent: the newest sent version.
     let sent = estimates::for_job(&state.db, org.id, job.id).await?.into_iter().rfind(|e| e.sent_at.is_some());
     let estimate = match sent {
@@ -151,11 +148,9 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
         })
         .rev() // newest first: what a customer opening the link wants to read
         .collect();
-    let rated = crate::entities::rating::Entity::find()
-        .filter(crate::entities::rating::Column::JobId.eq(job.id))
-        .one(&state.db)
-        .await?;
+    let rated = crate::store::jobs::rating(&state.db, job.id).await?;
     Ok(render(
+        &state,
         "customer_job.html",
         StatusCode::OK,
         json!({
@@ -204,20 +199,24 @@ async fn decide(
     id: String,
     decision: Decision,
     comment: Option<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
-    let Ok(id) = super::super::api::path_id(&id) else { return Ok(not_found()) };
+    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
+        return Ok(not_found(&state));
+    };
+    let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state)) };
     let comment = comment.map(|c| c.trim().chars().take(2000).collect::<String>()).filter(|c| !c.is_empty());
     match crate::usecases::estimates::decide(&state.db, &state.notify, &job, id, decision, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
-        Err(crate::error::Error::NotFound) => Ok(not_found()),
+        Err(crate::error::Error::NotFound) => Ok(not_found(&state)),
         Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
+            &state,
             "customer_notice.html",
             StatusCode::CONFLICT,
             json!({"title": "This estimate has changed", "text": message, "back": format!("/c/{token}")}),
         )),
         Err(crate::error::Error::Validation(fields)) => Ok(render(
+            &state,
             "customer_notice.html",
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please add a comment", "text": fields.first().map(|f| f.message.clone()).unwrap_or_default(), "back": format!("/c/{token}")}),
@@ -240,7 +239,7 @@ async fn approve(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
     Form(f): Form<DecisionForm>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     decide(s, token, id, Decision::Approve, f.comment).await
 }
 
@@ -258,7 +257,7 @@ async fn decline(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
     Form(f): Form<DecisionForm>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     decide(s, token, id, Decision::Decline, f.comment).await
 }
 
@@ -276,7 +275,7 @@ async fn question(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
     Form(f): Form<DecisionForm>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     decide(s, token, id, Decision::Question, f.comment).await
 }
 
@@ -305,19 +304,23 @@ async fn rate(
     State(state): State<AppState>,
     Path(token): Path<String>,
     Form(f): Form<RatingForm>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else { return Ok(not_found()) };
+    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
+        return Ok(not_found(&state));
+    };
     let score = f.score.as_deref().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(0);
     let comment = f.comment.map(|c| c.trim().chars().take(2000).collect::<String>()).unwrap_or_default();
     match crate::usecases::ratings::rate(&state.db, &state.notify, &job, score, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
         Err(crate::error::Error::Validation(_)) => Ok(render(
+            &state,
             "customer_notice.html",
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please pick 1 to 5", "text": "Tap a number from 1 (poor) to 5 (excellent).", "back": format!("/c/{token}")}),
         )),
         Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
+            &state,
             "customer_notice.html",
             StatusCode::CONFLICT,
             json!({"title": "Thank you", "text": message, "back": format!("/c/{token}")}),

@@ -1,11 +1,34 @@
-//! The few HTML pages this service shows without signing in.
+//! The HTML pages: the customer's page (`customer`), the staff screens
+//! (`staff`), and the few shown to anyone. Templates are compiled once at
+//! build (`Pages`); handlers call the use cases and the store, never the
+//! JSON API, and answer errors with pages of their own (`PageError`).
 
 pub mod customer;
+mod error;
 pub mod staff;
 
+pub use crate::pages::{BrokenTemplate, Pages};
+pub use error::PageError;
+
+use crate::state::AppState;
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// The staff's pages and the few shown to anyone, merged at the root beside
+/// the API. The customer's page (`customer::router`) is documented with the
+/// API, so `routes` adds it with the documented routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(index)).route("/avatars/{file}", get(avatar)).merge(staff::router())
+}
+
+/// An id in a page's path; anything that is not one of ours is simply
+/// not found.
+fn id_in_path(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
 
 /// A landing page that says what is running and where to look.
 pub async fn index() -> Html<&'static str> {

@@ -5,6 +5,9 @@
 //! domain (pure) ← entities, db, clock, config ← store (data access)
 //!   ← messages (drafting, the outbox) ← usecases ← notify (the ticks)
 //!   ← api / web / webhooks (HTTP) ← startup, main.
+//!
+//! The HTTP modules do not call one another: the JSON API and the pages
+//! share use cases, not handlers (startup merges their routers).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,10 +38,12 @@ fn forbidden(layer: &str) -> &'static [&'static str] {
             "store", "messages", "usecases", "notify", "api", "web", "webhooks", "startup", "routes", "auth", "access",
             "demo", "backup", "state",
         ],
+        // The page templates: data, below every HTTP layer.
+        "pages" => &["store", "messages", "usecases", "notify", "api", "web", "webhooks", "startup", "routes", "state"],
         // The HTTP layers stand side by side; `routes` assembles them.
         "api" => &["web", "webhooks", "startup", "routes"],
         "webhooks" => &["api", "web", "startup", "routes"],
-        "web" => &["webhooks", "startup", "routes"],
+        "web" => &["api", "webhooks", "startup", "routes"],
         _ => &[],
     }
 }
@@ -61,19 +66,38 @@ fn layer_of(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// Every `crate::name` outside comments, with its line number.
-fn crate_paths(text: &str) -> Vec<(usize, String)> {
+/// How many `super::` lead from the file's module to the crate root:
+/// `src/web/customer.rs` (web::customer) → 2, `src/web/mod.rs` (web) → 1.
+fn depth_of(src: &Path, file: &Path) -> usize {
+    let rel = file.strip_prefix(src).expect("under src");
+    let parts = rel.components().count();
+    if rel.file_name().is_some_and(|f| f == "mod.rs") {
+        parts - 1
+    } else {
+        parts
+    }
+}
+
+/// Every `crate::name` outside comments, with its line number, and every
+/// `super::…::name` that climbs `depth` levels, to the crate root.
+fn crate_paths(text: &str, depth: usize) -> Vec<(usize, String)> {
+    let to_root = "super::".repeat(depth.max(1));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let after = &rest[at + "crate::".len()..];
-            let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-            if !name.is_empty() {
-                out.push((i + 1, name));
+        for prefix in ["crate::", to_root.as_str()] {
+            let mut from = 0;
+            while let Some(found) = code[from..].find(prefix) {
+                let at = from + found;
+                let after = &code[at + prefix.len()..];
+                let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                // A `super::` chain reaches the root only if it is the whole chain.
+                let whole = prefix == "crate::" || !code[..at].ends_with("super::");
+                if !name.is_empty() && name != "super" && whole {
+                    out.push((i + 1, name));
+                }
+                from = at + prefix.len();
             }
-            rest = after;
         }
     }
     out
@@ -90,7 +114,7 @@ fn no_module_reaches_up_into_a_layer_above_it() {
     for file in &files {
         let layer = layer_of(&src, file);
         let text = std::fs::read_to_string(file).expect("read");
-        for (line, name) in crate_paths(&text) {
+        for (line, name) in crate_paths(&text, depth_of(&src, file)) {
             *seen.entry(layer.clone()).or_default() += 1;
             if forbidden(&layer).contains(&name.as_str()) {
                 violations.push(format!(
@@ -118,7 +142,7 @@ fn module_graph() -> BTreeMap<String, std::collections::BTreeSet<String>> {
             continue;
         }
         let text = std::fs::read_to_string(file).expect("read");
-        for (_, name) in crate_paths(&text) {
+        for (_, name) in crate_paths(&text, depth_of(&src, file)) {
             if name != module {
                 graph.entry(module.clone()).or_default().insert(name);
             }
@@ -178,9 +202,23 @@ fn the_circle_finder_finds_a_circle_and_nothing_else() {
 fn the_checker_catches_a_path_in_code_and_ignores_one_in_a_comment() {
     let text =
         "use crate::store::visits;\n// crate::api is only mentioned\nlet x = crate::notify::plan(); // crate::web\n";
-    let names: Vec<(usize, String)> = crate_paths(text);
+    let names: Vec<(usize, String)> = crate_paths(text, 1);
     assert_eq!(names, vec![(1, "store".to_string()), (3, "notify".to_string())]);
     assert!(forbidden("store").contains(&"notify"));
     assert!(forbidden("usecases").contains(&"api"));
     assert!(!forbidden("api").contains(&"usecases"));
+    assert!(forbidden("web").contains(&"api") && forbidden("api").contains(&"web"));
+}
+
+#[test]
+fn the_checker_follows_super_up_to_the_crate_root() {
+    let src = Path::new("/k/src");
+    assert_eq!(depth_of(src, &src.join("web/customer.rs")), 2);
+    assert_eq!(depth_of(src, &src.join("web/staff/mod.rs")), 2);
+    assert_eq!(depth_of(src, &src.join("web/staff/job.rs")), 3);
+    assert_eq!(depth_of(src, &src.join("web/mod.rs")), 1);
+    let text = "let id = super::super::api::path_id(&id);\nuse super::extract::SignedIn;\n";
+    assert_eq!(crate_paths(text, 2), vec![(1, "api".to_string())], "two levels up from web::customer is the root");
+    assert_eq!(crate_paths(text, 3), vec![], "three levels up from web::staff::job is not reached here");
+    assert_eq!(crate_paths("use super::super::super::store;", 2), vec![], "a longer chain is not the root plus one");
 }

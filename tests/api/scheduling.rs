@@ -155,3 +155,36 @@ async fn a_kolkata_crews_day_starts_at_half_past_six_utc_the_evening_before() {
     assert_eq!(ids, vec![in_day]);
     assert_eq!(day.body["visits"][0]["window_start_staff_local"], "2026-11-23T00:00:00+05:30");
 }
+
+#[tokio::test]
+async fn the_offices_day_takes_each_persons_day_in_their_own_zone() {
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let kenji = app.staff("Kenji Sato", "technician", "Asia/Tokyo").await;
+    // Monday, Nov 23, for each of them: 10:00 in Tokyo is still Sunday in
+    // New York, and 19:00 in New York is already Tuesday in Tokyo.
+    let kenjis_monday = app.book(job, &[kenji], "2026-11-23T10:00:00+09:00", "2026-11-23T12:00:00+09:00", 60).await;
+    let lenas_monday = app.book(job, &[lena], "2026-11-23T19:00:00-05:00", "2026-11-23T21:00:00-05:00", 60).await;
+    // 09:00 on Tuesday in Tokyo falls inside Monday in New York, but it is Kenji's Tuesday.
+    let kenjis_tuesday = app.book(job, &[kenji], "2026-11-24T09:00:00+09:00", "2026-11-24T11:00:00+09:00", 60).await;
+    for r in [&kenjis_monday, &lenas_monday, &kenjis_tuesday] {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let people = kept::store::staff::all(&app.state.db, app.org_id).await.unwrap();
+    assert_eq!(people.len(), 3, "the owner and the two technicians");
+    let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let day = kept::store::visits::days_of(&app.state.db, app.org_id, &people, monday).await.unwrap();
+    let ids: Vec<i64> = day.iter().map(|e| e.visit.visit.id).collect();
+    assert_eq!(ids, vec![kenjis_monday.id(), lenas_monday.id()], "in window order, each in its person's day");
+    // The same as reading each person's day on its own.
+    let mut one_by_one = Vec::new();
+    for p in &people {
+        let (_, _, _, entries) = kept::store::visits::day_of(&app.state.db, app.org_id, p, monday).await.unwrap();
+        one_by_one.extend(entries.into_iter().map(|e| e.visit.visit.id));
+    }
+    one_by_one.sort();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(one_by_one, sorted);
+}

@@ -1,0 +1,295 @@
+//! One job for staff (`/app/jobs/{id}`): the customer's story and how to
+//! reach them, the visits, the promises (for the office), prices (for
+//! whoever may see them) and the timeline with every message. Anyone on
+//! the job adds a note; the office books visits.
+
+use super::extract::{SignedForm, SignedIn, WithCsrf};
+use super::{problem, render};
+use crate::auth::Caller;
+use crate::domain::time::{zone_of, Zone};
+use crate::entities::{job, session, staff};
+use crate::error::{Error, Problems};
+use crate::messages::compose::window_phrase;
+use crate::state::AppState;
+use crate::web::PageError;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// How many timeline rows the job page shows, newest first.
+const JOB_TIMELINE_ROWS: usize = 100;
+
+/// The job behind `/app/jobs/{id}` if the signed-in person may open it;
+/// otherwise the page that says why not.
+async fn job_for(state: &AppState, caller: &Caller, id: &str) -> Result<job::Model, PageError> {
+    let none = || PageError::from(problem(state, StatusCode::NOT_FOUND, "There is no such job."));
+    let id = crate::web::id_in_path(id).ok_or_else(none)?;
+    let job = match crate::store::jobs::get(&state.db, caller.organization_id, id).await {
+        Ok(j) => j,
+        Err(Error::NotFound) => return Err(none()),
+        Err(e) => return Err(e.into()),
+    };
+    if !crate::access::may_open_job(&state.db, caller, job.id).await? {
+        let why = "Only the office and the people on this job's visits can open it.";
+        return Err(problem(state, StatusCode::FORBIDDEN, why).into());
+    }
+    Ok(job)
+}
+
+/// A note added here is news in the customer's next status update.
+pub(super) async fn job_page(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let job = job_for(&state, &signed_in.caller, &id).await?;
+    job_view(&state, &signed_in.session, &signed_in.caller, job, StatusCode::OK, json!({})).await
+}
+
+/// The job page with `status`; `form` holds what was typed into a form
+/// that was refused (`note`, `booking`), shown again with why.
+async fn job_view(
+    state: &AppState,
+    session: &session::Model,
+    caller: &Caller,
+    job: job::Model,
+    status: StatusCode,
+    form: Value,
+) -> Result<Response, PageError> {
+    let org = caller.organization_id;
+    let customer = crate::store::customers::get(&state.db, org, job.customer_id).await?;
+    let zone = zone_of(&customer.timezone);
+    let when = |t: DateTime<Utc>| zone.local(t).format("%b %-d, %-I:%M %p").to_string();
+    // Staff are read once: the names on the visits and the booking form.
+    let staff = crate::store::staff::all(&state.db, org).await?;
+    let names: HashMap<i64, &str> = staff.iter().map(|p| (p.id, p.name.as_str())).collect();
+    let visits: Vec<Value> = crate::store::visits::for_job(&state.db, org, job.id)
+        .await?
+        .iter()
+        .map(|v| {
+            let who: Vec<&str> = v.staff_ids.iter().filter_map(|id| names.get(id).copied()).collect();
+            json!({"kind": v.visit.kind.replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
+                   "status": v.visit.status.replace('_', " "), "who": who.join(", ")})
+        })
+        .collect();
+    let office = caller.role.can_dispatch();
+    let promises: Vec<Value> = if office {
+        crate::store::promises::for_job(&state.db, org, job.id)
+            .await?
+            .into_iter()
+            .map(|p| json!({"description": p.description, "due": when(p.due_at), "outcome": p.outcome}))
+            .collect()
+    } else {
+        vec![]
+    };
+    // Prices: the office's, and an estimator's own estimates only.
+    let estimates: Vec<Value> = crate::store::estimates::for_job(&state.db, org, job.id)
+        .await?
+        .into_iter()
+        .filter(|e| crate::access::ensure_estimate(caller, e).is_ok())
+        .map(|e| {
+            let currency = crate::domain::money::Currency::parse(&e.currency)
+                .unwrap_or(crate::domain::money::Currency { code: "USD", symbol: "$", digits: 2 });
+            json!({"version": e.version, "status": e.status.replace('_', " "), "total": currency.format(e.total_minor),
+                   "sent": e.sent_at.map(when)})
+        })
+        .collect();
+    let field_staff = crate::access::field_staff(caller);
+    let timeline: Vec<Value> = crate::usecases::jobs::timeline(&state.db, org, job.id, field_staff)
+        .await?
+        .into_iter()
+        .rev()
+        .take(JOB_TIMELINE_ROWS)
+        .map(|e| json!({"when": when(e.at), "kind": e.kind, "summary": e.summary}))
+        .collect();
+    let booking = if office { booking_form(&staff, zone, state.clock.now(), &form["booking"]) } else { Value::Null };
+    Ok(render(
+        state,
+        "staff_job.html",
+        status,
+        json!({
+            "csrf": session.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
+            "booking": booking,
+            "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.replace('_', " ")},
+            "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
+            "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NoteForm {
+    csrf: Option<String>,
+    text: Option<String>,
+}
+
+impl WithCsrf for NoteForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+pub(super) async fn job_note(
+    State(state): State<AppState>,
+    SignedIn { session, me, caller }: SignedIn,
+    Path(id): Path<String>,
+    SignedForm(f): SignedForm<NoteForm>,
+) -> Result<Response, PageError> {
+    let job = job_for(&state, &caller, &id).await?;
+    let mut problems = Problems::default();
+    let max = crate::store::timeline::NOTE_MAX_CHARS;
+    let Some(text) = crate::error::required_text(&mut problems, "text", f.text.clone(), max) else {
+        let form = json!({"note": {"error": problems.to_string(), "text": f.text.unwrap_or_default()}});
+        return job_view(&state, &session, &caller, job, StatusCode::UNPROCESSABLE_ENTITY, form).await;
+    };
+    crate::store::timeline::add_note(&state.db, me.organization_id, job.id, text, Some(me.id), state.clock.now())
+        .await?;
+    Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response())
+}
+
+/// The office's booking form: every staff member to choose from, and what
+/// was typed (kept when a booking is refused, with why).
+fn booking_form(people: &[staff::Model], zone: Zone, now: DateTime<Utc>, typed: &Value) -> Value {
+    let chosen: Vec<i64> =
+        typed["staff_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_i64()).collect()).unwrap_or_default();
+    let people: Vec<Value> = people
+        .iter()
+        .map(|p| json!({"id": p.id, "name": p.name, "role": p.role, "checked": chosen.contains(&p.id)}))
+        .collect();
+    let text = |k: &str, default: String| typed[k].as_str().map(str::to_string).unwrap_or(default);
+    json!({
+        "people": people,
+        "kinds": crate::domain::visit::VisitKind::ALL.iter().map(|k| json!({"value": k.as_str(), "label": k.as_str().replace('_', "-"), "selected": typed["kind"].as_str() == Some(k.as_str())})).collect::<Vec<_>>(),
+        "date": text("date", zone.date_of(now).to_string()),
+        "start": text("start", String::new()),
+        "end": text("end", String::new()),
+        "duration": text("duration", "60".into()),
+        "error": typed["error"],
+    })
+}
+
+/// The office books a visit from the job page, with the window typed in the
+/// customer's local time. The same rules as `POST /api/v1/jobs/{id}/visits`:
+/// a booking that would leave anyone unable to keep a window is refused,
+/// naming the conflict, and nothing is booked.
+pub(super) async fn job_book(
+    State(state): State<AppState>,
+    SignedIn { session, caller, .. }: SignedIn,
+    Path(id): Path<String>,
+    SignedForm(pairs): SignedForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string());
+    if !caller.role.can_dispatch() {
+        return Ok(problem(&state, StatusCode::FORBIDDEN, "Only the office books visits."));
+    }
+    let job = job_for(&state, &caller, &id).await?;
+    let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
+    let zone = zone_of(&customer.timezone);
+    let mut p = Problems::default();
+    let staff_values: Vec<&str> = pairs.iter().filter(|(n, _)| n == "staff_ids").map(|(_, v)| v.as_str()).collect();
+    let staff_ids: Vec<i64> = staff_values.iter().filter_map(|v| v.trim().parse().ok()).collect();
+    if staff_ids.is_empty() || staff_ids.len() != staff_values.len() {
+        p.add("staff_ids", "choose at least one person");
+    }
+    let kind = field("kind").unwrap_or_default();
+    let kind = p.check(
+        "kind",
+        crate::domain::visit::VisitKind::parse(&kind)
+            .ok_or(format!("'{kind}' is not one of {}", crate::domain::visit::VisitKind::choices())),
+    );
+    let date = field("date").unwrap_or_default();
+    let date = p.check(
+        "date",
+        chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+            .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)")),
+    );
+    let mut at = |name: &str, key: &str| {
+        let typed = field(key).unwrap_or_default();
+        let time = p.check(
+            name,
+            chrono::NaiveTime::parse_from_str(&typed, "%H:%M")
+                .map_err(|_| format!("'{typed}' is not a time of day (HH:MM, 24-hour)")),
+        )?;
+        p.check(name, zone.at_local(date?, time))
+    };
+    let window_start = at("window_start", "start");
+    let window_end = at("window_end", "end");
+    let duration = field("duration").unwrap_or_default();
+    let duration = p.check(
+        "duration_minutes",
+        duration
+            .parse::<i32>()
+            .ok()
+            .filter(|d| (1..=crate::store::visits::MAX_DURATION_MINUTES).contains(d))
+            .ok_or(format!("must be whole minutes between 1 and {}", crate::store::visits::MAX_DURATION_MINUTES)),
+    );
+    let refused = |status: StatusCode, error: String| {
+        let typed = json!({"booking": {
+            "staff_ids": staff_ids, "kind": field("kind"), "date": field("date"), "start": field("start"),
+            "end": field("end"), "duration": field("duration"), "error": error,
+        }});
+        (status, typed)
+    };
+    let (status, typed) = match (p.0.is_empty(), kind, window_start, window_end, duration) {
+        (true, Some(kind), Some(window_start), Some(window_end), Some(duration_minutes)) => {
+            let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+            let new = crate::store::visits::NewVisit {
+                kind,
+                staff_ids: staff_ids.clone(),
+                window_start,
+                window_end,
+                duration_minutes,
+            };
+            match crate::usecases::visits::book(&state.db, &state.notify, &org, job.id, new, state.clock.now()).await {
+                Ok(_) => return Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response()),
+                Err(Error::Conflict { message, details, .. }) => {
+                    refused(StatusCode::CONFLICT, format!("{message}{}", conflict_windows(&details)))
+                }
+                Err(Error::Validation(fields)) => {
+                    refused(StatusCode::UNPROCESSABLE_ENTITY, Problems(fields).to_string())
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        _ => refused(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
+    };
+    job_view(&state, &session, &caller, job, status, typed).await
+}
+
+/// The windows of the visits a booking conflicts with, in their person's
+/// time, e.g. ` (visit 3: Sat Nov 21, 9:00 AM to 11:00 AM)`.
+fn conflict_windows(details: &Value) -> String {
+    let local = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok();
+    let windows: Vec<String> = details["conflicting_visits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let (start, end) = (local(&v["window_start_local"])?, local(&v["window_end_local"])?);
+            Some(format!("visit {}: {} to {}", v["id"], start.format("%a %b %-d, %-I:%M %p"), end.format("%-I:%M %p")))
+        })
+        .collect();
+    if windows.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", windows.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_name_each_visit_and_its_window_in_local_time() {
+        let details = json!({"conflicting_visits": [
+            {"id": 3, "window_start_local": "2026-11-21T09:00:00-05:00", "window_end_local": "2026-11-21T11:00:00-05:00"},
+        ]});
+        assert_eq!(conflict_windows(&details), " (visit 3: Sat Nov 21, 9:00 AM to 11:00 AM)");
+        assert_eq!(conflict_windows(&json!({})), "");
+    }
+}

@@ -1,0 +1,137 @@
+//! The staff screens, one module each: signing in, out and choosing a
+//! password (`signin`), the day (`today`), a job (`job`) and the admin's
+//! staff page (`people`). Sessions live in the database; who is signed in,
+//! who is an admin, and the CSRF token every form carries (the session's,
+//! or before sign-in a double-submit cookie) are extractors (`extract`).
+
+mod extract;
+mod job;
+mod people;
+mod signin;
+mod today;
+
+use crate::state::AppState;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde_json::json;
+
+/// The session cookie: the token of a row in `sessions`.
+pub const SESSION_COOKIE: &str = "kept_session";
+/// The double-submit CSRF cookie of the forms shown before sign-in.
+const CSRF_COOKIE: &str = "kept_csrf";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(signin::login_page).post(signin::login))
+        .route("/logout", post(signin::logout))
+        .route("/app", get(today::app))
+        .route("/app/visits/{id}/status", post(today::visit_status))
+        .route("/app/jobs/{id}", get(job::job_page))
+        .route("/app/jobs/{id}/notes", post(job::job_note))
+        .route("/app/jobs/{id}/visits", post(job::job_book))
+        .route("/app/staff", get(people::staff_page).post(people::staff_add))
+        .route("/app/staff/{id}/role", post(people::staff_role))
+        .route("/app/staff/{id}/invite", post(people::staff_invite))
+        .route("/reset", get(signin::forgot_page).post(signin::forgot))
+        .route("/reset/{token}", get(signin::reset_page).post(signin::reset))
+}
+
+/// A staff page; never cached (it shows one person's view of the day).
+fn render(state: &AppState, name: &str, status: StatusCode, ctx: serde_json::Value) -> Response {
+    match state.pages.render(name, ctx) {
+        Ok(html) => {
+            let mut r = (status, Html(html)).into_response();
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => super::error::failure(e),
+    }
+}
+
+/// A short page that says what went wrong, with the way back.
+fn problem(state: &AppState, status: StatusCode, text: &str) -> Response {
+    render(state, "staff_problem.html", status, json!({"text": text}))
+}
+
+/// A form without the right CSRF token.
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, Html("<p>This form has expired. Go back, reload the page and try again.</p>"))
+        .into_response()
+}
+
+/// Whether cookies must be Secure: the site is served over https.
+fn https(state: &AppState) -> bool {
+    state.settings.public_url.starts_with("https://")
+}
+
+/// The session cookie, for as long as the session lasts.
+fn session_cookie(secure: bool, token: String) -> Cookie<'static> {
+    let days = u64::try_from(crate::store::sessions::SESSION_DAYS).unwrap_or(0);
+    cookie(secure, SESSION_COOKIE, token, SameSite::Lax, Some(days * 86400))
+}
+
+/// The session cookie's end: the browser forgets it at once.
+fn session_ended(secure: bool) -> Cookie<'static> {
+    cookie(secure, SESSION_COOKIE, String::new(), SameSite::Lax, Some(0))
+}
+
+/// The double-submit CSRF cookie, for as long as the browser is open.
+fn csrf_cookie(secure: bool, token: String) -> Cookie<'static> {
+    cookie(secure, CSRF_COOKIE, token, SameSite::Strict, None)
+}
+
+/// A cookie only this site's pages send back: HttpOnly, on every path.
+/// `max_age` in seconds, or none for a cookie of the browser session.
+fn cookie(
+    secure: bool,
+    name: &'static str,
+    value: String,
+    same_site: SameSite,
+    max_age: Option<u64>,
+) -> Cookie<'static> {
+    let built = Cookie::build((name, value)).path("/").http_only(true).same_site(same_site).secure(secure);
+    let Some(seconds) = max_age else { return built.build() };
+    // The cookie crate counts in `time::Duration`, which it converts from std's.
+    match std::time::Duration::from_secs(seconds).try_into() {
+        Ok(age) => built.max_age(age).build(),
+        Err(_) => built.build(),
+    }
+}
+
+/// A page with a form before sign-in: a fresh double-submit CSRF token in a
+/// cookie and in the form.
+fn with_form_csrf(state: &AppState, name: &str, status: StatusCode, mut ctx: serde_json::Value) -> Response {
+    let csrf = hex::encode(&crate::auth::hash_token(&crate::auth::new_token())[..16]);
+    ctx["csrf"] = json!(&csrf);
+    let jar = CookieJar::new().add(csrf_cookie(https(state), csrf));
+    (jar, render(state, name, status, ctx)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `Set-Cookie` header a response with only this cookie carries.
+    fn set(c: Cookie<'static>) -> String {
+        let r = (CookieJar::new().add(c), ()).into_response();
+        r.headers()[header::SET_COOKIE].to_str().expect("ascii").to_string()
+    }
+
+    #[test]
+    fn cookies_carry_the_same_attributes_as_ever() {
+        let age = crate::store::sessions::SESSION_DAYS * 86400;
+        assert_eq!(
+            set(session_cookie(true, "kept_abc123".into())),
+            format!("kept_session=kept_abc123; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={age}")
+        );
+        assert_eq!(
+            set(session_cookie(false, "kept_abc123".into())),
+            format!("kept_session=kept_abc123; HttpOnly; SameSite=Lax; Path=/; Max-Age={age}")
+        );
+        assert_eq!(set(session_ended(false)), "kept_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+        assert_eq!(set(csrf_cookie(true, "0a1b".into())), "kept_csrf=0a1b; HttpOnly; SameSite=Strict; Secure; Path=/");
+    }
+}
