@@ -190,7 +190,7 @@ pub(crate) async fn job_timeline<C: sea_orm::ConnectionTrait>(
         .collect();
     let pricing_messages = visible.as_ref().is_none_or(|mine| !mine.is_empty());
     for m in crate::store::timeline::messages_for_job(db, org_id, job_id).await? {
-        if m.kind == "pricing_breakdown" && !pricing_messages {
+        if m.kind == crate::domain::messaging::MessageKind::PricingBreakdown && !pricing_messages {
             continue;
         }
         events.push(TimelineView::message(m, zone));

@@ -3,8 +3,8 @@
 use super::{page, paged};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
+use crate::domain::messaging::{MessageKind, MessageState};
 use crate::entities::message;
-use crate::messages::outbox::state;
 use crate::startup::AppState;
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -56,15 +56,15 @@ impl From<message::Model> for MessageView {
             job_id: m.job_id,
             visit_id: m.visit_id,
             customer_id: m.customer_id,
-            kind: m.kind,
-            channel: m.channel,
+            kind: m.kind.to_string(),
+            channel: m.channel.to_string(),
             recipient: m.recipient,
             subject: m.subject,
             body_text: m.body_text,
             body_html: m.body_html,
             segments: m.segments,
-            encoding: m.encoding,
-            state: m.state,
+            encoding: m.encoding.map(|e| e.to_string()),
+            state: m.state.to_string(),
             due_at: m.due_at,
             next_attempt_at: m.next_attempt_at,
             expires_at: m.expires_at,
@@ -73,7 +73,7 @@ impl From<message::Model> for MessageView {
             last_error: m.last_error,
             created_at: m.created_at,
             sent_at: m.sent_at,
-            provider_status: m.provider_status,
+            provider_status: m.provider_status.map(|s| s.to_string()),
             provider_error_code: m.provider_error_code,
         }
     }
@@ -97,10 +97,9 @@ async fn list(
     let st = q.get("state").and_then(|v| {
         p.check(
             "state",
-            state::ALL
-                .contains(&v.as_str())
-                .then(|| v.clone())
-                .ok_or(format!("'{v}' is not one of {}", state::ALL.join(", "))),
+            MessageState::parse(v)
+                .map(|s| s.as_str().to_string())
+                .ok_or(format!("'{v}' is not one of {}", MessageState::choices())),
         )
     });
     let channel = q.get("channel").and_then(|v| {
@@ -116,7 +115,7 @@ async fn list(
     // Sign-in links (invitations, password resets) open an account: only
     // admins may read them, or a dispatcher could take over an admin.
     if caller.role != crate::domain::people::Role::Admin {
-        query = query.filter(message::Column::Kind.ne("password_reset"));
+        query = query.filter(message::Column::Kind.ne(MessageKind::PasswordReset));
     }
     if let Some(after) = page.after {
         query = query.filter(message::Column::Id.gt(after));

@@ -4,10 +4,12 @@ use super::views::zone_of;
 use super::{page, paged, path_id, ApiJson};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
+use crate::domain::job::{TaskStatus, TimelineKind};
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::time::parse_rfc3339;
 use crate::entities::{promise, task};
 use crate::startup::AppState;
-use crate::store::promises::{self, kind, outcome};
+use crate::store::promises;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
@@ -35,7 +37,7 @@ fn view(p: promise::Model, zone: crate::domain::time::Zone) -> Value {
         "window_start": p.window_start, "window_start_local": p.window_start.map(|t| zone.local(t)),
         "due_at": p.due_at, "due_at_local": zone.local(p.due_at),
         "outcome": p.outcome, "decided_at": p.decided_at, "evidence": promises::evidence(&p),
-        "lateness_minutes": p.lateness_minutes, "at_risk": p.at_risk_at.is_some() && p.outcome == outcome::PENDING,
+        "lateness_minutes": p.lateness_minutes, "at_risk": p.at_risk_at.is_some() && p.outcome == PromiseOutcome::Pending,
         "at_risk_at": p.at_risk_at, "renegotiates": p.renegotiates, "created_at": p.created_at,
     })
 }
@@ -73,8 +75,7 @@ async fn record(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut p = Problems::default();
     let k = match input.kind.as_deref() {
-        Some("callback_by") => Some(kind::CALLBACK_BY),
-        Some("completion_by") => Some(kind::COMPLETION_BY),
+        Some(k) if PromiseKind::parse(k).is_some_and(PromiseKind::by_hand) => PromiseKind::parse(k),
         Some(other) => {
             p.add("kind", format!("'{other}' cannot be recorded by hand (use callback_by or completion_by)"));
             None
@@ -105,7 +106,7 @@ async fn record(
     let zone = zone_of(&customer.timezone);
     let when = crate::messages::compose::clock_time(zone, due);
     let description = description.unwrap_or_else(|| match k {
-        kind::CALLBACK_BY => format!("Call you back by {when}"),
+        PromiseKind::CallbackBy => format!("Call you back by {when}"),
         _ => format!("Finish the work by {}", due.with_timezone(&zone.0).format("%A, %B %-d")),
     });
     let mut nonce = [0u8; 6];
@@ -134,7 +135,7 @@ async fn record(
         crate::store::timeline::Event {
             job_id: job.id,
             visit_id: None,
-            kind: "promise_made",
+            kind: TimelineKind::PromiseMade,
             summary: description,
             data: json!({"kind": k, "due_at": due}),
         },
@@ -164,7 +165,7 @@ async fn kept(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if p.kind != kind::CALLBACK_BY && p.kind != kind::COMPLETION_BY {
+    if p.kind != PromiseKind::CallbackBy && p.kind != PromiseKind::CompletionBy {
         return Err(ApiError::Conflict {
             code: "decided_by_kept",
             message: format!(
@@ -176,7 +177,7 @@ async fn kept(
     }
     let now = state.clock.now();
     let evidence = json!({"recorded_by_staff_id": caller.staff_id, "note": input.note});
-    let result = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
+    let result = if now <= p.due_at { PromiseOutcome::Kept } else { PromiseOutcome::Broken };
     if !promises::decide(&state.db, p.id, result, evidence, None, now).await? {
         return Err(ApiError::Conflict {
             code: "promise_decided",
@@ -204,14 +205,14 @@ async fn list(
     // An unknown filter value is a mistake to name, not an empty list.
     let mut p = Problems::default();
     if let Some(o) = q.get("outcome") {
-        if !outcome::ALL.contains(&o.as_str()) {
-            p.add("outcome", format!("'{o}' is not one of {}", outcome::ALL.join(", ")));
+        if PromiseOutcome::parse(o).is_none() {
+            p.add("outcome", format!("'{o}' is not one of {}", PromiseOutcome::choices()));
         }
         query = query.filter(promise::Column::Outcome.eq(o.as_str()));
     }
     if let Some(k) = q.get("kind") {
-        if !kind::ALL.contains(&k.as_str()) {
-            p.add("kind", format!("'{k}' is not one of {}", kind::ALL.join(", ")));
+        if PromiseKind::parse(k).is_none() {
+            p.add("kind", format!("'{k}' is not one of {}", PromiseKind::choices()));
         }
         query = query.filter(promise::Column::Kind.eq(k.as_str()));
     }
@@ -220,8 +221,9 @@ async fn list(
     }
     p.into_result()?;
     if q.get("at_risk").map(String::as_str) == Some("true") {
-        query =
-            query.filter(promise::Column::AtRiskAt.is_not_null()).filter(promise::Column::Outcome.eq(outcome::PENDING));
+        query = query
+            .filter(promise::Column::AtRiskAt.is_not_null())
+            .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending));
     }
     let rows = query.order_by_asc(promise::Column::Id).limit(pg.limit).all(&state.db).await?;
     let ids = rows.iter().map(|r| r.id).collect();
@@ -253,8 +255,8 @@ async fn tasks(
     let pg = page(&q)?;
     let mut query = task::Entity::find().filter(task::Column::OrganizationId.eq(caller.organization_id));
     if let Some(s) = q.get("status") {
-        if !matches!(s.as_str(), "open" | "done") {
-            return Err(ApiError::field("status", format!("'{s}' is not one of open, done")));
+        if TaskStatus::parse(s).is_none() {
+            return Err(ApiError::field("status", format!("'{s}' is not one of {}", TaskStatus::choices())));
         }
         query = query.filter(task::Column::Status.eq(s.as_str()));
     }

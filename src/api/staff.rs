@@ -194,7 +194,7 @@ pub(crate) async fn set_role(
 ) -> Result<crate::entities::staff::Model, ApiError> {
     use crate::entities::staff;
     use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-    if person.role == Role::Admin.as_str() && role != Role::Admin {
+    if person.role == Role::Admin && role != Role::Admin {
         let admins = staff::Entity::find()
             .filter(staff::Column::OrganizationId.eq(person.organization_id))
             .filter(staff::Column::Role.eq(Role::Admin.as_str()))
@@ -208,15 +208,15 @@ pub(crate) async fn set_role(
             });
         }
     }
-    let before = person.role.clone();
+    let before = person.role;
     let mut a: crate::entities::staff::ActiveModel = person.into();
-    a.role = Set(role.as_str().to_string());
+    a.role = Set(role);
     let updated = a.update(&state.db).await?;
     crate::store::sessions::audit(
         &state.db,
         Some(caller.organization_id),
         caller.staff_id,
-        "role_changed",
+        crate::domain::people::AuditAction::RoleChanged,
         json!({"staff_id": updated.id, "from": before, "to": role.as_str()}),
         None,
         state.clock.now(),
@@ -281,7 +281,7 @@ pub(crate) async fn invite_person(
         &state.db,
         Some(caller.organization_id),
         caller.staff_id,
-        "staff_invited",
+        crate::domain::people::AuditAction::StaffInvited,
         json!({"staff_id": person.id}),
         Some(ip),
         now,

@@ -27,7 +27,7 @@ impl From<staff::Model> for StaffView {
             working_hours: serde_json::from_str(&s.working_hours).unwrap_or(Value::Null),
             id: s.id,
             name: s.name,
-            role: s.role,
+            role: s.role.to_string(),
             phone: s.phone,
             email: s.email,
             photo_url: s.photo_url,
@@ -55,7 +55,7 @@ pub struct CustomerView {
 impl From<customer::Model> for CustomerView {
     fn from(c: customer::Model) -> Self {
         CustomerView {
-            channels: crate::store::customers::channels(&c).into_iter().map(String::from).collect(),
+            channels: crate::store::customers::channels(&c).into_iter().map(|ch| ch.to_string()).collect(),
             id: c.id,
             name: c.name,
             phone: c.phone,
@@ -87,7 +87,7 @@ impl From<job::Model> for JobView {
             customer_id: j.customer_id,
             title: j.title,
             story: j.story,
-            status: j.status,
+            status: j.status.to_string(),
             created_at: j.created_at,
             updated_at: j.updated_at,
         }
@@ -129,8 +129,8 @@ impl VisitView {
             timezone: customer_zone.name().to_string(),
             id: v.id,
             job_id: v.job_id,
-            kind: v.kind,
-            status: v.status,
+            kind: v.kind.to_string(),
+            status: v.status.to_string(),
             staff_ids,
             window_start: v.window_start,
             window_end: v.window_end,
@@ -159,8 +159,8 @@ pub struct TimelineView {
 impl TimelineView {
     /// A message as a timeline entry: what it was, by which channel, and its state.
     pub fn message(m: crate::entities::message::Model, zone: Zone) -> Self {
-        let what = m.kind.replace('_', " ");
-        let state = m.state.replace('_', " ");
+        let what = m.kind.as_str().replace('_', " ");
+        let state = m.state.as_str().replace('_', " ");
         TimelineView {
             id: m.id,
             kind: "message".into(),
@@ -180,7 +180,7 @@ impl TimelineView {
             data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
             at_local: zone.local(e.at),
             id: e.id,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             summary: e.summary,
             visit_id: e.visit_id,
             at: e.at,

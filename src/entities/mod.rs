@@ -1,5 +1,89 @@
 //! sea-orm entities, one per table, in the shape `sea-orm-cli generate` writes.
 //! Behaviour lives in `store` and `domain`, not here.
+//!
+//! Every state, kind, role and channel column is one of the `domain` enums
+//! (`text_column!` below makes it a sea-orm column type): it is written as
+//! the enum's spelling, and a spelling this version does not know, read
+//! back, is an error (`DbErr::Type`), never a default. The schema is
+//! unchanged: the columns are text.
+
+use crate::domain::job::{JobStatus, TaskKind, TaskStatus, TimelineKind};
+use crate::domain::messaging::{InboundKind, MessageKind, MessageState, ProviderStatus, SmsEncoding};
+use crate::domain::money::{EstimateStatus, LineKind};
+use crate::domain::people::{AuditAction, Channel, ChannelList, Role};
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
+use crate::domain::visit::{VisitKind, VisitStatus};
+
+/// Implements what sea-orm needs of a model field's type (as
+/// `DeriveValueType` does for a string enum): `Into<Value>` to write it and
+/// in filters, `TryGetable` to read it, `ValueType` and `Nullable` (for
+/// `Option` fields). The type gives its stored text by `Display` and reads
+/// it back with `parse(&str) -> Option<Self>`.
+macro_rules! text_column {
+    ($($t:ty => $what:literal),* $(,)?) => {$(
+        impl From<$t> for sea_orm::Value {
+            fn from(v: $t) -> Self {
+                sea_orm::Value::String(Some(Box::new(v.to_string())))
+            }
+        }
+
+        impl sea_orm::TryGetable for $t {
+            fn try_get_by<I: sea_orm::ColIdx>(res: &sea_orm::QueryResult, idx: I) -> Result<Self, sea_orm::TryGetError> {
+                let text = <String as sea_orm::TryGetable>::try_get_by(res, idx)?;
+                <$t>::parse(&text).ok_or_else(|| {
+                    sea_orm::TryGetError::DbErr(sea_orm::DbErr::Type(format!(concat!("unknown ", $what, " {:?}"), text)))
+                })
+            }
+        }
+
+        impl sea_orm::sea_query::ValueType for $t {
+            fn try_from(v: sea_orm::Value) -> Result<Self, sea_orm::sea_query::ValueTypeErr> {
+                let text = <String as sea_orm::sea_query::ValueType>::try_from(v)?;
+                <$t>::parse(&text).ok_or(sea_orm::sea_query::ValueTypeErr)
+            }
+
+            fn type_name() -> String {
+                stringify!($t).to_owned()
+            }
+
+            fn array_type() -> sea_orm::sea_query::ArrayType {
+                sea_orm::sea_query::ArrayType::String
+            }
+
+            fn column_type() -> sea_orm::sea_query::ColumnType {
+                sea_orm::sea_query::ColumnType::String(sea_orm::sea_query::StringLen::None)
+            }
+        }
+
+        impl sea_orm::sea_query::Nullable for $t {
+            fn null() -> sea_orm::Value {
+                sea_orm::Value::String(None)
+            }
+        }
+    )*};
+}
+
+text_column!(
+    AuditAction => "audit action",
+    Channel => "channel",
+    ChannelList => "channel list",
+    EstimateStatus => "estimate status",
+    InboundKind => "inbound message kind",
+    JobStatus => "job status",
+    LineKind => "estimate line kind",
+    MessageKind => "message kind",
+    MessageState => "message state",
+    PromiseKind => "promise kind",
+    PromiseOutcome => "promise outcome",
+    ProviderStatus => "provider status",
+    Role => "role",
+    SmsEncoding => "SMS encoding",
+    TaskKind => "task kind",
+    TaskStatus => "task status",
+    TimelineKind => "timeline event kind",
+    VisitKind => "visit kind",
+    VisitStatus => "visit status",
+);
 
 pub mod api_token;
 pub mod audit;

@@ -3,6 +3,8 @@
 use super::timeline::{self, Event};
 use crate::db::Db;
 use crate::domain::bounds::{self, Unusual};
+use crate::domain::job::TimelineKind;
+use crate::domain::money::EstimateStatus;
 use crate::domain::money::{self, Currency, Line, LineKind, PricingError, Quantity};
 use crate::entities::{estimate, estimate_line};
 use crate::error::{Error, FieldError};
@@ -10,15 +12,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-
-pub mod status {
-    pub const DRAFT: &str = "draft";
-    pub const SENT: &str = "sent";
-    pub const APPROVED: &str = "approved";
-    pub const DECLINED: &str = "declined";
-    pub const CHANGES_REQUESTED: &str = "changes_requested";
-    pub const SUPERSEDED: &str = "superseded";
-}
 
 /// A tax as given: a name and a rate in basis points (825 = 8.25%).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,7 +111,7 @@ impl Full {
     /// compares them: a changed rate or tax amount is a change to show.
     pub fn priced_lines(&self) -> Vec<money::PricedLine> {
         let lines = self.lines.iter().map(|l| money::PricedLine {
-            kind: l.kind.clone(),
+            kind: l.kind.as_str().into(),
             description: l.description.clone(),
             quantity: l.quantity.clone(),
             unit_price_minor: l.unit_price_minor,
@@ -176,7 +169,7 @@ async fn write_lines<C: ConnectionTrait>(
             estimate_id: Set(estimate_id),
             organization_id: Set(org_id),
             position: Set(i as i32),
-            kind: Set(l.kind.as_str().to_string()),
+            kind: Set(l.kind),
             description: Set(l.description.clone()),
             quantity: Set(l.quantity.to_string()),
             quantity_units: Set(l.quantity.0),
@@ -215,7 +208,7 @@ pub async fn create(
     let txn = db.begin().await?;
     let job = super::jobs::get(&txn, org_id, job_id).await?;
     let prev = latest(&txn, job.id).await?;
-    if let Some(p) = prev.as_ref().filter(|p| p.status == status::DRAFT) {
+    if let Some(p) = prev.as_ref().filter(|p| p.status == EstimateStatus::Draft) {
         return Err(Error::Conflict {
             code: "draft_exists",
             message: format!("estimate {} (version {}) is still a draft; edit it instead", p.id, p.version),
@@ -235,7 +228,7 @@ pub async fn create(
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "estimate_drafted",
+            kind: TimelineKind::EstimateDrafted,
             summary: format!("Estimate version {version} drafted ({})", d.currency.format(totals.total)),
             data: json!({"estimate_id": e.id, "version": version, "total_minor": totals.total}),
         },
@@ -262,7 +255,7 @@ async fn insert_version<C: ConnectionTrait>(
         organization_id: Set(org_id),
         job_id: Set(job_id),
         version: Set(version),
-        status: Set(status::DRAFT.into()),
+        status: Set(EstimateStatus::Draft),
         currency: Set(d.currency.code.into()),
         taxes: Set(taxes_with_amounts(d, totals)),
         notes: Set(d.notes.clone()),
@@ -304,7 +297,7 @@ pub async fn edit(
         return Err(outdated(&current, newest));
     }
     refuse_unusual(&d, &totals, Some(&before))?;
-    if current.status == status::DRAFT {
+    if current.status == EstimateStatus::Draft {
         let mut a: estimate::ActiveModel = current.clone().into();
         a.currency = Set(d.currency.code.into());
         a.taxes = Set(taxes_with_amounts(&d, &totals));
@@ -328,7 +321,7 @@ pub async fn edit(
         Event {
             job_id: current.job_id,
             visit_id: None,
-            kind: "estimate_drafted",
+            kind: TimelineKind::EstimateDrafted,
             summary: format!("Estimate version {version} drafted as a revision of version {}", current.version),
             data: json!({"estimate_id": e.id, "version": version, "revises": current.id}),
         },

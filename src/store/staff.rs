@@ -28,7 +28,7 @@ pub async fn insert<C: ConnectionTrait>(
     staff::ActiveModel {
         organization_id: Set(organization_id),
         name: Set(new.name),
-        role: Set(new.role.as_str().to_string()),
+        role: Set(new.role),
         phone: Set(new.phone),
         email: Set(new.email),
         photo_url: Set(new.photo_url),

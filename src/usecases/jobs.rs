@@ -2,7 +2,7 @@
 //! settles its visits and promises and tells the customer.
 
 use crate::db::Db;
-use crate::domain::job::JobStatus;
+use crate::domain::job::{JobStatus, TimelineKind};
 use crate::entities::job;
 use crate::error::Error;
 use crate::messages::NotifyCtx;
@@ -51,7 +51,7 @@ pub async fn change(
             Event {
                 job_id: job.id,
                 visit_id: None,
-                kind: "job_edited",
+                kind: TimelineKind::JobEdited,
                 summary: "Job details edited".into(),
                 data: json!({"title": title, "story_changed": story.is_some()}),
             },
@@ -60,14 +60,14 @@ pub async fn change(
         .await?;
     }
     if let Some(to) = status {
-        let was_open = JobStatus::parse(&job.status).is_some_and(JobStatus::is_open);
+        let was_open = job.status.is_open();
         if to == JobStatus::Completed && was_open {
             // Visits booked and not yet started would dangle on a completed
             // job: the office decides about each (cancel or move it) first.
             let open: Vec<_> = crate::store::visits::open_of_job(&txn, job.id)
                 .await?
                 .into_iter()
-                .filter(|v| v.status == crate::domain::visit::VisitStatus::Scheduled.as_str())
+                .filter(|v| v.status == crate::domain::visit::VisitStatus::Scheduled)
                 .collect();
             if !open.is_empty() {
                 let ids: Vec<i64> = open.iter().map(|v| v.id).collect();

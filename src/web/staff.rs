@@ -236,7 +236,7 @@ async fn logout(
 async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some((s, me)) = current(&state, &headers).await? else { return Ok(Redirect::to("/login").into_response()) };
     let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
-    let role = crate::domain::people::Role::parse(&me.role).unwrap_or(crate::domain::people::Role::Technician);
+    let role = me.role;
     let office = role.can_dispatch();
     let zone = crate::domain::time::Zone::parse(&me.timezone).unwrap_or(crate::domain::time::Zone(chrono_tz::UTC));
     let date = zone.date_of(state.clock.now());
@@ -251,7 +251,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
         let (_, _, _, entries) = crate::store::visits::day_of(&state.db, org.id, p, date).await?;
         for e in entries {
             if seen.insert(e.visit.visit.id) {
-                let tap = crate::domain::visit::VisitStatus::parse(&e.visit.visit.status).and_then(crew_tap);
+                let tap = crew_tap(e.visit.visit.status);
                 visits.push(json!({
                     "id": e.visit.visit.id,
                     "job_id": e.job.id,
@@ -259,7 +259,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
                     "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
                     "window": crate::messages::compose::window_phrase(zone, e.visit.visit.window_start, e.visit.visit.window_end),
                     "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
-                    "status": e.visit.visit.status.replace('_', " "),
+                    "status": e.visit.visit.status.as_str().replace('_', " "),
                     "start": e.visit.visit.window_start,
                 }));
             }
@@ -271,7 +271,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
         crate::entities::promise::Entity::find()
             .filter(crate::entities::promise::Column::OrganizationId.eq(org.id))
             .filter(crate::entities::promise::Column::AtRiskAt.is_not_null())
-            .filter(crate::entities::promise::Column::Outcome.eq("pending"))
+            .filter(crate::entities::promise::Column::Outcome.eq(crate::domain::promise::PromiseOutcome::Pending))
             .all(&state.db)
             .await?
             .into_iter()
@@ -325,7 +325,7 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
                     people.iter().filter(|p| v.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>();
                 Some(json!({
                     "window": crate::messages::compose::window_phrase(czone, v.visit.window_start, v.visit.window_end),
-                    "kind": v.visit.kind.replace('_', "-"), "job": job.title, "job_id": job.id,
+                    "kind": v.visit.kind.as_str().replace('_', "-"), "job": job.title, "job_id": job.id,
                     "customer": customer.name, "who": who.join(", "),
                 }))
             })
@@ -350,8 +350,8 @@ async fn app(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
                 if excerpt.len() < m.body_text.len() {
                     excerpt.push('…');
                 }
-                json!({"kind": m.kind.replace('_', " "), "channel": m.channel, "recipient": m.recipient,
-                       "state": m.state.replace('_', " "), "when": when, "excerpt": excerpt, "job_id": m.job_id})
+                json!({"kind": m.kind.as_str().replace('_', " "), "channel": m.channel, "recipient": m.recipient,
+                       "state": m.state.as_str().replace('_', " "), "when": when, "excerpt": excerpt, "job_id": m.job_id})
             })
             .collect()
     } else {
@@ -426,7 +426,7 @@ async fn visit_status(
             }
         },
     };
-    if visit.visit.status == to.as_str() {
+    if visit.visit.status == to {
         return Ok(Redirect::to("/app").into_response());
     }
     let only_assignee = crate::access::field_staff(&caller);
@@ -455,7 +455,7 @@ async fn visit_status(
 
 /// The signed-in person as an API caller, so pages obey the same rules.
 fn caller_of(me: &crate::entities::staff::Model) -> crate::auth::Caller {
-    let role = crate::domain::people::Role::parse(&me.role).unwrap_or(crate::domain::people::Role::Technician);
+    let role = me.role;
     crate::auth::Caller { organization_id: me.organization_id, role, staff_id: Some(me.id) }
 }
 
@@ -528,8 +528,8 @@ async fn job_view(
         .iter()
         .map(|v| {
             let who: Vec<&str> = v.staff_ids.iter().filter_map(|id| names.get(id).map(String::as_str)).collect();
-            json!({"kind": v.visit.kind.replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
-                   "status": v.visit.status.replace('_', " "), "who": who.join(", ")})
+            json!({"kind": v.visit.kind.as_str().replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
+                   "status": v.visit.status.as_str().replace('_', " "), "who": who.join(", ")})
         })
         .collect();
     let office = caller.role.can_dispatch();
@@ -550,7 +550,7 @@ async fn job_view(
         .map(|e| {
             let currency = crate::domain::money::Currency::parse(&e.currency)
                 .unwrap_or(crate::domain::money::Currency { code: "USD", symbol: "$", digits: 2 });
-            json!({"version": e.version, "status": e.status.replace('_', " "), "total": currency.format(e.total_minor),
+            json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
                    "sent": e.sent_at.map(when)})
         })
         .collect();
@@ -567,7 +567,7 @@ async fn job_view(
         json!({
             "csrf": s.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
             "booking": booking_form(&state.db, org, zone, state.clock.now(), office, &form["booking"]).await?,
-            "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.replace('_', " ")},
+            "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.as_str().replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
             "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
         }),
@@ -824,7 +824,7 @@ async fn staff_view(
         .iter()
         .map(|p| {
             json!({"id": p.id, "name": p.name, "email": p.email, "phone": p.phone, "timezone": p.timezone,
-                   "roles": roles(&p.role), "signed_up": p.password_hash.is_some(), "me": p.id == caller.staff_id.unwrap_or(0)})
+                   "roles": roles(p.role.as_str()), "signed_up": p.password_hash.is_some(), "me": p.id == caller.staff_id.unwrap_or(0)})
         })
         .collect();
     let typed = &form["add"];
@@ -1001,7 +1001,7 @@ async fn forgot(
             &state.db,
             Some(person.organization_id),
             Some(person.id),
-            "password_reset_requested",
+            crate::domain::people::AuditAction::PasswordResetRequested,
             json!({}),
             Some(&ip),
             now,
