@@ -287,7 +287,7 @@ async fn resolve_task(
     ApiJson(input): ApiJson<TaskInput>,
 ) -> Result<Json<Value>, ApiError> {
     let mut p = Problems::default();
-    if input.status.as_deref() != Some("done") {
+    if input.status.as_deref().and_then(TaskStatus::parse) != Some(TaskStatus::Done) {
         p.add("status", "set it to done to close the follow-up");
     }
     let resolution = super::required_text(&mut p, "resolution", input.resolution, 2000);
@@ -301,5 +301,5 @@ async fn resolve_task(
         state.clock.now(),
     )
     .await?;
-    Ok(Json(json!({"id": t.id, "job_id": t.job_id, "status": "done"})))
+    Ok(Json(json!({"id": t.id, "job_id": t.job_id, "status": TaskStatus::Done})))
 }

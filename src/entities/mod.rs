@@ -104,3 +104,48 @@ pub mod task;
 pub mod timeline_event;
 pub mod visit;
 pub mod visit_staff;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sea_query::{Nullable, ValueType};
+    use sea_orm::Value;
+
+    /// Written as its spelling, read back as itself; any other text is refused.
+    fn round_trips<T: ValueType + Nullable + Into<Value> + Copy + PartialEq + std::fmt::Debug>(all: &[T]) {
+        for v in all {
+            let stored: Value = (*v).into();
+            assert!(matches!(&stored, Value::String(Some(_))), "{v:?} is stored as text");
+            assert_eq!(<T as ValueType>::try_from(stored).ok(), Some(*v));
+        }
+        assert!(<T as ValueType>::try_from(Value::from("no_such_state")).is_err(), "{}", T::type_name());
+        assert_eq!(T::null(), Value::String(None));
+    }
+
+    #[test]
+    fn every_typed_column_is_stored_as_its_spelling() {
+        round_trips(AuditAction::ALL);
+        round_trips(Channel::ALL);
+        round_trips(EstimateStatus::ALL);
+        round_trips(InboundKind::ALL);
+        round_trips(JobStatus::ALL);
+        round_trips(LineKind::ALL);
+        round_trips(MessageKind::ALL);
+        round_trips(MessageState::ALL);
+        round_trips(PromiseKind::ALL);
+        round_trips(PromiseOutcome::ALL);
+        round_trips(ProviderStatus::ALL);
+        round_trips(Role::ALL);
+        round_trips(SmsEncoding::ALL);
+        round_trips(TaskKind::ALL);
+        round_trips(TaskStatus::ALL);
+        round_trips(TimelineKind::ALL);
+        round_trips(VisitKind::ALL);
+        round_trips(VisitStatus::ALL);
+        assert_eq!(Value::from(MessageState::NoProvider), Value::from("not_sent_no_provider"));
+        let both = ChannelList(vec![Channel::Sms, Channel::Email]);
+        assert_eq!(Value::from(both.clone()), Value::from("sms,email"));
+        assert_eq!(<ChannelList as ValueType>::try_from(Value::from("sms,email")).ok(), Some(both));
+        assert!(<ChannelList as ValueType>::try_from(Value::from("sms,fax")).is_err());
+    }
+}

@@ -835,7 +835,7 @@ async fn staff_view(
         json!({
             "csrf": s.csrf_token, "org": org.name, "people": people, "invited": invited, "error": form["error"],
             "add": {"name": text("name", ""), "email": text("email", ""), "phone": text("phone", ""),
-                    "timezone": text("timezone", &org.timezone), "roles": roles(&text("role", "technician")), "error": typed["error"]},
+                    "timezone": text("timezone", &org.timezone), "roles": roles(&text("role", Role::Technician.as_str())), "error": typed["error"]},
         }),
     ))
 }
