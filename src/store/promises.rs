@@ -1,7 +1,6 @@
 //! The promise ledger: every commitment to a customer, and whether it was kept.
 
-use crate::domain::promise::PromiseKind;
-use crate::domain::promise::PromiseOutcome;
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::promise;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
