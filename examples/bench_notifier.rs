@@ -10,6 +10,9 @@
 
 use chrono::{DateTime, Utc};
 use kept::db::Db;
+use kept::domain::job::JobStatus;
+use kept::domain::messaging::{MessageKind, MessageState, SmsEncoding};
+use kept::domain::people::{Channel, ChannelList};
 use kept::entities::{customer, job, message};
 use kept::notify::{planner, worker, NotifyCtx};
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
@@ -35,7 +38,7 @@ async fn seed(db: &Db, n: usize) -> i64 {
             name: Set(format!("Customer {i}")),
             phone: Set(Some(format!("+1212555{:04}", i % 10000))),
             email: Set(None),
-            channels: Set("sms".into()),
+            channels: Set(ChannelList(vec![Channel::Sms])),
             timezone: Set(zones[i % zones.len()].into()),
             address: Set(String::new()),
             sms_opted_out: Set(false),
@@ -66,7 +69,7 @@ async fn seed(db: &Db, n: usize) -> i64 {
             customer_id: Set(first_customer + i as i64),
             title: Set("Water in the basement".into()),
             story: Set("It came up through the drain.".into()),
-            status: Set("scheduled".into()),
+            status: Set(JobStatus::Scheduled),
             created_at: Set(created),
             updated_at: Set(created),
             last_update_slot: Set(None),
@@ -90,16 +93,16 @@ async fn floor(db: &Db, org_id: i64, n: usize) -> f64 {
             job_id: Set(None),
             visit_id: Set(None),
             customer_id: Set(None),
-            kind: Set("status_update".into()),
-            channel: Set("sms".into()),
+            kind: Set(MessageKind::StatusUpdate),
+            channel: Set(Channel::Sms),
             recipient: Set("+12125550100".into()),
             subject: Set(None),
             body_text: Set(format!("Bench Restoration: Good morning, Customer {i}. Water in the basement: scheduled.\nNo news yet - we haven't forgotten you.\nNext update: 4:30 PM. https://kept.example.test/c/0123456789abcdef0123456789abcdef01234567")),
             body_html: Set(None),
             segments: Set(Some(2)),
-            encoding: Set(Some("gsm7".into())),
+            encoding: Set(Some(SmsEncoding::Gsm7)),
             dedupe_key: Set(format!("floor:{i}")),
-            state: Set("not_sent_no_provider".into()),
+            state: Set(MessageState::NoProvider),
             due_at: Set(now),
             next_attempt_at: Set(now),
             expires_at: Set(None),

@@ -6,6 +6,7 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::domain::job::TimelineKind;
 use crate::domain::people::{default_working_hours, parse_email, parse_phone, Role};
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitKind;
@@ -257,7 +258,7 @@ pub async fn seed_if_empty(
                 Event {
                     job_id: job.id,
                     visit_id: None,
-                    kind: "note",
+                    kind: TimelineKind::Note,
                     summary: note.into(),
                     data: serde_json::json!({"text": note}),
                 },

@@ -142,12 +142,6 @@ pub fn stored_zone(name: &str, owner: impl std::fmt::Display) -> Result<crate::d
         .map_err(|e| Error::Internal(format!("{owner} has time zone {name:?} stored: {e}")))
 }
 
-/// A state read back from the database: an unknown value is an error naming
-/// the row, not a default.
-pub fn stored<T>(parsed: Option<T>, what: impl std::fmt::Display, value: &str) -> Result<T, Error> {
-    parsed.ok_or_else(|| Error::Internal(format!("{what} has {value:?} stored, which this version does not know")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +151,5 @@ mod tests {
         let e = stored_zone("Mars/Base", "customer 7").unwrap_err().to_string();
         assert!(e.contains("customer 7") && e.contains("Mars/Base"), "{e}");
         assert!(stored_zone("America/New_York", "customer 7").is_ok());
-        let e = stored::<u8>(None, "job 3 status", "archived").unwrap_err().to_string();
-        assert!(e.contains("job 3 status") && e.contains("archived"), "{e}");
     }
 }

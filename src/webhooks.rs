@@ -1,9 +1,10 @@
 //! Twilio's webhooks: delivery receipts and inbound replies, both verified
 //! by `X-Twilio-Signature` before anything is read or written.
 
+use crate::domain::job::{JobStatus, TimelineKind};
+use crate::domain::messaging::{InboundKind, MessageState, ProviderStatus};
 use crate::entities::{customer, inbound_message, job, message, organization};
 use crate::http_error::ApiError;
-use crate::messages::outbox::state;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -96,19 +97,6 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// How far along a message is; receipts only ever move forward.
-fn rank(status: &str) -> i32 {
-    match status {
-        "accepted" | "scheduled" => 0,
-        "queued" => 1,
-        "sending" => 2,
-        "sent" => 3,
-        "delivered" | "undelivered" | "failed" | "canceled" => 4,
-        "read" => 5,
-        _ => -1,
-    }
-}
-
 /// Error codes in receipts that say the number itself will never work.
 fn permanent_flag(code: i32) -> Option<crate::notify::transport::Flag> {
     use crate::notify::transport::Flag;
@@ -146,39 +134,26 @@ async fn status(
     let (Some(sid), Some(new_status)) = (param(&params, "MessageSid"), param(&params, "MessageStatus")) else {
         return Err(ApiError::BadRequest("MessageSid and MessageStatus are required".into()));
     };
-    let new_rank = rank(new_status);
-    if new_rank < 0 {
+    // A receipt this version does not know is acknowledged and ignored.
+    let Some(new_status) = ProviderStatus::parse(new_status) else {
         return Ok(StatusCode::NO_CONTENT);
-    }
+    };
     let code: Option<i32> = param(&params, "ErrorCode").and_then(|c| c.parse().ok());
     let Some(m) = message::Entity::find().filter(message::Column::ProviderId.eq(sid)).one(&state.db).await? else {
         // Not ours (or not yet recorded): acknowledge so Twilio stops retrying.
         return Ok(StatusCode::NO_CONTENT);
     };
     let now = state.clock.now();
-    let lower: Vec<&str> = [
-        "accepted",
-        "scheduled",
-        "queued",
-        "sending",
-        "sent",
-        "delivered",
-        "undelivered",
-        "failed",
-        "canceled",
-        "read",
-    ]
-    .into_iter()
-    .filter(|s| rank(s) < new_rank)
-    .collect();
+    let lower: Vec<ProviderStatus> =
+        ProviderStatus::ALL.iter().copied().filter(|s| s.rank() < new_status.rank()).collect();
     let mut q = message::Entity::update_many()
         .col_expr(message::Column::ProviderStatus, Expr::value(new_status))
         .col_expr(message::Column::ProviderErrorCode, Expr::value(code))
         .col_expr(message::Column::ProviderStatusAt, Expr::value(now))
         .col_expr(message::Column::UpdatedAt, Expr::value(now));
-    let undelivered = matches!(new_status, "undelivered" | "failed");
+    let undelivered = new_status.is_undelivered();
     if undelivered {
-        q = q.col_expr(message::Column::State, Expr::value(state::FAILED)).col_expr(
+        q = q.col_expr(message::Column::State, Expr::value(MessageState::Failed)).col_expr(
             message::Column::LastError,
             Expr::value(format!("{new_status}{}", code.map(|c| format!(": Twilio {c}")).unwrap_or_default())),
         );
@@ -200,16 +175,6 @@ async fn status(
         }
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// What a customer's text asks for.
-pub fn classify(body: &str) -> &'static str {
-    match body.trim().trim_end_matches(['.', '!']).to_ascii_uppercase().as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => "stop",
-        "START" | "YES" | "UNSTOP" => "start",
-        "HELP" | "INFO" => "help",
-        _ => "reply",
-    }
 }
 
 fn twiml(reply: Option<&str>) -> Response {
@@ -268,7 +233,7 @@ async fn inbound(
     };
     let to = param(&params, "To").unwrap_or("");
     let body = param(&params, "Body").unwrap_or("");
-    let kind = classify(body);
+    let kind = InboundKind::classify(body);
     let now = state.clock.now();
     let org = organization_for(&state.db, to).await?;
     let help = org.as_ref().map(|o| match &o.phone {
@@ -292,8 +257,7 @@ async fn inbound(
             let j = match &c {
                 None => None,
                 Some(c) => {
-                    let open: Vec<&str> =
-                        crate::domain::job::JobStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+                    let open: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.is_open()).collect();
                     let open_job = job::Entity::find()
                         .filter(job::Column::CustomerId.eq(c.id))
                         .filter(job::Column::Status.is_in(open))
@@ -326,7 +290,7 @@ async fn inbound(
         from_number: Set(from.to_string()),
         to_number: Set(to.to_string()),
         body: Set(body.to_string()),
-        kind: Set(kind.to_string()),
+        kind: Set(kind),
         received_at: Set(now),
         ..Default::default()
     })
@@ -342,23 +306,25 @@ async fn inbound(
                     .filter(customer::Column::Phone.eq(from))
             };
             match kind {
-                "stop" => {
+                InboundKind::Stop => {
                     set_opt_out(true).exec(&txn).await?;
                 }
-                "start" => {
+                InboundKind::Start => {
                     set_opt_out(false).exec(&txn).await?;
                 }
-                _ => {}
+                InboundKind::Reply | InboundKind::Help => {}
             }
             if let (Some(c), Some(j)) = (&customer, &job) {
                 let (event, summary) = match kind {
-                    "stop" => (
-                        "customer_opted_out",
+                    InboundKind::Stop => (
+                        TimelineKind::CustomerOptedOut,
                         format!("{} replied {}: no more texts until they send START", c.name, body.trim()),
                     ),
-                    "start" => ("customer_opted_in", format!("{} replied {}: texts resume", c.name, body.trim())),
-                    "help" => ("customer_help", format!("{} asked for help by text", c.name)),
-                    _ => ("customer_reply", body.to_string()),
+                    InboundKind::Start => {
+                        (TimelineKind::CustomerOptedIn, format!("{} replied {}: texts resume", c.name, body.trim()))
+                    }
+                    InboundKind::Help => (TimelineKind::CustomerHelp, format!("{} asked for help by text", c.name)),
+                    InboundKind::Reply => (TimelineKind::CustomerReply, body.to_string()),
                 };
                 crate::store::timeline::record(
                     &txn,
@@ -373,7 +339,7 @@ async fn inbound(
                     now,
                 )
                 .await?;
-                if kind == "reply" || kind == "help" {
+                if matches!(kind, InboundKind::Reply | InboundKind::Help) {
                     crate::messages::alerts::alert_dispatchers(
                         &txn,
                         &state.notify,
@@ -394,7 +360,7 @@ async fn inbound(
     if org.is_none() {
         tracing::warn!(%to, "inbound SMS for a number no organization has; kept as unmatched");
     }
-    Ok(twiml(if kind == "help" { help.as_deref() } else { None }))
+    Ok(twiml(if kind == InboundKind::Help { help.as_deref() } else { None }))
 }
 
 #[cfg(test)]
@@ -452,18 +418,5 @@ mod tests {
         assert!(!verify("other", url, &params, Some(&good)));
         assert!(!verify("tok", url, &params, None));
         assert!(!verify("tok", url, &params, Some("not base64!")));
-    }
-
-    #[test]
-    fn keywords_are_recognized_alone_and_in_any_case() {
-        for w in ["STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END", "quit"] {
-            assert_eq!(classify(w), "stop", "{w}");
-        }
-        for w in ["START", "yes", "Unstop"] {
-            assert_eq!(classify(w), "start", "{w}");
-        }
-        assert_eq!(classify("help"), "help");
-        assert_eq!(classify("please stop by at 3"), "reply");
-        assert_eq!(classify("Yes, 3pm works"), "reply");
     }
 }

@@ -34,7 +34,7 @@ pub struct CustomerInput {
     email: Option<String>,
     /// How we keep them informed (`sms`, `email`); without it, every channel
     /// they gave a contact for.
-    #[schema(value_type = Option<Vec<super::docs::ChannelName>>)]
+    #[schema(value_type = Option<Vec<crate::domain::people::Channel>>)]
     channels: Option<Vec<String>>,
     /// An IANA zone; the organization's when absent.
     timezone: Option<String>,

@@ -63,7 +63,7 @@ struct TaxInput {
 #[schema(as = EstimateLineInput)]
 struct LineInput {
     /// Required.
-    #[schema(required = true, nullable = false, value_type = super::docs::LineKindName)]
+    #[schema(required = true, nullable = false, value_type = crate::domain::money::LineKind)]
     kind: Option<String>,
     /// Required, up to 300 characters.
     #[schema(required = true, nullable = false)]

@@ -35,8 +35,8 @@ pub struct InboundView {
     /// Our number it was sent to.
     pub to: String,
     pub body: String,
-    /// What we made of it: a reply, STOP, START, HELP….
-    pub kind: String,
+    /// What we made of it: a reply, an opt-out (STOP), an opt-in (START), HELP….
+    pub kind: crate::domain::messaging::InboundKind,
     pub received_at: DateTime<Utc>,
 }
 

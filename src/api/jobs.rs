@@ -76,7 +76,7 @@ async fn create(
 #[allow(dead_code)] // documents the parameters; `list` reads them
 struct JobQuery {
     customer_id: Option<i64>,
-    #[param(value_type = Option<super::docs::JobStatusName>)]
+    #[param(value_type = Option<crate::domain::job::JobStatus>)]
     status: Option<String>,
 }
 
@@ -109,8 +109,7 @@ pub struct JobDetail {
     pub customer_id: i64,
     pub title: String,
     pub story: String,
-    #[schema(value_type = super::docs::JobStatusName)]
-    pub status: String,
+    pub status: JobStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The next twice-daily status update, if one is due.
@@ -166,7 +165,7 @@ struct JobChanges {
     title: Option<String>,
     /// Up to 20,000 characters.
     story: Option<String>,
-    #[schema(value_type = Option<super::docs::JobStatusName>)]
+    #[schema(value_type = Option<crate::domain::job::JobStatus>)]
     status: Option<String>,
     /// With `cancelled`: why, told to the customer.
     reason: Option<String>,
@@ -289,7 +288,7 @@ struct MessageInput {
     #[schema(required = true, nullable = false)]
     body: Option<String>,
     /// Which channels; every channel that reaches the customer when absent.
-    #[schema(value_type = Option<Vec<super::docs::ChannelName>>)]
+    #[schema(value_type = Option<Vec<crate::domain::people::Channel>>)]
     channels: Option<Vec<String>>,
 }
 

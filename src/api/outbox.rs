@@ -3,8 +3,8 @@
 use super::{page, paged, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
+use crate::domain::messaging::{MessageKind, MessageState};
 use crate::entities::message;
-use crate::messages::outbox::state;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -30,10 +30,8 @@ pub struct MessageView {
     pub job_id: Option<i64>,
     pub visit_id: Option<i64>,
     pub customer_id: Option<i64>,
-    #[schema(value_type = super::docs::MessageKindName)]
-    pub kind: String,
-    #[schema(value_type = super::docs::ChannelName)]
-    pub channel: String,
+    pub kind: crate::domain::messaging::MessageKind,
+    pub channel: crate::domain::people::Channel,
     /// A phone number (E.164) or an email address.
     pub recipient: String,
     /// Emails only.
@@ -44,9 +42,8 @@ pub struct MessageView {
     /// Texts only: how many SMS segments the body takes.
     pub segments: Option<i32>,
     /// Texts only: GSM-7 or UCS-2.
-    pub encoding: Option<String>,
-    #[schema(value_type = super::docs::MessageStateName)]
-    pub state: String,
+    pub encoding: Option<crate::domain::messaging::SmsEncoding>,
+    pub state: crate::domain::messaging::MessageState,
     /// When it is meant to go.
     pub due_at: DateTime<Utc>,
     /// When the next try is.
@@ -60,7 +57,7 @@ pub struct MessageView {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     /// The provider's delivery receipt, when one came.
-    pub provider_status: Option<String>,
+    pub provider_status: Option<crate::domain::messaging::ProviderStatus>,
     pub provider_error_code: Option<i32>,
 }
 
@@ -100,11 +97,11 @@ impl From<message::Model> for MessageView {
 #[allow(dead_code)] // documents the parameters; `list` reads them
 struct OutboxQuery {
     job_id: Option<i64>,
-    #[param(value_type = Option<super::docs::MessageKindName>)]
+    #[param(value_type = Option<crate::domain::messaging::MessageKind>)]
     kind: Option<String>,
-    #[param(value_type = Option<super::docs::ChannelName>)]
+    #[param(value_type = Option<crate::domain::people::Channel>)]
     channel: Option<String>,
-    #[param(value_type = Option<super::docs::MessageStateName>)]
+    #[param(value_type = Option<crate::domain::messaging::MessageState>)]
     state: Option<String>,
 }
 
@@ -129,10 +126,9 @@ async fn list(
     let st = q.get("state").and_then(|v| {
         p.check(
             "state",
-            state::ALL
-                .contains(&v.as_str())
-                .then(|| v.clone())
-                .ok_or(format!("'{v}' is not one of {}", state::ALL.join(", "))),
+            MessageState::parse(v)
+                .map(|s| s.as_str().to_string())
+                .ok_or(format!("'{v}' is not one of {}", MessageState::choices())),
         )
     });
     let channel = q.get("channel").and_then(|v| {
@@ -148,7 +144,7 @@ async fn list(
     // Sign-in links (invitations, password resets) open an account: only
     // admins may read them, or a dispatcher could take over an admin.
     if caller.role != crate::domain::people::Role::Admin {
-        query = query.filter(message::Column::Kind.ne("password_reset"));
+        query = query.filter(message::Column::Kind.ne(MessageKind::PasswordReset));
     }
     if let Some(after) = page.after {
         query = query.filter(message::Column::Id.gt(after));

@@ -4,10 +4,12 @@ use super::views::zone_of;
 use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
+use crate::domain::job::{TaskKind, TaskStatus, TimelineKind};
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::time::parse_rfc3339;
 use crate::entities::{promise, task};
 use crate::state::AppState;
-use crate::store::promises::{self, kind, outcome};
+use crate::store::promises;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -38,8 +40,7 @@ pub struct PromiseView {
     pub job_id: i64,
     pub visit_id: Option<i64>,
     pub staff_id: Option<i64>,
-    #[schema(value_type = super::docs::PromiseKindName)]
-    pub kind: String,
+    pub kind: PromiseKind,
     /// The promise in the customer's words.
     pub description: String,
     /// Arrival windows: the window's start.
@@ -48,8 +49,7 @@ pub struct PromiseView {
     /// When it falls due (an arrival window's end).
     pub due_at: DateTime<Utc>,
     pub due_at_local: DateTime<FixedOffset>,
-    #[schema(value_type = super::docs::OutcomeName)]
-    pub outcome: String,
+    pub outcome: PromiseOutcome,
     pub decided_at: Option<DateTime<Utc>>,
     /// What decided it (an arrival time, a message's delivery, who recorded it).
     #[schema(value_type = Object)]
@@ -67,7 +67,7 @@ pub struct PromiseView {
 fn view(p: promise::Model, zone: crate::domain::time::Zone) -> PromiseView {
     PromiseView {
         evidence: promises::evidence(&p),
-        at_risk: p.at_risk_at.is_some() && p.outcome == outcome::PENDING,
+        at_risk: p.at_risk_at.is_some() && p.outcome == PromiseOutcome::Pending,
         window_start_local: p.window_start.map(|t| zone.local(t)),
         due_at_local: zone.local(p.due_at),
         id: p.id,
@@ -142,8 +142,7 @@ async fn record(
 ) -> Result<(StatusCode, Json<PromiseView>), ApiError> {
     let mut p = Problems::default();
     let k = match input.kind.as_deref() {
-        Some("callback_by") => Some(kind::CALLBACK_BY),
-        Some("completion_by") => Some(kind::COMPLETION_BY),
+        Some(k) if PromiseKind::parse(k).is_some_and(PromiseKind::by_hand) => PromiseKind::parse(k),
         Some(other) => {
             p.add("kind", format!("'{other}' cannot be recorded by hand (use callback_by or completion_by)"));
             None
@@ -174,7 +173,7 @@ async fn record(
     let zone = zone_of(&customer.timezone);
     let when = crate::messages::compose::clock_time(zone, due);
     let description = description.unwrap_or_else(|| match k {
-        kind::CALLBACK_BY => format!("Call you back by {when}"),
+        PromiseKind::CallbackBy => format!("Call you back by {when}"),
         _ => format!("Finish the work by {}", due.with_timezone(&zone.0).format("%A, %B %-d")),
     });
     let mut nonce = [0u8; 6];
@@ -203,7 +202,7 @@ async fn record(
         crate::store::timeline::Event {
             job_id: job.id,
             visit_id: None,
-            kind: "promise_made",
+            kind: TimelineKind::PromiseMade,
             summary: description,
             data: json!({"kind": k, "due_at": due}),
         },
@@ -242,7 +241,7 @@ async fn kept(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if p.kind != kind::CALLBACK_BY && p.kind != kind::COMPLETION_BY {
+    if p.kind != PromiseKind::CallbackBy && p.kind != PromiseKind::CompletionBy {
         return Err(ApiError::Conflict {
             code: "decided_by_kept",
             message: format!(
@@ -254,7 +253,7 @@ async fn kept(
     }
     let now = state.clock.now();
     let evidence = json!({"recorded_by_staff_id": caller.staff_id, "note": input.note});
-    let result = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
+    let result = if now <= p.due_at { PromiseOutcome::Kept } else { PromiseOutcome::Broken };
     if !promises::decide(&state.db, p.id, result, evidence, None, now).await? {
         return Err(ApiError::Conflict {
             code: "promise_decided",
@@ -273,9 +272,9 @@ async fn kept(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the parameters; `list` reads them
 struct PromiseQuery {
-    #[param(value_type = Option<super::docs::OutcomeName>)]
+    #[param(value_type = Option<crate::domain::promise::PromiseOutcome>)]
     outcome: Option<String>,
-    #[param(value_type = Option<super::docs::PromiseKindName>)]
+    #[param(value_type = Option<crate::domain::promise::PromiseKind>)]
     kind: Option<String>,
     /// `true`: only pending promises flagged at risk.
     at_risk: Option<bool>,
@@ -298,14 +297,14 @@ async fn list(
     // An unknown filter value is a mistake to name, not an empty list.
     let mut p = Problems::default();
     if let Some(o) = q.get("outcome") {
-        if !outcome::ALL.contains(&o.as_str()) {
-            p.add("outcome", format!("'{o}' is not one of {}", outcome::ALL.join(", ")));
+        if PromiseOutcome::parse(o).is_none() {
+            p.add("outcome", format!("'{o}' is not one of {}", PromiseOutcome::choices()));
         }
         query = query.filter(promise::Column::Outcome.eq(o.as_str()));
     }
     if let Some(k) = q.get("kind") {
-        if !kind::ALL.contains(&k.as_str()) {
-            p.add("kind", format!("'{k}' is not one of {}", kind::ALL.join(", ")));
+        if PromiseKind::parse(k).is_none() {
+            p.add("kind", format!("'{k}' is not one of {}", PromiseKind::choices()));
         }
         query = query.filter(promise::Column::Kind.eq(k.as_str()));
     }
@@ -314,8 +313,9 @@ async fn list(
     }
     p.into_result()?;
     if q.get("at_risk").map(String::as_str) == Some("true") {
-        query =
-            query.filter(promise::Column::AtRiskAt.is_not_null()).filter(promise::Column::Outcome.eq(outcome::PENDING));
+        query = query
+            .filter(promise::Column::AtRiskAt.is_not_null())
+            .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending));
     }
     let rows = query.order_by_asc(promise::Column::Id).limit(pg.limit).all(&state.db).await?;
     let ids = rows.iter().map(|r| r.id).collect();
@@ -360,10 +360,8 @@ async fn metrics(
 pub struct TaskView {
     pub id: i64,
     pub job_id: i64,
-    /// `low_rating_follow_up`.
-    pub kind: String,
-    /// `open` or `done`.
-    pub status: String,
+    pub kind: TaskKind,
+    pub status: TaskStatus,
     pub note: String,
     /// How it was closed, told to the customer.
     pub resolution: Option<String>,
@@ -391,8 +389,8 @@ async fn tasks(
     let pg = page(&q)?;
     let mut query = task::Entity::find().filter(task::Column::OrganizationId.eq(caller.organization_id));
     if let Some(s) = q.get("status") {
-        if !matches!(s.as_str(), "open" | "done") {
-            return Err(ApiError::field("status", format!("'{s}' is not one of open, done")));
+        if TaskStatus::parse(s).is_none() {
+            return Err(ApiError::field("status", format!("'{s}' is not one of {}", TaskStatus::choices())));
         }
         query = query.filter(task::Column::Status.eq(s.as_str()));
     }
@@ -435,7 +433,7 @@ pub struct TaskClosed {
     pub id: i64,
     pub job_id: i64,
     /// `done`.
-    pub status: String,
+    pub status: TaskStatus,
 }
 
 /// Closing a follow-up: `{"status": "done", "resolution": "..."}`; the customer is told.
@@ -452,7 +450,7 @@ async fn resolve_task(
     ApiJson(input): ApiJson<TaskInput>,
 ) -> Result<Json<TaskClosed>, ApiError> {
     let mut p = Problems::default();
-    if input.status.as_deref() != Some("done") {
+    if input.status.as_deref().and_then(TaskStatus::parse) != Some(TaskStatus::Done) {
         p.add("status", "set it to done to close the follow-up");
     }
     let resolution = super::required_text(&mut p, "resolution", input.resolution, 2000);

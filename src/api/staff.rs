@@ -34,7 +34,7 @@ pub struct StaffInput {
     #[schema(required = true, nullable = false)]
     pub(crate) name: Option<String>,
     /// Required.
-    #[schema(required = true, nullable = false, value_type = super::docs::RoleName)]
+    #[schema(required = true, nullable = false, value_type = crate::domain::people::Role)]
     pub(crate) role: Option<String>,
     pub(crate) phone: Option<String>,
     /// Required: where their invitation and password resets go.
@@ -199,7 +199,7 @@ async fn schedule(
 #[serde(deny_unknown_fields)]
 struct RoleInput {
     /// Required.
-    #[schema(required = true, nullable = false, value_type = super::docs::RoleName)]
+    #[schema(required = true, nullable = false, value_type = crate::domain::people::Role)]
     role: Option<String>,
 }
 
@@ -267,8 +267,7 @@ pub struct AuditView {
     pub id: i64,
     /// Who did it (none for a failed sign-in by an unknown address).
     pub staff_id: Option<i64>,
-    /// signed_in, sign_in_failed, role_changed, staff_invited, password_reset, export…
-    pub action: String,
+    pub action: crate::domain::people::AuditAction,
     /// What the action touched.
     #[schema(value_type = Object)]
     pub detail: Value,

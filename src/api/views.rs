@@ -13,8 +13,7 @@ use utoipa::ToSchema;
 pub struct StaffView {
     pub id: i64,
     pub name: String,
-    #[schema(value_type = super::docs::RoleName)]
-    pub role: String,
+    pub role: crate::domain::people::Role,
     pub phone: Option<String>,
     pub email: String,
     pub photo_url: Option<String>,
@@ -50,8 +49,7 @@ pub struct CustomerView {
     pub name: String,
     pub phone: Option<String>,
     pub email: Option<String>,
-    #[schema(value_type = Vec<super::docs::ChannelName>)]
-    pub channels: Vec<String>,
+    pub channels: Vec<crate::domain::people::Channel>,
     pub timezone: String,
     pub address: String,
     pub sms_opted_out: bool,
@@ -62,7 +60,7 @@ pub struct CustomerView {
 impl From<customer::Model> for CustomerView {
     fn from(c: customer::Model) -> Self {
         CustomerView {
-            channels: crate::store::customers::channels(&c).into_iter().map(String::from).collect(),
+            channels: crate::store::customers::channels(&c),
             id: c.id,
             name: c.name,
             phone: c.phone,
@@ -83,8 +81,7 @@ pub struct JobView {
     pub customer_id: i64,
     pub title: String,
     pub story: String,
-    #[schema(value_type = super::docs::JobStatusName)]
-    pub status: String,
+    pub status: crate::domain::job::JobStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -109,10 +106,8 @@ impl From<job::Model> for JobView {
 pub struct VisitView {
     pub id: i64,
     pub job_id: i64,
-    #[schema(value_type = super::docs::VisitKindName)]
-    pub kind: String,
-    #[schema(value_type = super::docs::VisitStatusName)]
-    pub status: String,
+    pub kind: crate::domain::visit::VisitKind,
+    pub status: crate::domain::visit::VisitStatus,
     pub staff_ids: Vec<i64>,
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
@@ -175,7 +170,7 @@ impl TimelineView {
         TimelineView {
             at_local: zone.local(e.at),
             id: e.id,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             summary: e.summary,
             visit_id: e.visit_id,
             data: e.data,

@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct VisitInput {
     /// Required.
-    #[schema(required = true, nullable = false, value_type = super::docs::VisitKindName)]
+    #[schema(required = true, nullable = false, value_type = crate::domain::visit::VisitKind)]
     kind: Option<String>,
     /// Required: at least one staff member of the organization.
     #[schema(required = true, nullable = false, min_items = 1)]
@@ -234,7 +234,7 @@ async fn update(
 #[schema(as = StatusChange)]
 struct StatusInput {
     /// Required.
-    #[schema(required = true, nullable = false, value_type = super::docs::VisitStatusName)]
+    #[schema(required = true, nullable = false, value_type = crate::domain::visit::VisitStatus)]
     status: Option<String>,
     /// With `en_route`: minutes until arrival, for the customer's message.
     #[schema(minimum = 0, maximum = 1440)]

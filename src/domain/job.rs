@@ -1,8 +1,10 @@
 //! Job status: where the customer's problem stands.
 
-use super::visit::{str_enum, VisitKind, VisitStatus};
+use super::visit::{VisitKind, VisitStatus};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     New,
     Scheduled,
@@ -18,6 +20,57 @@ str_enum!(JobStatus {
     AwaitingApproval => "awaiting_approval", Approved => "approved",
     InProgress => "in_progress", Completed => "completed", Cancelled => "cancelled",
 });
+
+/// What happened on a job, as its timeline records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    JobCreated,
+    JobEdited,
+    JobStatus,
+    Note,
+    VisitBooked,
+    VisitRescheduled,
+    VisitReassigned,
+    VisitStatus,
+    EstimateDrafted,
+    EstimateSent,
+    EstimateApproved,
+    EstimateDeclined,
+    EstimateQuestion,
+    PromiseMade,
+    Rating,
+    FollowUpResolved,
+    CustomerOptedOut,
+    CustomerOptedIn,
+    CustomerHelp,
+    CustomerReply,
+}
+str_enum!(TimelineKind {
+    JobCreated => "job_created", JobEdited => "job_edited", JobStatus => "job_status", Note => "note",
+    VisitBooked => "visit_booked", VisitRescheduled => "visit_rescheduled", VisitReassigned => "visit_reassigned",
+    VisitStatus => "visit_status", EstimateDrafted => "estimate_drafted", EstimateSent => "estimate_sent",
+    EstimateApproved => "estimate_approved", EstimateDeclined => "estimate_declined",
+    EstimateQuestion => "estimate_question", PromiseMade => "promise_made", Rating => "rating",
+    FollowUpResolved => "follow_up_resolved", CustomerOptedOut => "customer_opted_out",
+    CustomerOptedIn => "customer_opted_in", CustomerHelp => "customer_help", CustomerReply => "customer_reply",
+});
+
+/// Work for the office that a person has to do (call back an unhappy customer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    LowRatingFollowUp,
+}
+str_enum!(TaskKind { LowRatingFollowUp => "low_rating_follow_up" });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    Done,
+}
+str_enum!(TaskStatus { Open => "open", Done => "done" });
 
 impl JobStatus {
     /// Open jobs are the ones customers hear about twice a day.

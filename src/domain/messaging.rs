@@ -3,6 +3,134 @@
 
 use super::time::Zone;
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a message is: one folder of templates each under `templates/messages/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Introduction,
+    StatusUpdate,
+    Reminder,
+    OnMyWay,
+    Reply,
+    DispatcherAlert,
+    PricingBreakdown,
+    RunningLate,
+    ThankYou,
+    FollowUpResolution,
+    PasswordReset,
+    VisitRescheduled,
+    VisitCancelled,
+    VisitReassigned,
+    JobCancelled,
+}
+str_enum!(MessageKind {
+    Introduction => "introduction", StatusUpdate => "status_update", Reminder => "reminder",
+    OnMyWay => "on_my_way", Reply => "reply", DispatcherAlert => "dispatcher_alert",
+    PricingBreakdown => "pricing_breakdown", RunningLate => "running_late", ThankYou => "thank_you",
+    FollowUpResolution => "follow_up_resolution", PasswordReset => "password_reset",
+    VisitRescheduled => "visit_rescheduled", VisitCancelled => "visit_cancelled",
+    VisitReassigned => "visit_reassigned", JobCancelled => "job_cancelled",
+});
+
+/// Where a message is in the outbox. `pending`, `retry` and `held` wait for
+/// the worker; `sending` is claimed under a lease; the rest are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    Pending,
+    Retry,
+    Held,
+    Sending,
+    Sent,
+    Failed,
+    Uncertain,
+    Superseded,
+    Suppressed,
+    /// Not sent because no provider is configured for its channel (the demo).
+    #[serde(rename = "not_sent_no_provider")]
+    NoProvider,
+}
+str_enum!(MessageState {
+    Pending => "pending", Retry => "retry", Held => "held", Sending => "sending", Sent => "sent",
+    Failed => "failed", Uncertain => "uncertain", Superseded => "superseded", Suppressed => "suppressed",
+    NoProvider => "not_sent_no_provider",
+});
+
+/// What a customer's text asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundKind {
+    Reply,
+    Stop,
+    Start,
+    Help,
+}
+str_enum!(InboundKind { Reply => "reply", Stop => "stop", Start => "start", Help => "help" });
+
+impl InboundKind {
+    /// Reads a customer's text: the carrier keywords, or a reply for a person.
+    pub fn classify(body: &str) -> InboundKind {
+        match body.trim().trim_end_matches(['.', '!']).to_ascii_uppercase().as_str() {
+            "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => InboundKind::Stop,
+            "START" | "YES" | "UNSTOP" => InboundKind::Start,
+            "HELP" | "INFO" => InboundKind::Help,
+            _ => InboundKind::Reply,
+        }
+    }
+}
+
+/// Twilio's delivery receipt for an SMS (`MessageStatus`), as it spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderStatus {
+    Accepted,
+    Scheduled,
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Canceled,
+    Read,
+}
+str_enum!(ProviderStatus {
+    Accepted => "accepted", Scheduled => "scheduled", Queued => "queued", Sending => "sending", Sent => "sent",
+    Delivered => "delivered", Undelivered => "undelivered", Failed => "failed", Canceled => "canceled",
+    Read => "read",
+});
+
+impl ProviderStatus {
+    /// How far along a receipt is: receipts arrive out of order, and a
+    /// message only ever moves forward.
+    pub fn rank(self) -> i32 {
+        use ProviderStatus::*;
+        match self {
+            Accepted | Scheduled => 0,
+            Queued => 1,
+            Sending => 2,
+            Sent => 3,
+            Delivered | Undelivered | Failed | Canceled => 4,
+            Read => 5,
+        }
+    }
+
+    /// The message did not reach the phone.
+    pub fn is_undelivered(self) -> bool {
+        matches!(self, ProviderStatus::Undelivered | ProviderStatus::Failed)
+    }
+}
+
+/// How an SMS body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsEncoding {
+    Gsm7,
+    Ucs2,
+}
+str_enum!(SmsEncoding { Gsm7 => "gsm7", Ucs2 => "ucs2" });
 
 /// Parses `HH:MM` local times such as `08:30,16:30` (sorted, no repeats, 1 to 4).
 /// "twice a day": how often the company writes, in words, from its
@@ -146,7 +274,7 @@ impl QuietHours {
 /// How an SMS body is encoded and how many segments it costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segments {
-    pub encoding: &'static str,
+    pub encoding: SmsEncoding,
     pub count: i32,
 }
 
@@ -170,11 +298,11 @@ pub fn sms_segments(body: &str) -> Segments {
     }
     if gsm {
         let count = if septets <= 160 { 1 } else { septets.div_ceil(153) };
-        Segments { encoding: "gsm7", count: count.max(1) as i32 }
+        Segments { encoding: SmsEncoding::Gsm7, count: count.max(1) as i32 }
     } else {
         let units = body.encode_utf16().count();
         let count = if units <= 70 { 1 } else { units.div_ceil(67) };
-        Segments { encoding: "ucs2", count: count.max(1) as i32 }
+        Segments { encoding: SmsEncoding::Ucs2, count: count.max(1) as i32 }
     }
 }
 
@@ -291,7 +419,7 @@ mod tests {
 
     #[test]
     fn sms_segments_follow_gsm7_and_ucs2_rules() {
-        assert_eq!(sms_segments("hello"), Segments { encoding: "gsm7", count: 1 });
+        assert_eq!(sms_segments("hello"), Segments { encoding: SmsEncoding::Gsm7, count: 1 });
         assert_eq!(sms_segments(&"a".repeat(160)).count, 1);
         assert_eq!(sms_segments(&"a".repeat(161)).count, 2);
         assert_eq!(sms_segments(&"a".repeat(306)).count, 2);
@@ -301,9 +429,30 @@ mod tests {
         assert_eq!(sms_segments(&"{".repeat(81)).count, 2);
         // One em dash makes the whole message UCS-2.
         let ucs = format!("{}\u{2014}", "a".repeat(69));
-        assert_eq!(sms_segments(&ucs), Segments { encoding: "ucs2", count: 1 });
+        assert_eq!(sms_segments(&ucs), Segments { encoding: SmsEncoding::Ucs2, count: 1 });
         assert_eq!(sms_segments(&format!("{ucs}a")).count, 2);
-        assert_eq!(sms_segments("Café £5 ÄÖ").encoding, "gsm7");
+        assert_eq!(sms_segments("Café £5 ÄÖ").encoding, SmsEncoding::Gsm7);
+    }
+
+    #[test]
+    fn keywords_are_recognized_alone_and_in_any_case() {
+        for w in ["STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END", "quit"] {
+            assert_eq!(InboundKind::classify(w), InboundKind::Stop, "{w}");
+        }
+        for w in ["START", "yes", "Unstop"] {
+            assert_eq!(InboundKind::classify(w), InboundKind::Start, "{w}");
+        }
+        assert_eq!(InboundKind::classify("help"), InboundKind::Help);
+        assert_eq!(InboundKind::classify("please stop by at 3"), InboundKind::Reply);
+        assert_eq!(InboundKind::classify("Yes, 3pm works"), InboundKind::Reply);
+    }
+
+    #[test]
+    fn receipts_only_move_forward() {
+        use ProviderStatus::*;
+        assert!(Queued.rank() < Sent.rank() && Sent.rank() < Delivered.rank() && Delivered.rank() < Read.rank());
+        assert_eq!(Undelivered.rank(), Delivered.rank());
+        assert!(Failed.is_undelivered() && Undelivered.is_undelivered() && !Delivered.is_undelivered());
     }
 
     #[test]

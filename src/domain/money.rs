@@ -78,7 +78,8 @@ pub fn div_round_half_away(n: i128, d: i128) -> i128 {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum LineKind {
     Labor,
     Material,
@@ -86,7 +87,24 @@ pub enum LineKind {
     Fee,
     Discount,
 }
-super::visit::str_enum!(LineKind { Labor => "labor", Material => "material", Equipment => "equipment", Fee => "fee", Discount => "discount" });
+super::str_enum!(LineKind { Labor => "labor", Material => "material", Equipment => "equipment", Fee => "fee", Discount => "discount" });
+
+/// Where an estimate stands. Editing a sent estimate supersedes it with the
+/// next version; the customer's answer decides the one they were sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EstimateStatus {
+    Draft,
+    Sent,
+    Approved,
+    Declined,
+    ChangesRequested,
+    Superseded,
+}
+super::str_enum!(EstimateStatus {
+    Draft => "draft", Sent => "sent", Approved => "approved", Declined => "declined",
+    ChangesRequested => "changes_requested", Superseded => "superseded",
+});
 
 /// A priced line as the pricing rules see it.
 #[derive(Debug, Clone, PartialEq, Eq)]

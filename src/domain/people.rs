@@ -1,11 +1,10 @@
 //! Staff, customers and how to reach them.
 
-use super::visit::str_enum;
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -22,13 +21,63 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Sms,
     Email,
 }
 str_enum!(Channel { Sms => "sms", Email => "email" });
+
+/// The channels a customer chose, in order; stored comma-separated (`sms,email`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ChannelList(pub Vec<Channel>);
+
+impl ChannelList {
+    /// `None` if any name is not a channel.
+    pub fn parse(s: &str) -> Option<ChannelList> {
+        s.split(',').filter(|c| !c.is_empty()).map(Channel::parse).collect::<Option<Vec<_>>>().map(ChannelList)
+    }
+
+    pub fn contains(&self, c: Channel) -> bool {
+        self.0.contains(&c)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Channel> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl std::fmt::Display for ChannelList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, c) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(c.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// What the audit log records: signing in and out, passwords, roles, exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    SignIn,
+    SignInFailed,
+    SignOut,
+    PasswordResetRequested,
+    PasswordSet,
+    RoleChanged,
+    StaffInvited,
+    DataExport,
+}
+str_enum!(AuditAction {
+    SignIn => "sign_in", SignInFailed => "sign_in_failed", SignOut => "sign_out",
+    PasswordResetRequested => "password_reset_requested", PasswordSet => "password_set",
+    RoleChanged => "role_changed", StaffInvited => "staff_invited", DataExport => "data_export",
+});
 
 /// Parses a phone number to E.164. Numbers without a `+` are read as
 /// belonging to `default_region` (the organization's country).
@@ -88,6 +137,16 @@ pub fn validate_working_hours(hours: &WorkingHours) -> Result<(), String> {
 mod tests {
     use super::*;
     use phonenumber::country::Id::US;
+
+    #[test]
+    fn channel_lists_read_and_write_their_stored_form() {
+        let both = ChannelList(vec![Channel::Sms, Channel::Email]);
+        assert_eq!(both.to_string(), "sms,email");
+        assert_eq!(ChannelList::parse("sms,email"), Some(both));
+        assert_eq!(ChannelList::parse("email"), Some(ChannelList(vec![Channel::Email])));
+        assert_eq!(ChannelList::parse(""), Some(ChannelList::default()));
+        assert_eq!(ChannelList::parse("sms,fax"), None);
+    }
 
     #[test]
     fn phones_become_e164() {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitKind {
     Estimate,
@@ -10,7 +10,7 @@ pub enum VisitKind {
     FollowUp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitStatus {
     Scheduled,
@@ -20,19 +20,6 @@ pub enum VisitStatus {
     Cancelled,
     Missed,
 }
-
-macro_rules! str_enum {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            pub const ALL: &'static [$t] = &[$(<$t>::$v),*];
-            pub fn as_str(&self) -> &'static str { match self { $(<$t>::$v => $s),* } }
-            pub fn parse(s: &str) -> Option<$t> { match s { $($s => Some(<$t>::$v),)* _ => None } }
-            /// The accepted spellings, for error messages.
-            pub fn choices() -> String { [$($s),*].join(", ") }
-        }
-    };
-}
-pub(crate) use str_enum;
 
 str_enum!(VisitKind { Estimate => "estimate", Work => "work", FollowUp => "follow_up" });
 str_enum!(VisitStatus {

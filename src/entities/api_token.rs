@@ -1,3 +1,4 @@
+use crate::domain::people::Role;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     pub organization_id: i64,
     pub staff_id: Option<i64>,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     #[sea_orm(unique)]
     pub token_hash: String,
     pub created_at: DateTimeUtc,

@@ -1,3 +1,4 @@
+use crate::domain::people::AuditAction;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     pub organization_id: Option<i64>,
     pub staff_id: Option<i64>,
     /// sign_in, sign_in_failed, sign_out, password_reset_requested, password_set, role_changed, staff_invited
-    pub action: String,
+    pub action: AuditAction,
     pub detail: String,
     pub ip: Option<String>,
     pub at: DateTimeUtc,

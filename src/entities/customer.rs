@@ -1,3 +1,4 @@
+use crate::domain::people::ChannelList;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub phone: Option<String>,
     pub email: Option<String>,
     /// Comma-separated channel names, e.g. `sms,email`.
-    pub channels: String,
+    pub channels: ChannelList,
     pub timezone: String,
     pub address: String,
     pub sms_opted_out: bool,

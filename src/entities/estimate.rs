@@ -1,3 +1,4 @@
+use crate::domain::money::EstimateStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     /// 1, 2, 3... per job; editing a sent estimate makes the next one.
     pub version: i32,
     /// draft, sent, approved, declined, changes_requested, superseded
-    pub status: String,
+    pub status: EstimateStatus,
     pub currency: String,
     /// JSON: `[{"name": "Sales tax", "rate_bp": 825, "amount_minor": 3032}]`
     pub taxes: String,

@@ -1,3 +1,4 @@
+use crate::domain::money::LineKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     pub estimate_id: i64,
     pub organization_id: i64,
     pub position: i32,
-    pub kind: String,
+    pub kind: LineKind,
     pub description: String,
     /// The decimal as given, normalized (`2.5`).
     pub quantity: String,

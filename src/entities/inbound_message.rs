@@ -1,3 +1,4 @@
+use crate::domain::messaging::InboundKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -14,7 +15,7 @@ pub struct Model {
     pub to_number: String,
     pub body: String,
     /// `reply`, `stop`, `start` or `help`.
-    pub kind: String,
+    pub kind: InboundKind,
     pub received_at: DateTimeUtc,
 }
 

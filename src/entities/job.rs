@@ -1,3 +1,4 @@
+use crate::domain::job::JobStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub customer_id: i64,
     pub title: String,
     pub story: String,
-    pub status: String,
+    pub status: JobStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// The last status-update slot the planner has handled for this job.

@@ -1,3 +1,5 @@
+use crate::domain::messaging::{MessageKind, MessageState, ProviderStatus, SmsEncoding};
+use crate::domain::people::Channel;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -9,17 +11,17 @@ pub struct Model {
     pub job_id: Option<i64>,
     pub visit_id: Option<i64>,
     pub customer_id: Option<i64>,
-    pub kind: String,
-    pub channel: String,
+    pub kind: MessageKind,
+    pub channel: Channel,
     pub recipient: String,
     pub subject: Option<String>,
     pub body_text: String,
     pub body_html: Option<String>,
     pub segments: Option<i32>,
-    pub encoding: Option<String>,
+    pub encoding: Option<SmsEncoding>,
     #[sea_orm(unique)]
     pub dedupe_key: String,
-    pub state: String,
+    pub state: MessageState,
     pub due_at: DateTimeUtc,
     pub next_attempt_at: DateTimeUtc,
     pub expires_at: Option<DateTimeUtc>,
@@ -31,7 +33,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
     /// Twilio's delivery receipt: queued, sent, delivered, undelivered, failed.
-    pub provider_status: Option<String>,
+    pub provider_status: Option<ProviderStatus>,
     pub provider_error_code: Option<i32>,
     pub provider_status_at: Option<DateTimeUtc>,
     /// A direct reply to a customer who just wrote to us may go out in quiet hours until then.

@@ -1,3 +1,4 @@
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -11,14 +12,14 @@ pub struct Model {
     /// Who the promise depends on (the crew lead of a visit), for KPIs.
     pub staff_id: Option<i64>,
     /// arrival_window, status_update, estimate_by, callback_by, completion_by
-    pub kind: String,
+    pub kind: PromiseKind,
     /// Unique: the same promise is never recorded twice.
     pub key: String,
     pub description: String,
     pub window_start: Option<DateTimeUtc>,
     pub due_at: DateTimeUtc,
     /// pending, kept, broken, renegotiated, cancelled
-    pub outcome: String,
+    pub outcome: PromiseOutcome,
     pub decided_at: Option<DateTimeUtc>,
     /// JSON: what decided it (the status change, the message).
     pub evidence: String,

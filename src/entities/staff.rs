@@ -1,3 +1,4 @@
+use crate::domain::people::Role;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -7,7 +8,7 @@ pub struct Model {
     pub id: i64,
     pub organization_id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub phone: Option<String>,
     pub email: String,
     pub photo_url: Option<String>,

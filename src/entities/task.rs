@@ -1,3 +1,4 @@
+use crate::domain::job::{TaskKind, TaskStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,9 +9,9 @@ pub struct Model {
     pub organization_id: i64,
     pub job_id: i64,
     /// `low_rating_follow_up`
-    pub kind: String,
+    pub kind: TaskKind,
     /// open, done
-    pub status: String,
+    pub status: TaskStatus,
     pub note: String,
     pub resolution: Option<String>,
     pub created_at: DateTimeUtc,

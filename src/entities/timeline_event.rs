@@ -1,3 +1,4 @@
+use crate::domain::job::TimelineKind;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     pub organization_id: i64,
     pub job_id: i64,
     pub visit_id: Option<i64>,
-    pub kind: String,
+    pub kind: TimelineKind,
     pub summary: String,
     /// JSON details of the event.
     pub data: String,

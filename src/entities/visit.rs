@@ -1,3 +1,4 @@
+use crate::domain::visit::{VisitKind, VisitStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -7,8 +8,8 @@ pub struct Model {
     pub id: i64,
     pub organization_id: i64,
     pub job_id: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: VisitKind,
+    pub status: VisitStatus,
     pub window_start: DateTimeUtc,
     pub window_end: DateTimeUtc,
     pub duration_minutes: i32,

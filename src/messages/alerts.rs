@@ -1,7 +1,8 @@
 //! Telling the office: alerts to dispatchers (falling back to admins) by email.
 
-use super::outbox::state;
 use super::NotifyCtx;
+use crate::domain::messaging::{MessageKind, MessageState};
+use crate::domain::people::{Channel, Role};
 use crate::entities::{customer, job, message, organization, staff};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use serde_json::json;
 /// Who hears about things that need a person: the dispatchers, or the
 /// admins when there are none.
 pub async fn on_duty<C: ConnectionTrait>(db: &C, org_id: i64) -> Result<Vec<staff::Model>, Error> {
-    for role in ["dispatcher", "admin"] {
+    for role in [Role::Dispatcher, Role::Admin] {
         let people = staff::Entity::find()
             .filter(staff::Column::OrganizationId.eq(org_id))
             .filter(staff::Column::Role.eq(role))
@@ -58,7 +59,7 @@ pub async fn alert_managers<C: ConnectionTrait>(
 ) -> Result<u64, Error> {
     let people = staff::Entity::find()
         .filter(staff::Column::OrganizationId.eq(org.id))
-        .filter(staff::Column::Role.eq("admin"))
+        .filter(staff::Column::Role.eq(Role::Admin))
         .order_by_asc(staff::Column::Id)
         .all(db)
         .await?;
@@ -87,20 +88,21 @@ async fn alert<C: ConnectionTrait>(
             "job": {"id": job.id, "title": job.title},
             "alert": {"title": title, "text": text},
         });
-        let email = n.templates.email("dispatcher_alert", &ctx).map_err(|e| Error::Internal(e.to_string()))?;
+        let email =
+            n.templates.email(MessageKind::DispatcherAlert, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
         rows.push(message::ActiveModel {
             organization_id: Set(org.id),
             job_id: Set(Some(job.id)),
             visit_id: Set(None),
             customer_id: Set(None),
-            kind: Set("dispatcher_alert".into()),
-            channel: Set("email".into()),
+            kind: Set(MessageKind::DispatcherAlert),
+            channel: Set(Channel::Email),
             recipient: Set(person.email.clone()),
             subject: Set(Some(email.subject)),
             body_text: Set(email.text),
             body_html: Set(Some(email.html)),
             dedupe_key: Set(format!("dispatcher_alert:{key}:{}", person.id)),
-            state: Set(state::PENDING.into()),
+            state: Set(MessageState::Pending),
             due_at: Set(now),
             next_attempt_at: Set(now),
             attempts: Set(0),

@@ -6,6 +6,7 @@
 
 use super::compose::{self, Parties};
 use super::NotifyCtx;
+use crate::domain::messaging::MessageKind;
 use crate::domain::time::Zone;
 use crate::entities::{customer, job, organization, staff, visit};
 use crate::error::Error;
@@ -35,7 +36,7 @@ async fn send<C: ConnectionTrait>(
     org: &organization::Model,
     job: &job::Model,
     customer: &customer::Model,
-    kind: &'static str,
+    kind: MessageKind,
     key: String,
     visit_id: Option<i64>,
     expires_at: Option<DateTime<Utc>>,
@@ -81,7 +82,20 @@ pub async fn visit_rescheduled<C: ConnectionTrait>(
     extra.insert("removed".into(), names(crew.removed));
     let key =
         format!("visit_rescheduled:{}:{}:{}", after.id, after.window_start.timestamp(), after.window_end.timestamp());
-    send(db, n, org, job, &customer, "visit_rescheduled", key, Some(after.id), Some(after.window_end), extra, now).await
+    send(
+        db,
+        n,
+        org,
+        job,
+        &customer,
+        MessageKind::VisitRescheduled,
+        key,
+        Some(after.id),
+        Some(after.window_end),
+        extra,
+        now,
+    )
+    .await
 }
 
 /// "We've cancelled your visit", and what happens next: the next visit
@@ -113,7 +127,7 @@ pub async fn visit_cancelled<C: ConnectionTrait>(
         org,
         job,
         &customer,
-        "visit_cancelled",
+        MessageKind::VisitCancelled,
         format!("visit_cancelled:{}", v.id),
         Some(v.id),
         None,
@@ -146,7 +160,8 @@ pub async fn visit_reassigned<C: ConnectionTrait>(
     extra.insert("removed".into(), names(crew.removed));
     let ids: Vec<String> = crew.now.iter().map(|s| s.id.to_string()).collect();
     let key = format!("visit_reassigned:{}:{}", v.id, ids.join("-"));
-    send(db, n, org, job, &customer, "visit_reassigned", key, Some(v.id), Some(v.window_end), extra, now).await
+    send(db, n, org, job, &customer, MessageKind::VisitReassigned, key, Some(v.id), Some(v.window_end), extra, now)
+        .await
 }
 
 /// "We've cancelled the job", naming the visits that are cancelled with it.
@@ -169,5 +184,18 @@ pub async fn job_cancelled<C: ConnectionTrait>(
             .map(|v| compose::window_phrase(zone, v.window_start, v.window_end))
             .collect::<Vec<_>>()),
     );
-    send(db, n, org, job, &customer, "job_cancelled", format!("job_cancelled:{}", job.id), None, None, extra, now).await
+    send(
+        db,
+        n,
+        org,
+        job,
+        &customer,
+        MessageKind::JobCancelled,
+        format!("job_cancelled:{}", job.id),
+        None,
+        None,
+        extra,
+        now,
+    )
+    .await
 }

@@ -2,7 +2,8 @@
 //! per channel the customer can be reached on.
 
 use super::templates::{TemplateError, Templates};
-use crate::domain::messaging::sms_segments;
+use crate::domain::job::JobStatus;
+use crate::domain::messaging::{sms_segments, MessageKind, SmsEncoding};
 use crate::domain::people::Channel;
 use crate::domain::time::Zone;
 use crate::entities::{customer, job, organization, staff, visit};
@@ -12,7 +13,7 @@ use serde_json::{json, Map, Value};
 /// One message ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct Draft {
-    pub kind: &'static str,
+    pub kind: MessageKind,
     pub job_id: i64,
     pub visit_id: Option<i64>,
     pub customer_id: i64,
@@ -21,7 +22,7 @@ pub struct Draft {
     pub subject: Option<String>,
     pub body_text: String,
     pub body_html: Option<String>,
-    pub segments: Option<(i32, &'static str)>,
+    pub segments: Option<(i32, SmsEncoding)>,
     pub dedupe_key: String,
     pub due_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -40,9 +41,9 @@ pub struct Parties<'a> {
 /// opted out, or a provider told us it is dead), if so.
 pub fn addresses(c: &customer::Model) -> Vec<(Channel, String, Option<String>)> {
     let mut out = Vec::new();
-    for ch in crate::store::customers::channels(c) {
-        match Channel::parse(ch) {
-            Some(Channel::Sms) => {
+    for ch in c.channels.iter() {
+        match ch {
+            Channel::Sms => {
                 if let Some(p) = &c.phone {
                     let blocked = if c.sms_opted_out {
                         Some("the customer opted out of texts (STOP)".to_string())
@@ -52,7 +53,7 @@ pub fn addresses(c: &customer::Model) -> Vec<(Channel, String, Option<String>)> 
                     out.push((Channel::Sms, p.clone(), blocked));
                 }
             }
-            Some(Channel::Email) => {
+            Channel::Email => {
                 if let Some(e) = &c.email {
                     let blocked = if c.email_opted_out {
                         Some("the customer opted out of email".to_string())
@@ -62,7 +63,6 @@ pub fn addresses(c: &customer::Model) -> Vec<(Channel, String, Option<String>)> 
                     out.push((Channel::Email, e.clone(), blocked));
                 }
             }
-            None => {}
         }
     }
     out
@@ -78,17 +78,16 @@ pub fn first_name(name: &str) -> &str {
     name.split_whitespace().next().unwrap_or(name)
 }
 
-pub fn status_label(status: &str) -> String {
+pub fn status_label(status: &JobStatus) -> &'static str {
     match status {
-        "new" => "just opened".into(),
-        "scheduled" => "scheduled".into(),
-        "estimating" => "being estimated".into(),
-        "awaiting_approval" => "waiting for your approval of the estimate".into(),
-        "approved" => "approved, waiting for the work to start".into(),
-        "in_progress" => "work in progress".into(),
-        "completed" => "completed".into(),
-        "cancelled" => "cancelled".into(),
-        other => other.replace('_', " "),
+        JobStatus::New => "just opened",
+        JobStatus::Scheduled => "scheduled",
+        JobStatus::Estimating => "being estimated",
+        JobStatus::AwaitingApproval => "waiting for your approval of the estimate",
+        JobStatus::Approved => "approved, waiting for the work to start",
+        JobStatus::InProgress => "work in progress",
+        JobStatus::Completed => "completed",
+        JobStatus::Cancelled => "cancelled",
     }
 }
 
@@ -137,7 +136,7 @@ pub fn staff_ctx(s: &staff::Model) -> Value {
         "name": s.name,
         "first_name": first_name(&s.name),
         "role": s.role,
-        "role_label": s.role.replace('_', " "),
+        "role_label": s.role.as_str().replace('_', " "),
         "bio": s.bio,
         "photo_url": s.photo_url.clone().unwrap_or_default(),
     })
@@ -147,7 +146,7 @@ pub fn visit_ctx(v: &visit::Model, zone: Zone) -> Value {
     let s = v.window_start.with_timezone(&zone.0);
     json!({
         "kind": v.kind,
-        "kind_label": format!("{} visit", v.kind.replace('_', "-")),
+        "kind_label": format!("{} visit", v.kind.as_str().replace('_', "-")),
         "window": window_phrase(zone, v.window_start, v.window_end),
         "date": s.format("%A, %B %-d").to_string(),
         "start_time": clock_time(zone, v.window_start),
@@ -184,7 +183,7 @@ pub fn base_ctx(p: &Parties<'_>, link: &str) -> Map<String, Value> {
 
 /// What a message is and when it matters.
 pub struct Plan<'a> {
-    pub kind: &'static str,
+    pub kind: MessageKind,
     /// Identifies the event; `:<channel>` is appended per message.
     pub key: String,
     pub visit_id: Option<i64>,
@@ -265,6 +264,6 @@ mod tests {
         assert_eq!(duration_label(60), "about 1 hour");
         assert_eq!(duration_label(240), "about 4 hours");
         assert_eq!(duration_label(90), "about 1.5 hours");
-        assert_eq!(status_label("awaiting_approval"), "waiting for your approval of the estimate");
+        assert_eq!(status_label(&JobStatus::AwaitingApproval), "waiting for your approval of the estimate");
     }
 }

@@ -5,6 +5,9 @@
 use super::compose::{self, Parties, Plan};
 use super::outbox;
 use super::NotifyCtx;
+use crate::domain::job::JobStatus;
+use crate::domain::messaging::MessageKind;
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::{customer, job, organization, staff, visit};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -49,7 +52,7 @@ pub async fn introductions<C: ConnectionTrait>(
         ctx.insert("others".into(), others(crew, person.id));
         ctx.insert("visit".into(), compose::visit_ctx(v, zone));
         let plan = Plan {
-            kind: "introduction",
+            kind: MessageKind::Introduction,
             key: format!("introduction:{}:{}", v.id, person.id),
             visit_id: Some(v.id),
             due_at: now,
@@ -87,7 +90,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
     ctx.insert("eta".into(), json!(compose::clock_time(zone, eta)));
     ctx.insert("eta_minutes".into(), json!((eta - now).num_minutes().max(0)));
     let plan = Plan {
-        kind: "on_my_way",
+        kind: MessageKind::OnMyWay,
         key: format!("on_my_way:{}:{}", v.id, now.timestamp()),
         visit_id: Some(v.id),
         due_at: now,
@@ -124,7 +127,7 @@ pub async fn reply<C: ConnectionTrait>(
     let mut key_bytes = [0u8; 8];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key_bytes);
     let plan = Plan {
-        kind: "reply",
+        kind: MessageKind::Reply,
         key: format!("reply:{}:{}", job.id, hex::encode(key_bytes)),
         visit_id: None,
         due_at: now,
@@ -169,7 +172,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     previous: Option<&crate::store::estimates::Full>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    use crate::domain::money::{diff, Currency};
+    use crate::domain::money::{diff, Currency, LineKind};
     let e = &est.estimate;
     let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
     let parties = Parties { org, customer, job };
@@ -182,12 +185,12 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
             json!({
                 "description": l.description, "kind": l.kind, "quantity": l.quantity, "unit": l.unit,
                 "unit_price": c.format(l.unit_price_minor), "total": c.format(l.total_minor),
-                "is_discount": l.kind == "discount",
+                "is_discount": l.kind == LineKind::Discount,
             })
         })
         .collect();
     let mut largest: Vec<&crate::entities::estimate_line::Model> =
-        est.lines.iter().filter(|l| l.kind != "discount").collect();
+        est.lines.iter().filter(|l| l.kind != LineKind::Discount).collect();
     largest.sort_by_key(|l| std::cmp::Reverse(l.total_minor));
     let top: Vec<Value> = largest
         .iter()
@@ -236,7 +239,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     });
     ctx.insert("changes".into(), changes.unwrap_or(Value::Null));
     let plan = Plan {
-        kind: "pricing_breakdown",
+        kind: MessageKind::PricingBreakdown,
         key: format!("pricing_breakdown:{}", e.id),
         visit_id: None,
         due_at: now,
@@ -256,7 +259,7 @@ pub async fn simple<C: ConnectionTrait>(
     org: &organization::Model,
     job: &job::Model,
     customer: &customer::Model,
-    kind: &'static str,
+    kind: MessageKind,
     key: String,
     extra: serde_json::Map<String, Value>,
     now: DateTime<Utc>,
@@ -272,7 +275,7 @@ pub async fn about<C: ConnectionTrait>(
     db: &C,
     n: &NotifyCtx,
     parties: Parties<'_>,
-    kind: &'static str,
+    kind: MessageKind,
     key: String,
     (visit_id, expires_at): (Option<i64>, Option<DateTime<Utc>>),
     extra: serde_json::Map<String, Value>,
@@ -296,11 +299,19 @@ pub async fn on_job_completed<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     use crate::store::promises;
-    for p in promises::pending_of_kind(db, job.id, promises::kind::COMPLETION_BY).await? {
-        promises::decide(db, p.id, promises::outcome::KEPT, json!({"job_status": "completed", "at": now}), None, now)
-            .await?;
+    for p in promises::pending_of_kind(db, job.id, PromiseKind::CompletionBy).await? {
+        promises::decide(
+            db,
+            p.id,
+            PromiseOutcome::Kept,
+            json!({"job_status": JobStatus::Completed, "at": now}),
+            None,
+            now,
+        )
+        .await?;
     }
     let customer = customer_of(db, job).await?;
-    simple(db, n, org, job, &customer, "thank_you", format!("thank_you:{}", job.id), Default::default(), now).await?;
+    simple(db, n, org, job, &customer, MessageKind::ThankYou, format!("thank_you:{}", job.id), Default::default(), now)
+        .await?;
     Ok(())
 }

@@ -2,28 +2,12 @@
 //! with ON CONFLICT DO NOTHING, so planning twice never sends twice.
 
 use super::compose::Draft;
+use crate::domain::messaging::MessageState;
 use crate::entities::{customer_link, message};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
-
-/// Message states. `pending`, `retry` and `held` wait for the worker;
-/// `sending` is claimed under a lease; the rest are final.
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const RETRY: &str = "retry";
-    pub const HELD: &str = "held";
-    pub const SENDING: &str = "sending";
-    pub const SENT: &str = "sent";
-    pub const FAILED: &str = "failed";
-    pub const UNCERTAIN: &str = "uncertain";
-    pub const SUPERSEDED: &str = "superseded";
-    pub const SUPPRESSED: &str = "suppressed";
-    pub const NO_PROVIDER: &str = "not_sent_no_provider";
-    pub const ALL: &[&str] =
-        &[PENDING, RETRY, HELD, SENDING, SENT, FAILED, UNCERTAIN, SUPERSEDED, SUPPRESSED, NO_PROVIDER];
-}
 
 /// A new private link for a customer: the token goes in the message, only
 /// its hash is stored.
@@ -41,24 +25,24 @@ pub fn new_link(public_url: &str) -> Link {
 
 fn row(org_id: i64, d: Draft, now: DateTime<Utc>) -> message::ActiveModel {
     let (state, last_error) = match d.blocked {
-        Some(why) => (state::SUPPRESSED, Some(why)),
-        None => (state::PENDING, None),
+        Some(why) => (MessageState::Suppressed, Some(why)),
+        None => (MessageState::Pending, None),
     };
     message::ActiveModel {
         organization_id: Set(org_id),
         job_id: Set(Some(d.job_id)),
         visit_id: Set(d.visit_id),
         customer_id: Set(Some(d.customer_id)),
-        kind: Set(d.kind.to_string()),
-        channel: Set(d.channel.as_str().to_string()),
+        kind: Set(d.kind),
+        channel: Set(d.channel),
         recipient: Set(d.recipient),
         subject: Set(d.subject),
         body_text: Set(d.body_text),
         body_html: Set(d.body_html),
         segments: Set(d.segments.map(|s| s.0)),
-        encoding: Set(d.segments.map(|s| s.1.to_string())),
+        encoding: Set(d.segments.map(|s| s.1)),
         dedupe_key: Set(d.dedupe_key),
-        state: Set(state.to_string()),
+        state: Set(state),
         due_at: Set(d.due_at),
         next_attempt_at: Set(d.due_at),
         expires_at: Set(d.expires_at),

@@ -4,6 +4,7 @@
 //! (or `./templates` when present) overrides them file by file, so a company
 //! can change the wording without touching Rust.
 
+use crate::domain::messaging::MessageKind;
 use minijinja::Environment;
 use serde::Serialize;
 use std::path::Path;
@@ -92,11 +93,11 @@ impl Templates {
     }
 
     /// The SMS body: plain text, whitespace tidied (blank lines collapsed).
-    pub fn sms(&self, kind: &str, ctx: &impl Serialize) -> Result<String, TemplateError> {
+    pub fn sms(&self, kind: MessageKind, ctx: &impl Serialize) -> Result<String, TemplateError> {
         Ok(tidy(&self.render(&format!("{kind}/sms.txt"), ctx)?))
     }
 
-    pub fn email(&self, kind: &str, ctx: &impl Serialize) -> Result<Email, TemplateError> {
+    pub fn email(&self, kind: MessageKind, ctx: &impl Serialize) -> Result<Email, TemplateError> {
         Ok(Email {
             subject: self.render(&format!("{kind}/subject.txt"), ctx)?.lines().next().unwrap_or("").trim().to_string(),
             text: tidy(&self.render(&format!("{kind}/email.txt"), ctx)?),
@@ -146,7 +147,13 @@ mod tests {
         .unwrap();
         let t = Templates::load(Some(&dir)).unwrap();
         let ctx = serde_json::json!({"customer": {"first_name": "Nadia"}, "link": "https://k.example/c/x"});
-        assert_eq!(t.sms("reminder", &ctx).unwrap(), "See you tomorrow, Nadia. https://k.example/c/x");
+        assert_eq!(t.sms(MessageKind::Reminder, &ctx).unwrap(), "See you tomorrow, Nadia. https://k.example/c/x");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn every_message_kind_has_its_templates_and_no_folder_is_left_over() {
+        let kinds: Vec<&str> = MessageKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(kinds, KINDS);
     }
 }

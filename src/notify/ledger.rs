@@ -3,12 +3,14 @@
 //! tick so a window at risk reaches the office before the customer notices.
 
 use crate::db::Db;
+use crate::domain::messaging::{MessageKind, MessageState};
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::visit::VisitStatus;
 use crate::entities::{message, promise, visit};
 use crate::error::Error;
 use crate::messages::compose::{self};
 use crate::messages::NotifyCtx;
-use crate::store::promises::{self, kind, outcome};
+use crate::store::promises;
 use crate::usecases::ledger::{customer_zone, running_late};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
@@ -31,8 +33,8 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
     report.updates_decided += decide_updates(db, now).await?;
     // Update slots are decided in batches above; the rest one by one.
     let pending = promise::Entity::find()
-        .filter(promise::Column::Outcome.eq(outcome::PENDING))
-        .filter(promise::Column::Kind.ne(kind::STATUS_UPDATE))
+        .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending))
+        .filter(promise::Column::Kind.ne(PromiseKind::StatusUpdate))
         .filter(promise::Column::DueAt.lte(now + Duration::hours(24)))
         .order_by_asc(promise::Column::DueAt)
         .order_by_asc(promise::Column::Id)
@@ -40,18 +42,17 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
         .await?;
     for p in pending {
         let txn = db.begin().await?;
-        match p.kind.as_str() {
-            kind::ARRIVAL_WINDOW => {
+        match p.kind {
+            PromiseKind::ArrivalWindow => {
                 let Some(v) = p.visit_id else { continue };
                 let Some(v) = visit::Entity::find_by_id(v).one(&txn).await? else { continue };
                 let org = crate::store::orgs::get(&txn, p.organization_id).await?;
-                let status =
-                    crate::error::stored(VisitStatus::parse(&v.status), format_args!("visit {}", v.id), &v.status)?;
+                let status = v.status;
                 if now > p.due_at && status != VisitStatus::Arrived && !status.is_final() {
                     if promises::decide(
                         &txn,
                         p.id,
-                        outcome::BROKEN,
+                        PromiseOutcome::Broken,
                         json!({"reason": "no arrival by the end of the window", "visit_status": v.status}),
                         None,
                         p.due_at,
@@ -97,7 +98,7 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
                     && promises::decide(
                         &txn,
                         p.id,
-                        outcome::BROKEN,
+                        PromiseOutcome::Broken,
                         json!({"reason": "the deadline passed"}),
                         None,
                         p.due_at,
@@ -119,14 +120,13 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
 /// ended otherwise, undecided while one is still on its way. Decided in
 /// batches: one query for the batch's messages, one transaction.
 async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
-    use crate::messages::outbox::state;
     use std::collections::HashMap;
     let mut decided = 0;
     let mut after = 0i64;
     loop {
         let batch = promise::Entity::find()
-            .filter(promise::Column::Outcome.eq(outcome::PENDING))
-            .filter(promise::Column::Kind.eq(kind::STATUS_UPDATE))
+            .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending))
+            .filter(promise::Column::Kind.eq(PromiseKind::StatusUpdate))
             .filter(promise::Column::DueAt.lte(now))
             .filter(promise::Column::Id.gt(after))
             .order_by_asc(promise::Column::Id)
@@ -137,7 +137,7 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
         after = last.id;
         let mut by_slot: HashMap<(i64, i64), Vec<message::Model>> = HashMap::new();
         for m in message::Entity::find()
-            .filter(message::Column::Kind.eq("status_update"))
+            .filter(message::Column::Kind.eq(MessageKind::StatusUpdate))
             .filter(message::Column::JobId.is_in(batch.iter().map(|p| p.job_id)))
             .filter(message::Column::DueAt.gte(batch.iter().map(|p| p.due_at).min().unwrap_or(now)))
             .filter(message::Column::DueAt.lte(now))
@@ -151,27 +151,31 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
         let txn = db.begin().await?;
         for p in &batch {
             let msgs = by_slot.get(&(p.job_id, p.due_at.timestamp())).map(Vec::as_slice).unwrap_or(&[]);
-            let result = if let Some(m) =
-                msgs.iter().find(|m| matches!(m.state.as_str(), state::SENT | state::HELD | state::UNCERTAIN))
+            let result = if let Some(m) = msgs
+                .iter()
+                .find(|m| matches!(m.state, MessageState::Sent | MessageState::Held | MessageState::Uncertain))
             {
                 Some((
-                    outcome::KEPT,
+                    PromiseOutcome::Kept,
                     json!({"message_id": m.id, "state": m.state, "channel": m.channel}),
                     m.sent_at.unwrap_or(now),
                 ))
-            } else if msgs.iter().any(|m| matches!(m.state.as_str(), state::PENDING | state::RETRY | state::SENDING)) {
+            } else if msgs
+                .iter()
+                .any(|m| matches!(m.state, MessageState::Pending | MessageState::Retry | MessageState::Sending))
+            {
                 None
-            } else if !msgs.is_empty() && msgs.iter().all(|m| m.state == state::NO_PROVIDER) {
+            } else if !msgs.is_empty() && msgs.iter().all(|m| m.state == MessageState::NoProvider) {
                 // Rendered and kept in the outbox, but nothing can send it:
                 // not a promise we broke, and not one we kept.
                 Some((
-                    outcome::NOT_SENT,
+                    PromiseOutcome::NotSent,
                     json!({"reason": "not sent: no SMS or email provider is configured", "messages": msgs.iter().map(|m| m.id).collect::<Vec<_>>()}),
                     now,
                 ))
             } else {
                 let why: Vec<String> = msgs.iter().map(|m| format!("{} {}", m.channel, m.state)).collect();
-                Some((outcome::BROKEN, json!({"reason": "no message went out", "messages": why}), now))
+                Some((PromiseOutcome::Broken, json!({"reason": "no message went out", "messages": why}), now))
             };
             if let Some((o, evidence, at)) = result {
                 if promises::decide(&txn, p.id, o, evidence, None, at).await? {
@@ -188,8 +192,8 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
 /// promise a call within 30 minutes.
 async fn apologize_after_grace(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<u64, Error> {
     let broken = promise::Entity::find()
-        .filter(promise::Column::Kind.eq(kind::ARRIVAL_WINDOW))
-        .filter(promise::Column::Outcome.eq(outcome::BROKEN))
+        .filter(promise::Column::Kind.eq(PromiseKind::ArrivalWindow))
+        .filter(promise::Column::Outcome.eq(PromiseOutcome::Broken))
         .filter(promise::Column::DecidedAt.gte(now - Duration::hours(12)))
         .all(db)
         .await?;
@@ -203,7 +207,7 @@ async fn apologize_after_grace(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Re
         let Some(v) = p.visit_id else { continue };
         let Some(v) = visit::Entity::find_by_id(v).one(db).await? else { continue };
         // Arrived late, or a new window was already set: nothing to add.
-        if v.status != VisitStatus::Scheduled.as_str() && v.status != VisitStatus::EnRoute.as_str() {
+        if v.status != VisitStatus::Scheduled && v.status != VisitStatus::EnRoute {
             continue;
         }
         let successor = promise::Entity::find().filter(promise::Column::Renegotiates.eq(p.id)).one(db).await?;

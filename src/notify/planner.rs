@@ -10,8 +10,9 @@
 
 use super::NotifyCtx;
 use crate::db::Db;
-use crate::domain::job::JobStatus;
-use crate::domain::messaging::{current_slot, parse_times};
+use crate::domain::job::{JobStatus, TimelineKind};
+use crate::domain::messaging::{current_slot, parse_times, MessageKind, MessageState};
+use crate::domain::promise::PromiseKind;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{customer, job, organization, staff, timeline_event, visit, visit_staff};
@@ -42,8 +43,8 @@ fn default_times() -> Vec<NaiveTime> {
     parse_times("08:30,16:30").unwrap_or_default()
 }
 
-fn open_statuses() -> Vec<&'static str> {
-    JobStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect()
+fn open_statuses() -> Vec<JobStatus> {
+    JobStatus::ALL.iter().copied().filter(|s| s.is_open()).collect()
 }
 
 /// Plans everything due at `now`.
@@ -66,8 +67,7 @@ pub fn next_update_at(
     j: &job::Model,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let status = JobStatus::parse(&j.status)?;
-    if !status.is_open() || (customer.sms_opted_out && customer.email_opted_out) {
+    if !j.status.is_open() || (customer.sms_opted_out && customer.email_opted_out) {
         return None;
     }
     let times = parse_times(&org.update_times).unwrap_or_else(|_| default_times());
@@ -165,7 +165,7 @@ async fn plan_batch(
     let mut news: HashMap<i64, Vec<(DateTime<Utc>, Value)>> = HashMap::new();
     for e in timeline_event::Entity::find()
         .filter(timeline_event::Column::JobId.is_in(ids.clone()))
-        .filter(timeline_event::Column::Kind.eq("note"))
+        .filter(timeline_event::Column::Kind.eq(TimelineKind::Note))
         .filter(timeline_event::Column::At.gt(previous))
         .filter(timeline_event::Column::At.lte(slot))
         .order_by_desc(timeline_event::Column::At)
@@ -204,7 +204,7 @@ async fn plan_batch(
         ctx.insert("next_promise".into(), promises.get(&j.id).cloned().unwrap_or(Value::Null));
         ctx.insert("next_update".into(), json!(compose::clock_time(zone, next)));
         let plan = Plan {
-            kind: "status_update",
+            kind: MessageKind::StatusUpdate,
             key: format!("status_update:{}:{}", j.id, slot.timestamp()),
             visit_id: None,
             due_at: slot,
@@ -242,7 +242,7 @@ async fn plan_batch(
                 job_id: *job_id,
                 visit_id: None,
                 staff_id: None,
-                kind: crate::store::promises::kind::STATUS_UPDATE,
+                kind: PromiseKind::StatusUpdate,
                 key: format!("status_update:{job_id}:{}", slot.timestamp()),
                 description: format!("Status update at {}", compose::clock_time(zone, slot)),
                 window_start: None,
@@ -268,14 +268,20 @@ async fn told_since<C: ConnectionTrait>(
     slot: DateTime<Utc>,
 ) -> Result<Vec<(i64, DateTime<Utc>, String)>, Error> {
     use crate::entities::message;
-    const NEWS: &[&str] =
-        &["running_late", "visit_rescheduled", "visit_cancelled", "visit_reassigned", "on_my_way", "job_cancelled"];
+    const NEWS: &[MessageKind] = &[
+        MessageKind::RunningLate,
+        MessageKind::VisitRescheduled,
+        MessageKind::VisitCancelled,
+        MessageKind::VisitReassigned,
+        MessageKind::OnMyWay,
+        MessageKind::JobCancelled,
+    ];
     let messages = message::Entity::find()
         .filter(message::Column::JobId.is_in(job_ids.iter().copied()))
         .filter(message::Column::Kind.is_in(NEWS.iter().copied()))
         .filter(message::Column::CreatedAt.gt(previous))
         .filter(message::Column::CreatedAt.lte(slot))
-        .filter(message::Column::State.ne(outbox::state::SUPPRESSED))
+        .filter(message::Column::State.ne(MessageState::Suppressed))
         .order_by_asc(message::Column::Id)
         .all(db)
         .await?;
@@ -297,16 +303,20 @@ async fn told_since<C: ConnectionTrait>(
         }
         let v = m.visit_id.and_then(|id| visits.get(&id));
         let window = v.map(|v| compose::window_phrase(zone, v.window_start, v.window_end));
-        let kind = v.map(|v| format!("{} visit", v.kind.replace('_', "-"))).unwrap_or_else(|| "visit".into());
-        let text = match (m.kind.as_str(), window) {
-            ("running_late", Some(w)) => format!("We were running late and apologized; your new arrival window is {w}"),
-            ("running_late", None) => "We were running late and apologized; we're calling you about a new time".into(),
-            ("visit_rescheduled", Some(w)) => format!("We moved your {kind} to {w}"),
-            ("visit_cancelled", _) => format!("We cancelled your {kind}"),
-            ("visit_reassigned", _) => format!("A change of crew for your {kind}"),
-            ("on_my_way", _) => "We were on our way and sent you our arrival time".into(),
-            ("job_cancelled", _) => "We cancelled the job".into(),
-            (other, _) => other.replace('_', " "),
+        let kind = v.map(|v| format!("{} visit", v.kind.as_str().replace('_', "-"))).unwrap_or_else(|| "visit".into());
+        let text = match (m.kind, window) {
+            (MessageKind::RunningLate, Some(w)) => {
+                format!("We were running late and apologized; your new arrival window is {w}")
+            }
+            (MessageKind::RunningLate, None) => {
+                "We were running late and apologized; we're calling you about a new time".into()
+            }
+            (MessageKind::VisitRescheduled, Some(w)) => format!("We moved your {kind} to {w}"),
+            (MessageKind::VisitCancelled, _) => format!("We cancelled your {kind}"),
+            (MessageKind::VisitReassigned, _) => format!("A change of crew for your {kind}"),
+            (MessageKind::OnMyWay, _) => "We were on our way and sent you our arrival time".into(),
+            (MessageKind::JobCancelled, _) => "We cancelled the job".into(),
+            (other, _) => other.as_str().replace('_', " "),
         };
         out.push((job_id, m.created_at, text));
     }
@@ -322,7 +332,7 @@ async fn next_promises<C: ConnectionTrait>(
 ) -> Result<HashMap<i64, Value>, Error> {
     let visits = visit::Entity::find()
         .filter(visit::Column::JobId.is_in(job_ids.iter().copied()))
-        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
+        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled, VisitStatus::EnRoute]))
         .filter(visit::Column::WindowEnd.gte(now))
         .order_by_asc(visit::Column::WindowStart)
         .order_by_asc(visit::Column::Id)
@@ -350,7 +360,7 @@ async fn next_promises<C: ConnectionTrait>(
             .collect();
         let who = if names.is_empty() { "We".to_string() } else { names.join(" and ") };
         let verb = if names.len() > 1 { "arrive" } else { "arrives" };
-        let label = format!("{who} {verb} for the {} visit", v.kind.replace('_', "-"));
+        let label = format!("{who} {verb} for the {} visit", v.kind.as_str().replace('_', "-"));
         out.insert(job_id, json!({"label": label, "when": compose::window_phrase(zone, v.window_start, v.window_end)}));
     }
     Ok(out)
@@ -361,7 +371,7 @@ async fn next_promises<C: ConnectionTrait>(
 async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: DateTime<Utc>) -> Result<u64, Error> {
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org.id))
-        .filter(visit::Column::Status.eq(VisitStatus::Scheduled.as_str()))
+        .filter(visit::Column::Status.eq(VisitStatus::Scheduled))
         .filter(visit::Column::WindowStart.gt(now))
         .filter(visit::Column::WindowStart.lte(now + Duration::hours(24)))
         .filter(
@@ -409,7 +419,7 @@ async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: 
         else {
             continue;
         };
-        if !JobStatus::parse(&j.status).is_some_and(|s| s.is_open()) {
+        if !j.status.is_open() {
             continue;
         }
         let crew: Vec<&staff::Model> =
@@ -423,7 +433,7 @@ async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: 
         ctx.insert("others".into(), json!(crew.iter().skip(1).map(|s| s.name.clone()).collect::<Vec<_>>()));
         ctx.insert("visit".into(), compose::visit_ctx(v, zone));
         let plan = Plan {
-            kind: "reminder",
+            kind: MessageKind::Reminder,
             key: format!("reminder:{}:{}", v.id, v.window_start.timestamp()),
             visit_id: Some(v.id),
             due_at: now,

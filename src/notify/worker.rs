@@ -7,11 +7,10 @@
 
 use super::transport::{Flag, Outcome, Transports};
 use crate::db::Db;
-use crate::domain::messaging::{backoff, parse_time, QuietHours};
+use crate::domain::messaging::{backoff, parse_time, MessageState, QuietHours};
 use crate::domain::people::Channel;
 use crate::domain::time::{truncate_to_second, Zone};
 use crate::entities::{customer, message, organization};
-use crate::messages::outbox::state;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
@@ -54,31 +53,55 @@ impl DeliveryReport {
 }
 
 /// Claims up to `limit` due messages for this worker: due ones, expired ones
-/// (to be marked superseded), and ones whose lease ran out.
+/// (to be marked superseded), and ones whose lease ran out. The states are
+/// bound like the other values: `sending`, then the waiting ones
+/// (`pending`, `retry`, `held`).
 pub async fn claim(db: &Db, now: DateTime<Utc>, limit: u64) -> Result<Vec<message::Model>, DbErr> {
+    use MessageState::{Held, Pending, Retry, Sending};
     let backend = db.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
-            "UPDATE messages SET state = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+            "UPDATE messages SET state = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM messages \
-               WHERE (state IN ('pending', 'retry', 'held') AND (next_attempt_at <= $2 OR expires_at <= $2)) \
-                  OR (state = 'sending' AND lease_until < $2) \
-               ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+               WHERE (state IN ($4, $5, $6) AND (next_attempt_at <= $3 OR expires_at <= $3)) \
+                  OR (state = $1 AND lease_until < $3) \
+               ORDER BY next_attempt_at, id LIMIT $7 FOR UPDATE SKIP LOCKED) \
              RETURNING *"
         }
         _ => {
-            "UPDATE messages SET state = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ? \
+            "UPDATE messages SET state = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? \
              WHERE id IN (SELECT id FROM messages \
-               WHERE (state IN ('pending', 'retry', 'held') AND (next_attempt_at <= ? OR expires_at <= ?)) \
-                  OR (state = 'sending' AND lease_until < ?) \
+               WHERE (state IN (?, ?, ?) AND (next_attempt_at <= ? OR expires_at <= ?)) \
+                  OR (state = ? AND lease_until < ?) \
                ORDER BY next_attempt_at, id LIMIT ?) \
              RETURNING *"
         }
     };
     let lease_until = now + LEASE;
+    let limit = limit as i64;
     let values: Vec<sea_orm::Value> = match backend {
-        DatabaseBackend::Postgres => vec![lease_until.into(), now.into(), (limit as i64).into()],
-        _ => vec![lease_until.into(), now.into(), now.into(), now.into(), now.into(), (limit as i64).into()],
+        DatabaseBackend::Postgres => vec![
+            Sending.into(),
+            lease_until.into(),
+            now.into(),
+            Pending.into(),
+            Retry.into(),
+            Held.into(),
+            limit.into(),
+        ],
+        _ => vec![
+            Sending.into(),
+            lease_until.into(),
+            now.into(),
+            Pending.into(),
+            Retry.into(),
+            Held.into(),
+            now.into(),
+            now.into(),
+            Sending.into(),
+            now.into(),
+            limit.into(),
+        ],
     };
     let mut rows =
         message::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
@@ -91,7 +114,7 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, limit: u64) -> Result<Vec<messag
 async fn finish(
     db: &Db,
     m: &message::Model,
-    new_state: &str,
+    new_state: MessageState,
     now: DateTime<Utc>,
     edit: impl FnOnce(sea_orm::UpdateMany<message::Entity>) -> sea_orm::UpdateMany<message::Entity>,
 ) -> Result<(), DbErr> {
@@ -100,7 +123,7 @@ async fn finish(
         .col_expr(message::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(m.id))
-        .filter(message::Column::State.eq(state::SENDING));
+        .filter(message::Column::State.eq(MessageState::Sending));
     edit(q).exec(db).await?;
     Ok(())
 }
@@ -150,10 +173,10 @@ pub async fn deliver_once(
         .collect();
 
     for m in claimed {
-        let channel = Channel::parse(&m.channel).unwrap_or(Channel::Email);
+        let channel = m.channel;
         let cust = m.customer_id.and_then(|id| customers.get(&id));
         if m.expires_at.is_some_and(|e| e <= now) {
-            finish(db, &m, state::SUPERSEDED, now, |q| {
+            finish(db, &m, MessageState::Superseded, now, |q| {
                 q.col_expr(message::Column::LastError, Expr::value("overtaken before it could be sent"))
             })
             .await?;
@@ -166,7 +189,7 @@ pub async fn deliver_once(
                 Channel::Email => c.email_opted_out || c.email_problem.is_some(),
             };
             if blocked {
-                finish(db, &m, state::SUPPRESSED, now, |q| {
+                finish(db, &m, MessageState::Suppressed, now, |q| {
                     q.col_expr(
                         message::Column::LastError,
                         Expr::value("the customer opted out or cannot receive this channel"),
@@ -182,7 +205,7 @@ pub async fn deliver_once(
             (Channel::Sms, Some(t), _) => Sender::Sms(t),
             (Channel::Email, _, Some(s)) => Sender::Email(s),
             _ => {
-                finish(db, &m, state::NO_PROVIDER, now, |q| {
+                finish(db, &m, MessageState::NoProvider, now, |q| {
                     q.col_expr(
                         message::Column::LastError,
                         Expr::value(format!("not sent: no {} provider configured", m.channel)),
@@ -202,7 +225,7 @@ pub async fn deliver_once(
                     let open = quiet.next_allowed(zone, now);
                     if open > now {
                         // Held, not dropped; and holding is not an attempt.
-                        finish(db, &m, state::HELD, now, |q| {
+                        finish(db, &m, MessageState::Held, now, |q| {
                             q.col_expr(message::Column::NextAttemptAt, Expr::value(open))
                                 .col_expr(message::Column::Attempts, Expr::col(message::Column::Attempts).sub(1))
                         })
@@ -224,7 +247,7 @@ pub async fn deliver_once(
         };
         match outcome {
             Outcome::Sent { provider_id } => {
-                finish(db, &m, state::SENT, now, |q| {
+                finish(db, &m, MessageState::Sent, now, |q| {
                     q.col_expr(message::Column::ProviderId, Expr::value(provider_id))
                         .col_expr(message::Column::SentAt, Expr::value(now))
                         .col_expr(message::Column::LastError, Expr::value(Option::<String>::None))
@@ -235,7 +258,7 @@ pub async fn deliver_once(
             Outcome::Transient(why) if m.attempts < MAX_ATTEMPTS => {
                 let retry_at = truncate_to_second(now + backoff(m.attempts, rand::thread_rng().gen::<f64>()));
                 tracing::warn!(message_id = m.id, attempt = m.attempts, %why, "delivery will be retried");
-                finish(db, &m, state::RETRY, now, |q| {
+                finish(db, &m, MessageState::Retry, now, |q| {
                     q.col_expr(message::Column::NextAttemptAt, Expr::value(retry_at))
                         .col_expr(message::Column::LastError, Expr::value(why))
                 })
@@ -243,7 +266,7 @@ pub async fn deliver_once(
                 report.retried += 1;
             }
             Outcome::Transient(why) => {
-                finish(db, &m, state::FAILED, now, |q| {
+                finish(db, &m, MessageState::Failed, now, |q| {
                     q.col_expr(
                         message::Column::LastError,
                         Expr::value(format!("gave up after {} attempts: {why}", m.attempts)),
@@ -257,14 +280,18 @@ pub async fn deliver_once(
                 if let (Some(flag), Some(cid)) = (&flag, m.customer_id) {
                     flag_customer(db, cid, channel, flag).await?;
                 }
-                finish(db, &m, state::FAILED, now, |q| q.col_expr(message::Column::LastError, Expr::value(reason)))
-                    .await?;
+                finish(db, &m, MessageState::Failed, now, |q| {
+                    q.col_expr(message::Column::LastError, Expr::value(reason))
+                })
+                .await?;
                 report.failed += 1;
             }
             Outcome::Uncertain(why) => {
                 tracing::warn!(message_id = m.id, %why, "delivery outcome unknown; not resending");
-                finish(db, &m, state::UNCERTAIN, now, |q| q.col_expr(message::Column::LastError, Expr::value(why)))
-                    .await?;
+                finish(db, &m, MessageState::Uncertain, now, |q| {
+                    q.col_expr(message::Column::LastError, Expr::value(why))
+                })
+                .await?;
                 report.uncertain += 1;
             }
         }

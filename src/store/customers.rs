@@ -1,5 +1,5 @@
 use super::PageRequest;
-use crate::domain::people::Channel;
+use crate::domain::people::{Channel, ChannelList};
 use crate::domain::time::Zone;
 use crate::entities::customer;
 use crate::error::Error;
@@ -27,7 +27,7 @@ pub async fn insert<C: ConnectionTrait>(
         name: Set(new.name),
         phone: Set(new.phone),
         email: Set(new.email),
-        channels: Set(new.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")),
+        channels: Set(ChannelList(new.channels)),
         timezone: Set(new.timezone.name().to_string()),
         address: Set(new.address),
         sms_opted_out: Set(false),
@@ -73,7 +73,7 @@ pub async fn by_ids<C: ConnectionTrait>(
         .collect())
 }
 
-/// The customer's channels as stored (`sms,email`).
-pub fn channels(c: &customer::Model) -> Vec<&str> {
-    c.channels.split(',').filter(|s| !s.is_empty()).collect()
+/// The channels the customer chose, in order.
+pub fn channels(c: &customer::Model) -> Vec<Channel> {
+    c.channels.iter().collect()
 }

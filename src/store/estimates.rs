@@ -3,22 +3,14 @@
 use super::timeline::{self, Event};
 use crate::db::Db;
 use crate::domain::bounds::{self, Unusual};
-use crate::domain::money::{self, Currency, Line, LineKind, PricingError, Quantity};
+use crate::domain::job::TimelineKind;
+use crate::domain::money::{self, Currency, EstimateStatus, Line, LineKind, PricingError, Quantity};
 use crate::entities::{estimate, estimate_line};
 use crate::error::{Error, FieldError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-pub mod status {
-    pub const DRAFT: &str = "draft";
-    pub const SENT: &str = "sent";
-    pub const APPROVED: &str = "approved";
-    pub const DECLINED: &str = "declined";
-    pub const CHANGES_REQUESTED: &str = "changes_requested";
-    pub const SUPERSEDED: &str = "superseded";
-}
 
 /// A tax as given: a name and a rate in basis points (825 = 8.25%).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,7 +110,7 @@ impl Full {
     /// compares them: a changed rate or tax amount is a change to show.
     pub fn priced_lines(&self) -> Vec<money::PricedLine> {
         let lines = self.lines.iter().map(|l| money::PricedLine {
-            kind: l.kind.clone(),
+            kind: l.kind.as_str().into(),
             description: l.description.clone(),
             quantity: l.quantity.clone(),
             unit_price_minor: l.unit_price_minor,
@@ -176,7 +168,7 @@ async fn write_lines<C: ConnectionTrait>(
             estimate_id: Set(estimate_id),
             organization_id: Set(org_id),
             position: Set(i as i32),
-            kind: Set(l.kind.as_str().to_string()),
+            kind: Set(l.kind),
             description: Set(l.description.clone()),
             quantity: Set(l.quantity.to_string()),
             quantity_units: Set(l.quantity.0),
@@ -215,7 +207,7 @@ pub async fn create(
     let txn = db.begin().await?;
     let job = super::jobs::get(&txn, org_id, job_id).await?;
     let prev = latest(&txn, job.id).await?;
-    if let Some(p) = prev.as_ref().filter(|p| p.status == status::DRAFT) {
+    if let Some(p) = prev.as_ref().filter(|p| p.status == EstimateStatus::Draft) {
         return Err(Error::Conflict {
             code: "draft_exists",
             message: format!("estimate {} (version {}) is still a draft; edit it instead", p.id, p.version),
@@ -235,7 +227,7 @@ pub async fn create(
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "estimate_drafted",
+            kind: TimelineKind::EstimateDrafted,
             summary: format!("Estimate version {version} drafted ({})", d.currency.format(totals.total)),
             data: json!({"estimate_id": e.id, "version": version, "total_minor": totals.total}),
         },
@@ -262,7 +254,7 @@ async fn insert_version<C: ConnectionTrait>(
         organization_id: Set(org_id),
         job_id: Set(job_id),
         version: Set(version),
-        status: Set(status::DRAFT.into()),
+        status: Set(EstimateStatus::Draft),
         currency: Set(d.currency.code.into()),
         taxes: Set(taxes_with_amounts(d, totals)),
         notes: Set(d.notes.clone()),
@@ -304,7 +296,7 @@ pub async fn edit(
         return Err(outdated(&current, newest));
     }
     refuse_unusual(&d, &totals, Some(&before))?;
-    if current.status == status::DRAFT {
+    if current.status == EstimateStatus::Draft {
         let mut a: estimate::ActiveModel = current.clone().into();
         a.currency = Set(d.currency.code.into());
         a.taxes = Set(taxes_with_amounts(&d, &totals));
@@ -328,7 +320,7 @@ pub async fn edit(
         Event {
             job_id: current.job_id,
             visit_id: None,
-            kind: "estimate_drafted",
+            kind: TimelineKind::EstimateDrafted,
             summary: format!("Estimate version {version} drafted as a revision of version {}", current.version),
             data: json!({"estimate_id": e.id, "version": version, "revises": current.id}),
         },
@@ -357,8 +349,7 @@ pub fn outdated(e: &estimate::Model, current: Option<i64>) -> Error {
 pub struct LineView {
     /// 1, 2, … in the order written.
     pub position: i32,
-    /// labor, material, equipment, fee or discount.
-    pub kind: String,
+    pub kind: LineKind,
     pub description: String,
     /// A decimal string, such as "2.5".
     pub quantity: String,
@@ -391,8 +382,7 @@ pub struct EstimateView {
     pub job_id: i64,
     /// 1 for the first estimate of a job; each revision of a sent one is the next.
     pub version: i32,
-    /// draft, sent, approved, declined, changes_requested or superseded.
-    pub status: String,
+    pub status: money::EstimateStatus,
     /// ISO 4217.
     pub currency: String,
     /// Whether this is the job's newest version, the one the customer decides on.
@@ -426,7 +416,7 @@ pub fn view(f: &Full, current_id: Option<i64>) -> EstimateView {
         .iter()
         .map(|l| LineView {
             position: l.position,
-            kind: l.kind.clone(),
+            kind: l.kind,
             description: l.description.clone(),
             quantity: l.quantity.clone(),
             unit: l.unit.clone(),
@@ -441,7 +431,7 @@ pub fn view(f: &Full, current_id: Option<i64>) -> EstimateView {
         id: e.id,
         job_id: e.job_id,
         version: e.version,
-        status: e.status.clone(),
+        status: e.status,
         currency: e.currency.clone(),
         is_current: current_id == Some(e.id),
         lines,

@@ -1,7 +1,7 @@
 use super::timeline::{self, Event};
 use super::PageRequest;
 use crate::db::Db;
-use crate::domain::job::JobStatus;
+use crate::domain::job::{JobStatus, TimelineKind};
 use crate::entities::{customer, job};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -27,7 +27,7 @@ pub async fn insert(db: &Db, organization_id: i64, new: NewJob, now: DateTime<Ut
         customer_id: Set(customer.id),
         title: Set(new.title),
         story: Set(new.story),
-        status: Set(JobStatus::New.as_str().to_string()),
+        status: Set(JobStatus::New),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -40,7 +40,7 @@ pub async fn insert(db: &Db, organization_id: i64, new: NewJob, now: DateTime<Ut
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "job_created",
+            kind: TimelineKind::JobCreated,
             summary: format!("Job opened for {}: {}", customer.name, job.title),
             data: json!({"title": job.title}),
         },
@@ -114,11 +114,11 @@ pub async fn set_status<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if job.status == to.as_str() {
+    if job.status == to {
         return Ok(());
     }
     job::Entity::update_many()
-        .col_expr(job::Column::Status, sea_orm::sea_query::Expr::value(to.as_str()))
+        .col_expr(job::Column::Status, sea_orm::sea_query::Expr::value(to))
         .col_expr(job::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(job::Column::Id.eq(job.id))
         .filter(job::Column::OrganizationId.eq(job.organization_id))
@@ -130,9 +130,9 @@ pub async fn set_status<C: ConnectionTrait>(
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "job_status",
+            kind: TimelineKind::JobStatus,
             summary: format!("Job is now {} ({reason})", to.as_str().replace('_', " ")),
-            data: json!({"from": job.status, "to": to.as_str(), "reason": reason}),
+            data: json!({"from": job.status, "to": to, "reason": reason}),
         },
         now,
     )

@@ -1,6 +1,5 @@
 //! Customers' private links: a random token, stored as a hash, scoped to one job.
 
-use crate::domain::job::JobStatus;
 use crate::entities::{customer_link, job};
 use crate::error::Error;
 use chrono::{DateTime, Duration, Utc};
@@ -34,7 +33,7 @@ pub async fn job_for_token<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    let closed = JobStatus::parse(&j.status).is_some_and(|s| !s.is_open());
+    let closed = !j.status.is_open();
     if closed && now - j.updated_at > Duration::days(EXPIRES_AFTER_CLOSE) {
         return Ok(None);
     }

@@ -1,8 +1,8 @@
 //! Promise KPIs over a period, computed from the ledger.
 
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::{estimate, promise, rating, staff, visit};
 use crate::error::Error;
-use crate::store::promises::{kind, outcome};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
@@ -138,16 +138,16 @@ struct Tally {
 impl Tally {
     fn add(&mut self, p: &promise::Model) {
         self.total += 1;
-        if p.outcome == outcome::KEPT && crate::store::promises::evidence(p)["early"] == "you were told" {
+        if p.outcome == PromiseOutcome::Kept && crate::store::promises::evidence(p)["early"] == "you were told" {
             self.early_told += 1;
         }
-        match p.outcome.as_str() {
-            outcome::KEPT => self.kept += 1,
-            outcome::BROKEN => self.broken += 1,
-            outcome::RENEGOTIATED => self.renegotiated += 1,
-            outcome::CANCELLED => self.cancelled += 1,
-            outcome::NOT_SENT => self.not_sent += 1,
-            _ => self.pending += 1,
+        match p.outcome {
+            PromiseOutcome::Kept => self.kept += 1,
+            PromiseOutcome::Broken => self.broken += 1,
+            PromiseOutcome::Renegotiated => self.renegotiated += 1,
+            PromiseOutcome::Cancelled => self.cancelled += 1,
+            PromiseOutcome::NotSent => self.not_sent += 1,
+            PromiseOutcome::Pending => self.pending += 1,
         }
     }
 
@@ -184,7 +184,7 @@ pub async fn promises<C: ConnectionTrait>(
         .all(db)
         .await?;
     let mut overall = Tally::default();
-    let mut by_kind: BTreeMap<&str, Tally> = kind::ALL.iter().map(|k| (*k, Tally::default())).collect();
+    let mut by_kind: BTreeMap<&str, Tally> = PromiseKind::ALL.iter().map(|k| (k.as_str(), Tally::default())).collect();
     let mut by_staff: BTreeMap<i64, Tally> = BTreeMap::new();
     let (mut arrivals, mut on_time, mut early_told) = (0u64, 0u64, 0u64);
     let mut buckets: BTreeMap<&str, u64> = [("0-15", 0), ("15-30", 0), ("30+", 0)].into_iter().collect();
@@ -197,16 +197,16 @@ pub async fn promises<C: ConnectionTrait>(
         if let Some(s) = p.staff_id {
             by_staff.entry(s).or_default().add(p);
         }
-        if p.kind == kind::ARRIVAL_WINDOW
-            && p.outcome != outcome::CANCELLED
-            && p.outcome != outcome::PENDING
-            && p.outcome != outcome::RENEGOTIATED
-            && p.outcome != outcome::NOT_SENT
+        if p.kind == PromiseKind::ArrivalWindow
+            && p.outcome != PromiseOutcome::Cancelled
+            && p.outcome != PromiseOutcome::Pending
+            && p.outcome != PromiseOutcome::Renegotiated
+            && p.outcome != PromiseOutcome::NotSent
         {
             arrivals += 1;
-            if p.outcome == outcome::KEPT && crate::store::promises::evidence(p)["early"] == "you were told" {
+            if p.outcome == PromiseOutcome::Kept && crate::store::promises::evidence(p)["early"] == "you were told" {
                 early_told += 1;
-            } else if p.outcome == outcome::KEPT {
+            } else if p.outcome == PromiseOutcome::Kept {
                 on_time += 1;
             } else if let Some(late) = p.lateness_minutes.filter(|l| *l > 0) {
                 let b = if late <= 15 {
@@ -217,12 +217,12 @@ pub async fn promises<C: ConnectionTrait>(
                     "30+"
                 };
                 *buckets.entry(b).or_default() += 1;
-            } else if p.outcome == outcome::BROKEN {
+            } else if p.outcome == PromiseOutcome::Broken {
                 // Missed and never arrived (or arrived early): the worst bucket.
                 *buckets.entry("30+").or_default() += 1;
             }
         }
-        if p.kind == kind::ESTIMATE_BY {
+        if p.kind == PromiseKind::EstimateBy {
             if let Some(v) = p.visit_id {
                 estimate_visits.insert(v);
             }
@@ -263,7 +263,7 @@ pub async fn promises<C: ConnectionTrait>(
         .filter(rating::Column::CreatedAt.lt(to))
         .all(db)
         .await?;
-    let updates = &by_kind[kind::STATUS_UPDATE];
+    let updates = &by_kind[PromiseKind::StatusUpdate.as_str()];
     Ok(PromiseMetrics {
         from,
         to,

@@ -68,7 +68,7 @@ pub async fn issue_token<C: ConnectionTrait>(
         organization_id: Set(organization_id),
         staff_id: Set(staff_id),
         name: Set(name.to_string()),
-        role: Set(role.as_str().to_string()),
+        role: Set(role),
         token_hash: Set(hash_token(&token)),
         created_at: Set(now),
         ..Default::default()

@@ -1,5 +1,6 @@
 //! The promise ledger: every commitment to a customer, and whether it was kept.
 
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::promise;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -7,32 +8,11 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::Value;
 
-pub mod kind {
-    pub const ARRIVAL_WINDOW: &str = "arrival_window";
-    pub const STATUS_UPDATE: &str = "status_update";
-    pub const ESTIMATE_BY: &str = "estimate_by";
-    pub const CALLBACK_BY: &str = "callback_by";
-    pub const COMPLETION_BY: &str = "completion_by";
-    pub const ALL: &[&str] = &[ARRIVAL_WINDOW, STATUS_UPDATE, ESTIMATE_BY, CALLBACK_BY, COMPLETION_BY];
-}
-
-pub mod outcome {
-    pub const PENDING: &str = "pending";
-    pub const KEPT: &str = "kept";
-    pub const BROKEN: &str = "broken";
-    pub const RENEGOTIATED: &str = "renegotiated";
-    pub const CANCELLED: &str = "cancelled";
-    /// A message promise that could not go out because no provider is
-    /// configured (the demo): neither kept nor broken.
-    pub const NOT_SENT: &str = "not_sent";
-    pub const ALL: &[&str] = &[PENDING, KEPT, BROKEN, RENEGOTIATED, CANCELLED, NOT_SENT];
-}
-
 pub struct NewPromise {
     pub job_id: i64,
     pub visit_id: Option<i64>,
     pub staff_id: Option<i64>,
-    pub kind: &'static str,
+    pub kind: PromiseKind,
     pub key: String,
     pub description: String,
     pub window_start: Option<DateTime<Utc>>,
@@ -60,12 +40,12 @@ pub async fn make_many<C: ConnectionTrait>(
         job_id: Set(p.job_id),
         visit_id: Set(p.visit_id),
         staff_id: Set(p.staff_id),
-        kind: Set(p.kind.into()),
+        kind: Set(p.kind),
         key: Set(p.key),
         description: Set(p.description),
         window_start: Set(p.window_start),
         due_at: Set(p.due_at),
-        outcome: Set(outcome::PENDING.into()),
+        outcome: Set(PromiseOutcome::Pending),
         evidence: Set("{}".into()),
         renegotiates: Set(p.renegotiates),
         created_at: Set(now),
@@ -82,7 +62,7 @@ pub async fn make_many<C: ConnectionTrait>(
 pub async fn decide<C: ConnectionTrait>(
     db: &C,
     id: i64,
-    result: &str,
+    result: PromiseOutcome,
     evidence: Value,
     lateness_minutes: Option<i32>,
     at: DateTime<Utc>,
@@ -93,7 +73,7 @@ pub async fn decide<C: ConnectionTrait>(
         .col_expr(promise::Column::Evidence, Expr::value(evidence.to_string()))
         .col_expr(promise::Column::LatenessMinutes, Expr::value(lateness_minutes))
         .filter(promise::Column::Id.eq(id))
-        .filter(promise::Column::Outcome.eq(outcome::PENDING))
+        .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending))
         .exec(db)
         .await?
         .rows_affected;
@@ -115,7 +95,7 @@ pub async fn at_risk<C: ConnectionTrait>(db: &C, org_id: i64) -> Result<Vec<prom
     Ok(promise::Entity::find()
         .filter(promise::Column::OrganizationId.eq(org_id))
         .filter(promise::Column::AtRiskAt.is_not_null())
-        .filter(promise::Column::Outcome.eq(outcome::PENDING))
+        .filter(promise::Column::Outcome.eq(crate::domain::promise::PromiseOutcome::Pending))
         .all(db)
         .await?)
 }
@@ -124,18 +104,22 @@ pub async fn at_risk<C: ConnectionTrait>(db: &C, org_id: i64) -> Result<Vec<prom
 pub async fn latest_arrival<C: ConnectionTrait>(db: &C, visit_id: i64) -> Result<Option<promise::Model>, Error> {
     Ok(promise::Entity::find()
         .filter(promise::Column::VisitId.eq(visit_id))
-        .filter(promise::Column::Kind.eq(kind::ARRIVAL_WINDOW))
+        .filter(promise::Column::Kind.eq(PromiseKind::ArrivalWindow))
         .order_by_desc(promise::Column::Id)
         .one(db)
         .await?)
 }
 
 /// Pending promises of a kind for a job.
-pub async fn pending_of_kind<C: ConnectionTrait>(db: &C, job_id: i64, k: &str) -> Result<Vec<promise::Model>, Error> {
+pub async fn pending_of_kind<C: ConnectionTrait>(
+    db: &C,
+    job_id: i64,
+    k: PromiseKind,
+) -> Result<Vec<promise::Model>, Error> {
     Ok(promise::Entity::find()
         .filter(promise::Column::JobId.eq(job_id))
         .filter(promise::Column::Kind.eq(k))
-        .filter(promise::Column::Outcome.eq(outcome::PENDING))
+        .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending))
         .all(db)
         .await?)
 }
@@ -160,7 +144,7 @@ pub async fn promise_answer<C: ConnectionTrait>(
             job_id,
             visit_id: None,
             staff_id: None,
-            kind: kind::CALLBACK_BY,
+            kind: PromiseKind::CallbackBy,
             key: format!("answer_by:{estimate_id}:{}", now.timestamp()),
             description: "Answer the customer's question about the estimate".into(),
             window_start: None,
@@ -175,14 +159,14 @@ pub async fn promise_answer<C: ConnectionTrait>(
 
 /// Whether a promise is an answer to a customer's question still owed.
 pub fn is_pending_answer(p: &promise::Model) -> bool {
-    p.kind == kind::CALLBACK_BY && p.outcome == outcome::PENDING && p.key.starts_with("answer_by:")
+    p.kind == PromiseKind::CallbackBy && p.outcome == PromiseOutcome::Pending && p.key.starts_with("answer_by:")
 }
 
 /// Our answer went out (a message from the office, or a revised estimate):
 /// the promise to answer is kept if on time, broken if late.
 pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: DateTime<Utc>) -> Result<(), Error> {
-    for p in pending_of_kind(db, job_id, kind::CALLBACK_BY).await?.into_iter().filter(is_pending_answer) {
-        let o = if now <= p.due_at { outcome::KEPT } else { outcome::BROKEN };
+    for p in pending_of_kind(db, job_id, PromiseKind::CallbackBy).await?.into_iter().filter(is_pending_answer) {
+        let o = if now <= p.due_at { PromiseOutcome::Kept } else { PromiseOutcome::Broken };
         decide(db, p.id, o, serde_json::json!({"answered_by": how, "at": now}), None, now).await?;
     }
     Ok(())

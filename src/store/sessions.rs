@@ -1,6 +1,7 @@
 //! Staff sign-in: argon2id passwords, sessions in the database (they survive
 //! a restart), one-time reset links, and the audit log.
 
+use crate::domain::people::AuditAction;
 use crate::domain::tokens::{hash_token, new_token};
 use crate::entities::{audit, password_reset, session, staff};
 use crate::error::Error;
@@ -59,7 +60,7 @@ pub async fn audit<C: ConnectionTrait>(
     db: &C,
     org: Option<i64>,
     staff: Option<i64>,
-    action: &str,
+    action: AuditAction,
     detail: Value,
     ip: Option<&str>,
     now: DateTime<Utc>,
@@ -67,7 +68,7 @@ pub async fn audit<C: ConnectionTrait>(
     audit::ActiveModel {
         organization_id: Set(org),
         staff_id: Set(staff),
-        action: Set(action.into()),
+        action: Set(action),
         detail: Set(detail.to_string()),
         ip: Set(ip.map(String::from)),
         at: Set(now),
@@ -112,7 +113,7 @@ pub async fn sign_in<C: ConnectionTrait>(
             db,
             people.first().map(|p| p.organization_id),
             people.first().map(|p| p.id),
-            "sign_in_failed",
+            AuditAction::SignInFailed,
             json!({"email": email}),
             Some(ip),
             now,
@@ -133,7 +134,7 @@ pub async fn sign_in<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    audit(db, Some(person.organization_id), Some(person.id), "sign_in", json!({}), Some(ip), now).await?;
+    audit(db, Some(person.organization_id), Some(person.id), AuditAction::SignIn, json!({}), Some(ip), now).await?;
     Ok(Some((person, token, csrf)))
 }
 
@@ -160,7 +161,7 @@ pub async fn sign_out<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     session::Entity::delete_by_id(s.id).exec(db).await?;
-    audit(db, Some(s.organization_id), Some(s.staff_id), "sign_out", json!({}), Some(ip), now).await
+    audit(db, Some(s.organization_id), Some(s.staff_id), AuditAction::SignOut, json!({}), Some(ip), now).await
 }
 
 /// The person a reset link is for, if it is valid and unused.
@@ -203,7 +204,8 @@ pub async fn complete_reset<C: ConnectionTrait>(
         .await?;
     session::Entity::delete_many().filter(session::Column::StaffId.eq(r.staff_id)).exec(db).await?;
     let person = staff::Entity::find_by_id(r.staff_id).one(db).await?;
-    audit(db, person.map(|p| p.organization_id), Some(r.staff_id), "password_set", json!({}), Some(ip), now).await?;
+    audit(db, person.map(|p| p.organization_id), Some(r.staff_id), AuditAction::PasswordSet, json!({}), Some(ip), now)
+        .await?;
     Ok(true)
 }
 

@@ -28,7 +28,7 @@ pub async fn insert<C: ConnectionTrait>(
     staff::ActiveModel {
         organization_id: Set(organization_id),
         name: Set(new.name),
-        role: Set(new.role.as_str().to_string()),
+        role: Set(new.role),
         phone: Set(new.phone),
         email: Set(new.email),
         photo_url: Set(new.photo_url),
@@ -105,6 +105,6 @@ pub async fn admin_count<C: ConnectionTrait>(db: &C, organization_id: i64) -> Re
 /// Gives the person `role`.
 pub async fn set_role<C: ConnectionTrait>(db: &C, person: staff::Model, role: Role) -> Result<staff::Model, Error> {
     let mut a: staff::ActiveModel = person.into();
-    a.role = Set(role.as_str().to_string());
+    a.role = Set(role);
     Ok(a.update(db).await?)
 }

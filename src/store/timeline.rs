@@ -1,3 +1,4 @@
+use crate::domain::job::TimelineKind;
 use crate::entities::timeline_event;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -5,10 +6,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::Value;
 
 /// Something that happened on a job, in the order it happened.
-pub struct Event<'a> {
+pub struct Event {
     pub job_id: i64,
     pub visit_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: TimelineKind,
     pub summary: String,
     pub data: Value,
 }
@@ -16,14 +17,14 @@ pub struct Event<'a> {
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     organization_id: i64,
-    event: Event<'_>,
+    event: Event,
     at: DateTime<Utc>,
 ) -> Result<timeline_event::Model, Error> {
     Ok(timeline_event::ActiveModel {
         organization_id: Set(organization_id),
         job_id: Set(event.job_id),
         visit_id: Set(event.visit_id),
-        kind: Set(event.kind.to_string()),
+        kind: Set(event.kind),
         summary: Set(event.summary),
         data: Set(event.data.to_string()),
         at: Set(at),
@@ -47,7 +48,8 @@ pub async fn add_note<C: ConnectionTrait>(
     at: DateTime<Utc>,
 ) -> Result<timeline_event::Model, Error> {
     let data = serde_json::json!({"text": text, "by_staff_id": by_staff_id});
-    record(db, organization_id, Event { job_id, visit_id: None, kind: "note", summary: text, data }, at).await
+    record(db, organization_id, Event { job_id, visit_id: None, kind: TimelineKind::Note, summary: text, data }, at)
+        .await
 }
 
 pub async fn for_job<C: ConnectionTrait>(

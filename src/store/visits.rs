@@ -113,8 +113,8 @@ pub async fn lock_visit<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Res
 
 fn slot_of(v: &visit::Model) -> Slot<i64> {
     // Once someone has arrived, the arrival is a fact, not a window.
-    let (start, end) = match (VisitStatus::parse(&v.status), v.arrived_at) {
-        (Some(VisitStatus::Arrived), Some(at)) => (at, at),
+    let (start, end) = match (v.status, v.arrived_at) {
+        (VisitStatus::Arrived, Some(at)) => (at, at),
         _ => (v.window_start, v.window_end),
     };
     Slot {

@@ -4,12 +4,13 @@
 //! work: `crate::store::estimates`.
 
 use crate::db::Db;
-use crate::domain::job::JobStatus;
-use crate::domain::money::Currency;
+use crate::domain::job::{JobStatus, TimelineKind};
+use crate::domain::money::{Currency, EstimateStatus};
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::{customer, estimate, job, organization};
 use crate::error::Error;
 use crate::messages::NotifyCtx;
-use crate::store::estimates::{load, outdated, status, Full};
+use crate::store::estimates::{load, outdated, Full};
 use crate::store::timeline::{self, Event};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -28,12 +29,12 @@ pub async fn send(
     let txn = db.begin().await?;
     // Claim the draft first (a write), so two sends cannot both go out.
     let claimed = estimate::Entity::update_many()
-        .col_expr(estimate::Column::Status, Expr::value(status::SENT))
+        .col_expr(estimate::Column::Status, Expr::value(EstimateStatus::Sent))
         .col_expr(estimate::Column::SentAt, Expr::value(now))
         .col_expr(estimate::Column::UpdatedAt, Expr::value(now))
         .filter(estimate::Column::Id.eq(id))
         .filter(estimate::Column::OrganizationId.eq(org.id))
-        .filter(estimate::Column::Status.eq(status::DRAFT))
+        .filter(estimate::Column::Status.eq(EstimateStatus::Draft))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -60,10 +61,14 @@ pub async fn send(
         .one(&txn)
         .await?;
     estimate::Entity::update_many()
-        .col_expr(estimate::Column::Status, Expr::value(status::SUPERSEDED))
+        .col_expr(estimate::Column::Status, Expr::value(EstimateStatus::Superseded))
         .filter(estimate::Column::JobId.eq(e.job_id))
         .filter(estimate::Column::Version.lt(e.version))
-        .filter(estimate::Column::Status.is_in([status::SENT, status::CHANGES_REQUESTED, status::DRAFT]))
+        .filter(estimate::Column::Status.is_in([
+            EstimateStatus::Sent,
+            EstimateStatus::ChangesRequested,
+            EstimateStatus::Draft,
+        ]))
         .exec(&txn)
         .await?;
     let job = crate::store::jobs::get(&txn, org.id, e.job_id).await?;
@@ -81,22 +86,22 @@ pub async fn send(
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "estimate_sent",
+            kind: TimelineKind::EstimateSent,
             summary: format!("Estimate version {} sent: {}", e.version, currency.format(e.total_minor)),
             data: json!({"estimate_id": e.id, "version": e.version, "total_minor": e.total_minor}),
         },
         now,
     )
     .await?;
-    if JobStatus::parse(&job.status).is_some_and(|s| s.is_open()) {
+    if job.status.is_open() {
         crate::store::jobs::set_status(&txn, &job, JobStatus::AwaitingApproval, "the estimate was sent", now).await?;
     }
     // Sending the estimate keeps the "estimate by" promise.
-    for p in crate::store::promises::pending_of_kind(&txn, job.id, crate::store::promises::kind::ESTIMATE_BY).await? {
+    for p in crate::store::promises::pending_of_kind(&txn, job.id, PromiseKind::EstimateBy).await? {
         crate::store::promises::decide(
             &txn,
             p.id,
-            crate::store::promises::outcome::KEPT,
+            PromiseOutcome::Kept,
             json!({"estimate_id": e.id, "sent_at": now}),
             None,
             now,
@@ -147,9 +152,9 @@ pub async fn decide(
         return Err(Error::field("comment", "tell us what you would like to ask or change"));
     }
     let (new_status, job_status, verb) = match decision {
-        Decision::Approve => (status::APPROVED, JobStatus::Approved, "approved"),
-        Decision::Decline => (status::DECLINED, JobStatus::Cancelled, "declined"),
-        Decision::Question => (status::CHANGES_REQUESTED, JobStatus::Estimating, "asked about"),
+        Decision::Approve => (EstimateStatus::Approved, JobStatus::Approved, "approved"),
+        Decision::Decline => (EstimateStatus::Declined, JobStatus::Cancelled, "declined"),
+        Decision::Question => (EstimateStatus::ChangesRequested, JobStatus::Estimating, "asked about"),
     };
     let moved = estimate::Entity::update_many()
         .col_expr(estimate::Column::Status, Expr::value(new_status))
@@ -157,14 +162,14 @@ pub async fn decide(
         .col_expr(estimate::Column::DecisionComment, Expr::value(comment.clone()))
         .col_expr(estimate::Column::UpdatedAt, Expr::value(now))
         .filter(estimate::Column::Id.eq(e.id))
-        .filter(estimate::Column::Status.is_in([status::SENT, status::CHANGES_REQUESTED]))
+        .filter(estimate::Column::Status.is_in([EstimateStatus::Sent, EstimateStatus::ChangesRequested]))
         .exec(&txn)
         .await?
         .rows_affected;
     if moved == 0 {
         return Err(Error::Conflict {
             code: "estimate_decided",
-            message: format!("this estimate was already {}", e.status.replace('_', " ")),
+            message: format!("this estimate was already {}", e.status.as_str().replace('_', " ")),
             details: json!({"estimate_id": e.id, "status": e.status}),
         });
     }
@@ -183,9 +188,9 @@ pub async fn decide(
             job_id: job.id,
             visit_id: None,
             kind: match decision {
-                Decision::Approve => "estimate_approved",
-                Decision::Decline => "estimate_declined",
-                Decision::Question => "estimate_question",
+                Decision::Approve => TimelineKind::EstimateApproved,
+                Decision::Decline => TimelineKind::EstimateDeclined,
+                Decision::Question => TimelineKind::EstimateQuestion,
             },
             summary: summary.clone(),
             data: json!({"estimate_id": e.id, "version": e.version, "comment": comment}),

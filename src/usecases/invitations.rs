@@ -1,10 +1,11 @@
 //! Inviting staff and resetting passwords: a one-time link, stored hashed,
 //! emailed through the outbox.
 
+use crate::domain::messaging::{MessageKind, MessageState};
+use crate::domain::people::Channel;
 use crate::domain::tokens::{hash_token, new_token};
 use crate::entities::{message, password_reset, staff};
 use crate::error::Error;
-use crate::messages::outbox::state;
 use crate::messages::NotifyCtx;
 use crate::store::sessions::{INVITE_DAYS, RESET_HOURS};
 use chrono::{DateTime, Duration, Utc};
@@ -38,17 +39,17 @@ pub async fn send_password_link<C: ConnectionTrait>(
         "invite": invite,
         "expires_hours": (expires - now).num_hours(),
     });
-    let email = n.templates.email("password_reset", &ctx).map_err(|e| Error::Internal(e.to_string()))?;
+    let email = n.templates.email(MessageKind::PasswordReset, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
     message::ActiveModel {
         organization_id: Set(person.organization_id),
-        kind: Set("password_reset".into()),
-        channel: Set("email".into()),
+        kind: Set(MessageKind::PasswordReset),
+        channel: Set(Channel::Email),
         recipient: Set(person.email.clone()),
         subject: Set(Some(email.subject)),
         body_text: Set(email.text),
         body_html: Set(Some(email.html)),
         dedupe_key: Set(format!("password_reset:{}:{}", person.id, hash_token(&token))),
-        state: Set(state::PENDING.into()),
+        state: Set(MessageState::Pending),
         due_at: Set(now),
         next_attempt_at: Set(now),
         attempts: Set(0),
@@ -78,7 +79,7 @@ pub async fn request_reset(
             &txn,
             Some(person.organization_id),
             Some(person.id),
-            "password_reset_requested",
+            crate::domain::people::AuditAction::PasswordResetRequested,
             json!({}),
             Some(ip),
             now,

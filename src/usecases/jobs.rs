@@ -3,7 +3,7 @@
 //! story back: the timeline staff see.
 
 use crate::db::Db;
-use crate::domain::job::JobStatus;
+use crate::domain::job::{JobStatus, TimelineKind};
 use crate::entities::{job, message, timeline_event};
 use crate::error::Error;
 use crate::messages::NotifyCtx;
@@ -52,7 +52,7 @@ pub async fn change(
             Event {
                 job_id: job.id,
                 visit_id: None,
-                kind: "job_edited",
+                kind: TimelineKind::JobEdited,
                 summary: "Job details edited".into(),
                 data: json!({"title": title, "story_changed": story.is_some()}),
             },
@@ -61,14 +61,14 @@ pub async fn change(
         .await?;
     }
     if let Some(to) = status {
-        let was_open = JobStatus::parse(&job.status).is_some_and(JobStatus::is_open);
+        let was_open = job.status.is_open();
         if to == JobStatus::Completed && was_open {
             // Visits booked and not yet started would dangle on a completed
             // job: the office decides about each (cancel or move it) first.
             let open: Vec<_> = crate::store::visits::open_of_job(&txn, job.id)
                 .await?
                 .into_iter()
-                .filter(|v| v.status == crate::domain::visit::VisitStatus::Scheduled.as_str())
+                .filter(|v| v.status == crate::domain::visit::VisitStatus::Scheduled)
                 .collect();
             if !open.is_empty() {
                 let ids: Vec<i64> = open.iter().map(|v| v.id).collect();
@@ -120,7 +120,7 @@ impl From<timeline_event::Model> for TimelineEntry {
         TimelineEntry {
             data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
             id: e.id,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             summary: e.summary,
             visit_id: e.visit_id,
             at: e.at,
@@ -131,8 +131,8 @@ impl From<timeline_event::Model> for TimelineEntry {
 /// A message as a timeline entry: what it was, by which channel, and its state.
 impl From<message::Model> for TimelineEntry {
     fn from(m: message::Model) -> Self {
-        let what = m.kind.replace('_', " ");
-        let state = m.state.replace('_', " ");
+        let what = m.kind.as_str().replace('_', " ");
+        let state = m.state.as_str().replace('_', " ");
         TimelineEntry {
             id: m.id,
             kind: "message".into(),
@@ -191,7 +191,7 @@ pub async fn timeline<C: sea_orm::ConnectionTrait>(
         .collect();
     let pricing_messages = visible.as_ref().is_none_or(|mine| !mine.is_empty());
     for m in crate::store::timeline::messages_for_job(db, org_id, job_id).await? {
-        if m.kind == "pricing_breakdown" && !pricing_messages {
+        if m.kind == crate::domain::messaging::MessageKind::PricingBreakdown && !pricing_messages {
             continue;
         }
         entries.push(m.into());

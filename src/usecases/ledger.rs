@@ -3,13 +3,15 @@
 //! missed. (Watching the ledger every tick is the notifier's:
 //! `crate::notify::ledger`.)
 
+use crate::domain::messaging::{MessageKind, MessageState};
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::time::Zone;
-use crate::domain::visit::VisitStatus;
+use crate::domain::visit::{VisitKind, VisitStatus};
 use crate::entities::{customer, job, message, organization, promise, visit};
 use crate::error::Error;
 use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::{outbox, NotifyCtx};
-use crate::store::promises::{self, kind, outcome, NewPromise};
+use crate::store::promises::{self, NewPromise};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -26,7 +28,7 @@ fn arrival(v: &visit::Model, lead: Option<i64>, zone: Zone, renegotiates: Option
         job_id: v.job_id,
         visit_id: Some(v.id),
         staff_id: lead,
-        kind: kind::ARRIVAL_WINDOW,
+        kind: PromiseKind::ArrivalWindow,
         key: format!("arrival:{}:{}:{}", v.id, v.window_start.timestamp(), v.window_end.timestamp()),
         description: format!("Arrive {}", compose::window_phrase(zone, v.window_start, v.window_end)),
         window_start: Some(v.window_start),
@@ -46,7 +48,7 @@ pub async fn on_booked<C: ConnectionTrait>(
 ) -> Result<(), Error> {
     let (_, zone) = customer_zone(db, job).await?;
     promises::make(db, org.id, arrival(v, lead, zone, None), now).await?;
-    if v.kind == "estimate" {
+    if v.kind == VisitKind::Estimate {
         let due = v.window_end + Duration::hours(org.estimate_turnaround_hours as i64);
         promises::make(
             db,
@@ -55,7 +57,7 @@ pub async fn on_booked<C: ConnectionTrait>(
                 job_id: job.id,
                 visit_id: Some(v.id),
                 staff_id: lead,
-                kind: kind::ESTIMATE_BY,
+                kind: PromiseKind::EstimateBy,
                 key: format!("estimate_by:{}", v.id),
                 description: format!(
                     "Send the written estimate by {}",
@@ -107,23 +109,23 @@ pub async fn on_rescheduled<C: ConnectionTrait>(
     let mut renegotiates = None;
     let mut result = Rescheduled::Renegotiated;
     if let Some(p) = &previous {
-        match p.outcome.as_str() {
-            outcome::PENDING => {
+        match p.outcome {
+            PromiseOutcome::Pending => {
                 promises::decide(
                     db,
                     p.id,
-                    outcome::RENEGOTIATED,
+                    PromiseOutcome::Renegotiated,
                     json!({
                         "reason": "rescheduled before the window",
                         "new_window_start": after.window_start, "new_window_end": after.window_end,
-                        "customer_told": {"message": "visit_rescheduled", "at": now},
+                        "customer_told": {"message": MessageKind::VisitRescheduled, "at": now},
                     }),
                     None,
                     now,
                 )
                 .await?;
             }
-            outcome::BROKEN => {
+            PromiseOutcome::Broken => {
                 renegotiates = Some(p.id);
                 result = Rescheduled::Apologized;
             }
@@ -134,7 +136,7 @@ pub async fn on_rescheduled<C: ConnectionTrait>(
     if let Some(broken) = renegotiates {
         running_late(db, n, org, job, &customer, zone, broken, Some(after), now).await?;
         // "We'll call you with a new time": the new time is now with the customer.
-        for p in promises::pending_of_kind(db, job.id, kind::CALLBACK_BY)
+        for p in promises::pending_of_kind(db, job.id, PromiseKind::CallbackBy)
             .await?
             .into_iter()
             .filter(|p| p.renegotiates == Some(broken))
@@ -142,7 +144,7 @@ pub async fn on_rescheduled<C: ConnectionTrait>(
             promises::decide(
                 db,
                 p.id,
-                outcome::KEPT,
+                PromiseOutcome::Kept,
                 json!({"reason": "a new window was set and sent", "new_window_start": after.window_start}),
                 None,
                 now,
@@ -165,13 +167,13 @@ pub async fn on_status<C: ConnectionTrait>(
         VisitStatus::Arrived => {
             let start = p.window_start.unwrap_or(p.due_at);
             let late = (now - p.due_at).num_minutes();
-            if p.outcome == outcome::PENDING {
+            if p.outcome == PromiseOutcome::Pending {
                 if now >= start && now <= p.due_at {
                     promises::decide(
                         db,
                         p.id,
-                        outcome::KEPT,
-                        json!({"visit_status": "arrived", "arrived_at": now}),
+                        PromiseOutcome::Kept,
+                        json!({"visit_status": VisitStatus::Arrived, "arrived_at": now}),
                         Some(0),
                         now,
                     )
@@ -185,9 +187,9 @@ pub async fn on_status<C: ConnectionTrait>(
                             promises::decide(
                                 db,
                                 p.id,
-                                outcome::KEPT,
+                                PromiseOutcome::Kept,
                                 json!({
-                                    "visit_status": "arrived", "arrived_at": now, "early": "you were told",
+                                    "visit_status": VisitStatus::Arrived, "arrived_at": now, "early": "you were told",
                                     "minutes_early": early, "eta_message_id": m.id,
                                 }),
                                 Some(0),
@@ -196,13 +198,13 @@ pub async fn on_status<C: ConnectionTrait>(
                             .await?;
                         }
                         None => {
-                            promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "arrived", "arrived_at": now, "reason": format!("arrived {early} minutes before the window")}), Some(0), now).await?;
+                            promises::decide(db, p.id, PromiseOutcome::Broken, json!({"visit_status": VisitStatus::Arrived, "arrived_at": now, "reason": format!("arrived {early} minutes before the window")}), Some(0), now).await?;
                         }
                     }
                 } else {
-                    promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "arrived", "arrived_at": now, "reason": format!("arrived {late} minutes after the window")}), Some(late as i32), now).await?;
+                    promises::decide(db, p.id, PromiseOutcome::Broken, json!({"visit_status": VisitStatus::Arrived, "arrived_at": now, "reason": format!("arrived {late} minutes after the window")}), Some(late as i32), now).await?;
                 }
-            } else if p.outcome == outcome::BROKEN && p.lateness_minutes.is_none() {
+            } else if p.outcome == PromiseOutcome::Broken && p.lateness_minutes.is_none() {
                 // Missed at the window's end; now we know by how much.
                 promise::Entity::update_many()
                     .col_expr(promise::Column::LatenessMinutes, Expr::value(late.max(0) as i32))
@@ -215,15 +217,16 @@ pub async fn on_status<C: ConnectionTrait>(
             promises::decide(
                 db,
                 p.id,
-                outcome::CANCELLED,
-                json!({"visit_status": "cancelled", "customer_told": {"message": "visit_cancelled", "at": now}}),
+                PromiseOutcome::Cancelled,
+                json!({"visit_status": VisitStatus::Cancelled, "customer_told": {"message": MessageKind::VisitCancelled, "at": now}}),
                 None,
                 now,
             )
             .await?;
         }
         VisitStatus::Missed => {
-            promises::decide(db, p.id, outcome::BROKEN, json!({"visit_status": "missed"}), None, now).await?;
+            promises::decide(db, p.id, PromiseOutcome::Broken, json!({"visit_status": VisitStatus::Missed}), None, now)
+                .await?;
         }
         _ => {}
     }
@@ -237,18 +240,17 @@ async fn eta_told<C: ConnectionTrait>(
     visit_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<message::Model>, Error> {
-    use crate::messages::outbox::state;
     Ok(message::Entity::find()
         .filter(message::Column::VisitId.eq(visit_id))
-        .filter(message::Column::Kind.eq("on_my_way"))
+        .filter(message::Column::Kind.eq(MessageKind::OnMyWay))
         .filter(message::Column::CreatedAt.lte(now))
         .filter(message::Column::State.is_in([
-            state::SENT,
-            state::HELD,
-            state::UNCERTAIN,
-            state::PENDING,
-            state::RETRY,
-            state::SENDING,
+            MessageState::Sent,
+            MessageState::Held,
+            MessageState::Uncertain,
+            MessageState::Pending,
+            MessageState::Retry,
+            MessageState::Sending,
         ]))
         .order_by_asc(message::Column::Id)
         .one(db)
@@ -283,8 +285,14 @@ pub async fn running_late<C: ConnectionTrait>(
             (format!("running_late:{broken}:callback"), Some(by))
         }
     };
-    let plan =
-        Plan { kind: "running_late", key, visit_id: new_visit.map(|v| v.id), due_at: now, expires_at: None, ctx: &ctx };
+    let plan = Plan {
+        kind: MessageKind::RunningLate,
+        key,
+        visit_id: new_visit.map(|v| v.id),
+        due_at: now,
+        expires_at: None,
+        ctx: &ctx,
+    };
     let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     if let Some(by) = callback_by {
@@ -295,7 +303,7 @@ pub async fn running_late<C: ConnectionTrait>(
                 job_id: job.id,
                 visit_id: None,
                 staff_id: None,
-                kind: kind::CALLBACK_BY,
+                kind: PromiseKind::CallbackBy,
                 key: format!("late_callback:{broken}"),
                 description: format!("Call the customer by {} about a new time", compose::clock_time(zone, by)),
                 window_start: None,

@@ -1,6 +1,8 @@
 //! After the work: the customer's rating, and the follow-up a low one opens.
 
 use crate::db::Db;
+use crate::domain::job::{JobStatus, TaskKind, TaskStatus, TimelineKind};
+use crate::domain::messaging::MessageKind;
 use crate::entities::{rating, task};
 use crate::error::Error;
 use crate::messages::NotifyCtx;
@@ -24,7 +26,7 @@ pub async fn rate(
     if !(1..=5).contains(&score) {
         return Err(Error::field("score", "must be 1 to 5"));
     }
-    if job.status != "completed" {
+    if job.status != JobStatus::Completed {
         return Err(Error::Conflict {
             code: "job_not_completed",
             message: "you can rate us once the job is done".into(),
@@ -52,7 +54,7 @@ pub async fn rate(
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "rating",
+            kind: TimelineKind::Rating,
             summary: if comment.is_empty() {
                 format!("{} rated us {score}/5", customer.name)
             } else {
@@ -72,8 +74,8 @@ pub async fn rate(
         let t = task::ActiveModel {
             organization_id: Set(job.organization_id),
             job_id: Set(job.id),
-            kind: Set("low_rating_follow_up".into()),
-            status: Set("open".into()),
+            kind: Set(TaskKind::LowRatingFollowUp),
+            status: Set(TaskStatus::Open),
             note: Set(note.clone()),
             created_at: Set(now),
             ..Default::default()
@@ -109,12 +111,12 @@ pub async fn resolve(
 ) -> Result<task::Model, Error> {
     let txn = db.begin().await?;
     let moved = task::Entity::update_many()
-        .col_expr(task::Column::Status, Expr::value("done"))
+        .col_expr(task::Column::Status, Expr::value(TaskStatus::Done))
         .col_expr(task::Column::Resolution, Expr::value(resolution.clone()))
         .col_expr(task::Column::ResolvedAt, Expr::value(now))
         .filter(task::Column::Id.eq(task_id))
         .filter(task::Column::OrganizationId.eq(org_id))
-        .filter(task::Column::Status.eq("open"))
+        .filter(task::Column::Status.eq(TaskStatus::Open))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -141,7 +143,7 @@ pub async fn resolve(
         &org,
         &job,
         &customer,
-        "follow_up_resolution",
+        MessageKind::FollowUpResolution,
         format!("follow_up_resolution:{}", t.id),
         extra,
         now,
@@ -153,7 +155,7 @@ pub async fn resolve(
         Event {
             job_id: job.id,
             visit_id: None,
-            kind: "follow_up_resolved",
+            kind: TimelineKind::FollowUpResolved,
             summary: format!("Follow-up done: {resolution}"),
             data: json!({"task_id": t.id}),
         },

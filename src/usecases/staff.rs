@@ -102,7 +102,7 @@ pub async fn set_role(
     now: DateTime<Utc>,
 ) -> Result<staff::Model, Error> {
     let txn = db.begin().await?;
-    let demoted = person.role == Role::Admin.as_str() && role != Role::Admin;
+    let demoted = person.role == Role::Admin && role != Role::Admin;
     if demoted && crate::store::staff::admin_count(&txn, person.organization_id).await? <= 1 {
         return Err(Error::Conflict {
             code: "last_admin",
@@ -116,7 +116,7 @@ pub async fn set_role(
         &txn,
         Some(org_id),
         by,
-        "role_changed",
+        crate::domain::people::AuditAction::RoleChanged,
         json!({"staff_id": updated.id, "from": before, "to": role.as_str()}),
         None,
         now,
@@ -144,7 +144,7 @@ pub async fn invite(
         &txn,
         Some(person.organization_id),
         by,
-        "staff_invited",
+        crate::domain::people::AuditAction::StaffInvited,
         json!({"staff_id": person.id}),
         Some(ip),
         now,

@@ -4,8 +4,10 @@
 //! locks, keeps the ledger, and queues what the customer is told.
 
 use crate::db::Db;
-use crate::domain::job::JobStatus;
-use crate::domain::visit::{VisitKind, VisitStatus};
+use crate::domain::job::{JobStatus, TimelineKind};
+use crate::domain::messaging::MessageKind;
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
+use crate::domain::visit::VisitStatus;
 use crate::entities::{job, organization, staff, visit, visit_staff};
 use crate::error::Error;
 use crate::messages::{events, NotifyCtx};
@@ -35,8 +37,7 @@ pub async fn book(
     let txn = db.begin().await?;
     let people = lock_staff(&txn, org.id, &staff_ids).await?;
     let job = job_in_org(&txn, org.id, job_id).await?;
-    let status = crate::error::stored(JobStatus::parse(&job.status), format_args!("job {}", job.id), &job.status)?;
-    if !status.is_open() {
+    if !job.status.is_open() {
         return Err(Error::Conflict {
             code: "job_closed",
             message: format!("job {} is {}; reopen it before booking visits", job.id, job.status),
@@ -49,8 +50,8 @@ pub async fn book(
     let v = visit::ActiveModel {
         organization_id: Set(org.id),
         job_id: Set(job.id),
-        kind: Set(new.kind.as_str().to_string()),
-        status: Set(VisitStatus::Scheduled.as_str().to_string()),
+        kind: Set(new.kind),
+        status: Set(VisitStatus::Scheduled),
         window_start: Set(w.start),
         window_end: Set(w.end),
         duration_minutes: Set(new.duration_minutes),
@@ -72,14 +73,14 @@ pub async fn book(
         Event {
             job_id: job.id,
             visit_id: Some(v.id),
-            kind: "visit_booked",
+            kind: TimelineKind::VisitBooked,
             summary: format!("{} visit booked with {}", new.kind.as_str().replace('_', "-"), names(&people)),
             data: json!({"kind": v.kind, "staff_ids": staff_ids, "window_start": w.start, "window_end": w.end, "duration_minutes": v.duration_minutes}),
         },
         now,
     )
     .await?;
-    if let Some(next) = status.after_booking() {
+    if let Some(next) = job.status.after_booking() {
         crate::store::jobs::set_status(&txn, &job, next, "a visit was booked", now).await?;
     }
     txn.commit().await?;
@@ -103,7 +104,7 @@ pub async fn update(
     let txn = db.begin().await?;
     let current = lock_visit(&txn, org.id, visit_id).await?;
     let current_staff = staff_ids_of(&txn, &[current.id]).await?.remove(&current.id).unwrap_or_default();
-    if current.status != VisitStatus::Scheduled.as_str() {
+    if current.status != VisitStatus::Scheduled {
         return Err(Error::Conflict {
             code: "visit_not_scheduled",
             message: format!(
@@ -156,7 +157,7 @@ pub async fn update(
             Event {
                 job_id: current.job_id,
                 visit_id: Some(current.id),
-                kind: "visit_rescheduled",
+                kind: TimelineKind::VisitRescheduled,
                 summary: match reason {
                     Some(r) => format!("Visit rescheduled ({r})"),
                     None => "Visit rescheduled".to_string(),
@@ -197,7 +198,7 @@ pub async fn update(
             Event {
                 job_id: current.job_id,
                 visit_id: Some(current.id),
-                kind: "visit_reassigned",
+                kind: TimelineKind::VisitReassigned,
                 summary: format!("Visit reassigned to {}", names(&people)),
                 data: json!({"added": added, "removed": removed, "staff_ids": new_staff}),
             },
@@ -224,12 +225,12 @@ async fn tell_cancelled<C: ConnectionTrait>(
     let next = visit::Entity::find()
         .filter(visit::Column::JobId.eq(job.id))
         .filter(visit::Column::Id.ne(v.id))
-        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled.as_str(), VisitStatus::EnRoute.as_str()]))
+        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled, VisitStatus::EnRoute]))
         .filter(visit::Column::WindowEnd.gte(now))
         .order_by_asc(visit::Column::WindowStart)
         .one(db)
         .await?;
-    let open = JobStatus::parse(&job.status).is_some_and(JobStatus::is_open);
+    let open = job.status.is_open();
     let callback_by = (next.is_none() && open).then(|| now + Duration::hours(24));
     if let Some(by) = callback_by {
         let customer = crate::store::customers::get(db, org.id, job.customer_id).await?;
@@ -241,7 +242,7 @@ async fn tell_cancelled<C: ConnectionTrait>(
                 job_id: job.id,
                 visit_id: Some(v.id),
                 staff_id: None,
-                kind: crate::store::promises::kind::CALLBACK_BY,
+                kind: PromiseKind::CallbackBy,
                 key: format!("cancel_callback:{}", v.id),
                 description: format!(
                     "Call you by {} to agree on a new time",
@@ -270,11 +271,11 @@ pub async fn cancel_job<C: ConnectionTrait>(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<visit::Model>, Error> {
-    use crate::store::promises::{self, outcome};
+    use crate::store::promises;
     let open = open_of_job(db, job.id).await?;
     for v in &open {
         let mut active: visit::ActiveModel = v.clone().into();
-        active.status = Set(VisitStatus::Cancelled.as_str().to_string());
+        active.status = Set(VisitStatus::Cancelled);
         active.updated_at = Set(now);
         active.update(db).await?;
         timeline::record(
@@ -283,21 +284,21 @@ pub async fn cancel_job<C: ConnectionTrait>(
             Event {
                 job_id: job.id,
                 visit_id: Some(v.id),
-                kind: "visit_status",
+                kind: TimelineKind::VisitStatus,
                 summary: "Visit cancelled with the job".to_string(),
-                data: json!({"from": v.status, "to": "cancelled", "reason": reason}),
+                data: json!({"from": v.status, "to": VisitStatus::Cancelled, "reason": reason}),
             },
             now,
         )
         .await?;
     }
-    let told = json!({"message": "job_cancelled", "at": now});
-    for p in promises::for_job(db, org.id, job.id).await?.into_iter().filter(|p| p.outcome == outcome::PENDING) {
+    let told = json!({"message": MessageKind::JobCancelled, "at": now});
+    for p in promises::for_job(db, org.id, job.id).await?.into_iter().filter(|p| p.outcome == PromiseOutcome::Pending) {
         promises::decide(
             db,
             p.id,
-            outcome::CANCELLED,
-            json!({"job_status": "cancelled", "reason": reason, "customer_told": told}),
+            PromiseOutcome::Cancelled,
+            json!({"job_status": JobStatus::Cancelled, "reason": reason, "customer_told": told}),
             None,
             now,
         )
@@ -335,8 +336,7 @@ pub async fn set_status(
             return Err(Error::Forbidden("only staff assigned to this visit can change its status".into()));
         }
     }
-    let from = VisitStatus::parse(&current.status)
-        .ok_or_else(|| Error::Internal(format!("visit {} has status {}", current.id, current.status)))?;
+    let from = current.status;
     if !from.can_move_to(to) {
         return Err(Error::Conflict {
             code: "invalid_transition",
@@ -351,7 +351,7 @@ pub async fn set_status(
         });
     }
     let mut active: visit::ActiveModel = current.clone().into();
-    active.status = Set(to.as_str().to_string());
+    active.status = Set(to);
     active.updated_at = Set(now);
     match to {
         VisitStatus::EnRoute => active.en_route_at = Set(Some(now)),
@@ -376,7 +376,7 @@ pub async fn set_status(
         Event {
             job_id: current.job_id,
             visit_id: Some(current.id),
-            kind: "visit_status",
+            kind: TimelineKind::VisitStatus,
             summary,
             data: json!({"from": from.as_str(), "to": to.as_str(), "on_time": on_time}),
         },
@@ -394,11 +394,9 @@ pub async fn set_status(
     if to == VisitStatus::Cancelled {
         tell_cancelled(&txn, n, &job, &updated, reason, now).await?;
     }
-    if let (Some(js), Some(kind)) = (JobStatus::parse(&job.status), VisitKind::parse(&current.kind)) {
-        if let Some(next) = js.after_visit(kind, to) {
-            let reason = format!("{} visit {}", kind.as_str().replace('_', "-"), to.as_str().replace('_', " "));
-            crate::store::jobs::set_status(&txn, &job, next, &reason, now).await?;
-        }
+    if let Some(next) = job.status.after_visit(current.kind, to) {
+        let reason = format!("{} visit {}", current.kind.as_str().replace('_', "-"), to.as_str().replace('_', " "));
+        crate::store::jobs::set_status(&txn, &job, next, &reason, now).await?;
     }
     txn.commit().await?;
     Ok(VisitWithStaff { visit: updated, staff_ids })

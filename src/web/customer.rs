@@ -2,7 +2,11 @@
 //! Opening it (GET) never changes anything; answers are POSTs.
 
 use super::PageError;
+use crate::domain::job::JobStatus;
+use crate::domain::messaging::MessageState;
+use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::time::Zone;
+use crate::domain::visit::VisitStatus;
 use crate::state::AppState;
 use crate::store::estimates;
 use crate::usecases::estimates::Decision;
@@ -76,13 +80,14 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let visits = crate::store::visits::for_job(&state.db, org.id, job.id).await?;
-    let open = crate::domain::job::JobStatus::parse(&job.status).is_some_and(|s| s.is_open());
+    let open = job.status.is_open();
     // Who is coming: only on an open job, only visits still to come (a
     // window that passed without the crew arriving is not "coming").
     let coming: Vec<_> = visits
         .iter()
         .filter(|v| {
-            open && (v.visit.status == "en_route" || (v.visit.status == "scheduled" && v.visit.window_end >= now))
+            open && (v.visit.status == VisitStatus::EnRoute
+                || (v.visit.status == VisitStatus::Scheduled && v.visit.window_end >= now))
         })
         .collect();
     // Everyone coming, read at once.
@@ -93,8 +98,8 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
         .map(|v| {
             let people = people.iter().filter(|p| v.staff_ids.contains(&p.id));
             json!({
-                "kind": v.visit.kind.replace('_', "-"),
-                "status": if v.visit.status == "en_route" { "on the way".to_string() } else { v.visit.status.replace('_', " ") },
+                "kind": v.visit.kind.as_str().replace('_', "-"),
+                "status": if v.visit.status == VisitStatus::EnRoute { "on the way".to_string() } else { v.visit.status.as_str().replace('_', " ") },
                 "window": crate::messages::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
                 "people": people.map(|p| json!({"name": p.name, "role": p.role, "bio": p.bio, "photo_url": p.photo_url})).collect::<Vec<_>>(),
             })
@@ -113,7 +118,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let ledger = crate::store::promises::for_job(&state.db, org.id, job.id).await?;
     let promises: Vec<serde_json::Value> = ledger
         .iter()
-        .filter(|p| p.kind != "status_update" || p.outcome != "pending")
+        .filter(|p| p.kind != PromiseKind::StatusUpdate || p.outcome != PromiseOutcome::Pending)
         .map(|p| {
             json!({
                 "description": promise_phrase(p, zone),
@@ -131,16 +136,16 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     // Nothing is "next" on a closed job.
     let next_promise = ledger
         .iter()
-        .filter(|p| open && p.outcome == "pending" && p.due_at >= now)
+        .filter(|p| open && p.outcome == PromiseOutcome::Pending && p.due_at >= now)
         .min_by_key(|p| p.due_at)
         .map(|p| json!({"description": promise_phrase(p, zone), "due": p.due_at.with_timezone(&zone.0).format("%A, %B %-d, %-I:%M %p %Z").to_string()}));
     let messages: Vec<serde_json::Value> = crate::store::timeline::messages_for_job(&state.db, org.id, job.id)
         .await?
         .into_iter()
-        .filter(|m| m.customer_id == Some(customer.id) && matches!(m.state.as_str(), "sent" | "held" | "not_sent_no_provider"))
+        .filter(|m| m.customer_id == Some(customer.id) && matches!(m.state, MessageState::Sent | MessageState::Held | MessageState::NoProvider))
         .map(|m| {
             json!({
-                "kind": m.kind.replace('_', " "),
+                "kind": m.kind.as_str().replace('_', " "),
                 "channel": m.channel,
                 "when": m.sent_at.unwrap_or(m.created_at).with_timezone(&zone.0).format("%a %b %-d, %-I:%M %p").to_string(),
                 "text": m.body_text,
@@ -158,7 +163,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             "promises": promises,
             "next_promise": next_promise,
             "messages": messages,
-            "can_rate": job.status == "completed" && rated.is_none(),
+            "can_rate": job.status == JobStatus::Completed && rated.is_none(),
             "rating": rated.map(|r| r.score),
             "org": {"name": org.name, "phone": org.phone, "email": org.email, "mission_statement": org.mission_statement},
             "customer": {"first_name": crate::messages::compose::first_name(&customer.name)},
@@ -175,14 +180,15 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
 fn promise_phrase(p: &crate::entities::promise::Model, zone: Zone) -> String {
     use crate::messages::compose::{day_and_time, window_phrase};
     let by = day_and_time(zone, p.due_at);
-    match p.kind.as_str() {
-        "arrival_window" => format!("Arrive {}", window_phrase(zone, p.window_start.unwrap_or(p.due_at), p.due_at)),
-        "status_update" => format!("An update from us by {by}"),
-        "estimate_by" => format!("Your written estimate by {by}"),
-        "callback_by" if p.key.starts_with("answer_by:") => format!("An answer to your question by {by}"),
-        "callback_by" => format!("A call from us by {by}"),
-        "completion_by" => format!("The work finished by {by}"),
-        _ => p.description.clone(),
+    match p.kind {
+        PromiseKind::ArrivalWindow => {
+            format!("Arrive {}", window_phrase(zone, p.window_start.unwrap_or(p.due_at), p.due_at))
+        }
+        PromiseKind::StatusUpdate => format!("An update from us by {by}"),
+        PromiseKind::EstimateBy => format!("Your written estimate by {by}"),
+        PromiseKind::CallbackBy if p.key.starts_with("answer_by:") => format!("An answer to your question by {by}"),
+        PromiseKind::CallbackBy => format!("A call from us by {by}"),
+        PromiseKind::CompletionBy => format!("The work finished by {by}"),
     }
 }
 

@@ -77,7 +77,7 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
             let seg = kept::domain::messaging::sms_segments(m["body_text"].as_str().unwrap());
             assert_eq!(
                 (m["encoding"].as_str().unwrap(), m["segments"].as_i64().unwrap()),
-                (seg.encoding, seg.count as i64)
+                (seg.encoding.as_str(), seg.count as i64)
             );
             let expected = if m["body_text"].as_str().unwrap().contains("Tomás") { "ucs2" } else { "gsm7" };
             assert_eq!(m["encoding"], expected, "{}", m["body_text"]);

@@ -25,6 +25,7 @@ mod requests;
 mod scheduling;
 mod signin;
 mod staff;
+mod states;
 mod tenancy;
 mod truthful;
 mod two_way;

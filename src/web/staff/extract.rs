@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for SignedIn {
         else {
             return Err(to_login());
         };
-        let role = Role::parse(&me.role).unwrap_or(Role::Technician);
+        let role = me.role;
         let caller = Caller { organization_id: me.organization_id, role, staff_id: Some(me.id) };
         let signed_in = SignedIn { session, me, caller };
         parts.extensions.insert(signed_in.clone());

@@ -72,8 +72,8 @@ async fn job_view(
         .iter()
         .map(|v| {
             let who: Vec<&str> = v.staff_ids.iter().filter_map(|id| names.get(id).copied()).collect();
-            json!({"kind": v.visit.kind.replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
-                   "status": v.visit.status.replace('_', " "), "who": who.join(", ")})
+            json!({"kind": v.visit.kind.as_str().replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
+                   "status": v.visit.status.as_str().replace('_', " "), "who": who.join(", ")})
         })
         .collect();
     let office = caller.role.can_dispatch();
@@ -94,7 +94,7 @@ async fn job_view(
         .map(|e| {
             let currency = crate::domain::money::Currency::parse(&e.currency)
                 .unwrap_or(crate::domain::money::Currency { code: "USD", symbol: "$", digits: 2 });
-            json!({"version": e.version, "status": e.status.replace('_', " "), "total": currency.format(e.total_minor),
+            json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
                    "sent": e.sent_at.map(when)})
         })
         .collect();
@@ -114,7 +114,7 @@ async fn job_view(
         json!({
             "csrf": session.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
             "booking": booking,
-            "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.replace('_', " ")},
+            "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.as_str().replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
             "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
         }),

@@ -51,7 +51,7 @@ async fn staff_view(
         .iter()
         .map(|p| {
             json!({"id": p.id, "name": p.name, "email": p.email, "phone": p.phone, "timezone": p.timezone,
-                   "roles": roles(&p.role), "signed_up": p.password_hash.is_some(), "me": p.id == admin.me.id})
+                   "roles": roles(p.role.as_str()), "signed_up": p.password_hash.is_some(), "me": p.id == admin.me.id})
         })
         .collect();
     let typed = &form["add"];

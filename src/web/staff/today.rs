@@ -40,7 +40,7 @@ pub(super) async fn app(State(state): State<AppState>, signed_in: SignedIn) -> R
         .into_iter()
         .map(|e| {
             let v = &e.visit.visit;
-            let tap = VisitStatus::parse(&v.status).and_then(crew_tap);
+            let tap = crew_tap(v.status);
             json!({
                 "id": v.id,
                 "job_id": e.job.id,
@@ -48,7 +48,7 @@ pub(super) async fn app(State(state): State<AppState>, signed_in: SignedIn) -> R
                 "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
                 "window": window_phrase(zone, v.window_start, v.window_end),
                 "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
-                "status": v.status.replace('_', " "),
+                "status": v.status.as_str().replace('_', " "),
             })
         })
         .collect();
@@ -112,7 +112,7 @@ async fn office_watch(
                 people.iter().filter(|p| v.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>();
             Some(json!({
                 "window": window_phrase(zone_of(&customer.timezone), v.visit.window_start, v.visit.window_end),
-                "kind": v.visit.kind.replace('_', "-"), "job": job.title, "job_id": job.id,
+                "kind": v.visit.kind.as_str().replace('_', "-"), "job": job.title, "job_id": job.id,
                 "customer": customer.name, "who": who.join(", "),
             }))
         })
@@ -127,8 +127,8 @@ async fn office_watch(
             if excerpt.len() < m.body_text.len() {
                 excerpt.push('…');
             }
-            json!({"kind": m.kind.replace('_', " "), "channel": m.channel, "recipient": m.recipient,
-                   "state": m.state.replace('_', " "), "when": when, "excerpt": excerpt, "job_id": m.job_id})
+            json!({"kind": m.kind.as_str().replace('_', " "), "channel": m.channel, "recipient": m.recipient,
+                   "state": m.state.as_str().replace('_', " "), "when": when, "excerpt": excerpt, "job_id": m.job_id})
         })
         .collect();
     Ok(OfficeWatch { at_risk, kpis: Some(kpis), coming, messages })
@@ -199,7 +199,7 @@ pub(super) async fn visit_status(
             }
         },
     };
-    if visit.visit.status == to.as_str() {
+    if visit.visit.status == to {
         return Ok(Redirect::to("/app").into_response());
     }
     let only_assignee = crate::access::field_staff(&caller);
