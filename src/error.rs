@@ -142,6 +142,17 @@ pub fn stored_zone(name: &str, owner: impl std::fmt::Display) -> Result<crate::d
         .map_err(|e| Error::Internal(format!("{owner} has time zone {name:?} stored: {e}")))
 }
 
+/// A currency read back from the database (see `stored_zone`).
+pub fn stored_currency(code: &str, owner: impl std::fmt::Display) -> Result<crate::domain::money::Currency, Error> {
+    crate::domain::money::Currency::parse(code)
+        .map_err(|e| Error::Internal(format!("{owner} has currency {code:?} stored: {e}")))
+}
+
+/// A country read back from the database (see `stored_zone`).
+pub fn stored_country(code: &str, owner: impl std::fmt::Display) -> Result<phonenumber::country::Id, Error> {
+    code.parse().map_err(|_| Error::Internal(format!("{owner} has country {code:?} stored, which is not one")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

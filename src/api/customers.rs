@@ -52,7 +52,7 @@ pub fn parse_customer(
     let name = super::required_text(&mut p, "name", input.name, 200);
     let phone = match input.phone.filter(|s| !s.trim().is_empty()) {
         None => None,
-        Some(ph) => p.check("phone", people::parse_phone(&ph, country_of(org))),
+        Some(ph) => p.check("phone", people::parse_phone(&ph, country_of(org)?)),
     };
     let email = match input.email.filter(|s| !s.trim().is_empty()) {
         None => None,

@@ -169,7 +169,7 @@ fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Re
 
 async fn respond(state: &AppState, full: &estimates::Full) -> Result<EstimateView, ApiError> {
     let current = estimates::current_id(&state.db, full.estimate.job_id).await?;
-    Ok(estimates::view(full, current))
+    Ok(estimates::view(full, current)?)
 }
 
 /// Write a job's estimate: version 1, or the next version after a sent one.
@@ -214,7 +214,7 @@ async fn list(
             continue;
         }
         let full = estimates::load(&state.db, caller.organization_id, e.id).await?;
-        items.push(estimates::view(&full, current));
+        items.push(estimates::view(&full, current)?);
     }
     Ok(Page::whole(items))
 }

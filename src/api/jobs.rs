@@ -1,6 +1,6 @@
 //! Jobs: the customer's problem, their story, and everything that happened.
 
-use super::views::{zone_of, CustomerView, JobView, TimelineView, VisitView};
+use super::views::{CustomerView, JobView, TimelineView, VisitView};
 use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
@@ -92,9 +92,7 @@ async fn list(
     let mut p = Problems::default();
     let customer_id =
         q.get("customer_id").and_then(|v| p.check("customer_id", v.parse::<i64>().map_err(|_| "must be an id".into())));
-    let status = q.get("status").and_then(|v| {
-        p.check("status", JobStatus::parse(v).ok_or(format!("'{v}' is not one of {}", JobStatus::choices())))
-    });
+    let status = super::one_of(&mut p, &q, "status", JobStatus::parse, JobStatus::choices);
     p.into_result()?;
     let rows =
         crate::store::jobs::list(&state.db, caller.organization_id, JobFilter { customer_id, status }, page).await?;
@@ -134,7 +132,7 @@ async fn show(
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let visits: Vec<VisitView> = crate::store::visits::for_job(&state.db, org_id, job.id)
         .await?
         .into_iter()
@@ -229,7 +227,7 @@ async fn timeline(
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let events: Vec<TimelineView> =
         crate::usecases::jobs::timeline(&state.db, org_id, job.id, crate::access::field_staff(&caller))
             .await?
@@ -277,7 +275,7 @@ async fn add_note(
         state.clock.now(),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(TimelineView::new(event, zone_of(&customer.timezone)))))
+    Ok((StatusCode::CREATED, Json(TimelineView::new(event, crate::store::customers::zone(&customer)?))))
 }
 
 /// A message from the office.

@@ -74,6 +74,23 @@ pub fn path_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(ApiError::NotFound)
 }
 
+/// A filter that must be one of an enum's spellings: an unknown value is a
+/// mistake to name (422 on `name`), never an empty list.
+pub fn one_of<T>(
+    p: &mut crate::error::Problems,
+    query: &HashMap<String, String>,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    choices: impl FnOnce() -> String,
+) -> Option<T> {
+    let v = query.get(name)?;
+    let parsed = parse(v.trim());
+    if parsed.is_none() {
+        p.add(name, format!("'{v}' is not one of {}", choices()));
+    }
+    parsed
+}
+
 /// `?limit=&after=` with clear errors.
 pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
     let mut problems = crate::error::Problems::default();

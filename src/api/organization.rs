@@ -146,7 +146,7 @@ async fn update(
             Set(super::optional_text(&mut p, "mission_statement", Some(m), 1000).unwrap_or_default());
     }
     if let Some(ph) = body.phone {
-        let country = org.country.parse().unwrap_or(phonenumber::country::Id::US);
+        let country = crate::usecases::staff::country_of(&org)?;
         if let Some(v) = p.check("phone", crate::domain::people::parse_phone(&ph, country)) {
             active.phone = Set(Some(v));
         }
@@ -189,7 +189,7 @@ async fn update(
         }
     }
     if let Some(n) = body.sms_number {
-        let country = org.country.parse().unwrap_or(phonenumber::country::Id::US);
+        let country = crate::usecases::staff::country_of(&org)?;
         if let Some(v) = p.check("sms_number", crate::domain::people::parse_phone(&n, country)) {
             active.sms_number = Set(Some(v));
         }

@@ -4,6 +4,7 @@ use super::{page, paged, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::messaging::{MessageKind, MessageState};
+use crate::domain::people::Channel;
 use crate::entities::message;
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -19,8 +20,6 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
 }
-
-pub const KINDS: &[&str] = crate::messages::templates::KINDS;
 
 /// A message we planned, and what became of it.
 #[derive(Serialize, ToSchema)]
@@ -117,28 +116,9 @@ async fn list(
     let page = page(&q)?;
     let mut p = Problems::default();
     let job_id = q.get("job_id").and_then(|v| p.check("job_id", v.parse::<i64>().map_err(|_| "must be an id".into())));
-    let kind = q.get("kind").and_then(|v| {
-        p.check(
-            "kind",
-            KINDS.contains(&v.as_str()).then(|| v.clone()).ok_or(format!("'{v}' is not one of {}", KINDS.join(", "))),
-        )
-    });
-    let st = q.get("state").and_then(|v| {
-        p.check(
-            "state",
-            MessageState::parse(v)
-                .map(|s| s.as_str().to_string())
-                .ok_or(format!("'{v}' is not one of {}", MessageState::choices())),
-        )
-    });
-    let channel = q.get("channel").and_then(|v| {
-        p.check(
-            "channel",
-            crate::domain::people::Channel::parse(v)
-                .map(|c| c.as_str().to_string())
-                .ok_or(format!("'{v}' is not one of {}", crate::domain::people::Channel::choices())),
-        )
-    });
+    let kind = super::one_of(&mut p, &q, "kind", MessageKind::parse, MessageKind::choices);
+    let st = super::one_of(&mut p, &q, "state", MessageState::parse, MessageState::choices);
+    let channel = super::one_of(&mut p, &q, "channel", Channel::parse, Channel::choices);
     p.into_result()?;
     let mut query = message::Entity::find().filter(message::Column::OrganizationId.eq(caller.organization_id));
     // Sign-in links (invitations, password resets) open an account: only

@@ -1,6 +1,5 @@
 //! The promise ledger, follow-up tasks and promise KPIs.
 
-use super::views::zone_of;
 use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
@@ -107,7 +106,7 @@ async fn for_job(
 ) -> Result<Json<JobPromises>, ApiError> {
     let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let items = promises::for_job(&state.db, caller.organization_id, job.id)
         .await?
         .into_iter()
@@ -170,7 +169,7 @@ async fn record(
     let (Some(k), Some(due)) = (k, due) else { return Err(ApiError::Internal("promise parse".into())) };
     let job = crate::store::jobs::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let when = crate::messages::compose::clock_time(zone, due);
     let description = description.unwrap_or_else(|| match k {
         PromiseKind::CallbackBy => format!("Call you back by {when}"),
@@ -264,7 +263,7 @@ async fn kept(
     let p = promise::Entity::find_by_id(p.id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
     let job = crate::store::jobs::get(&state.db, caller.organization_id, p.job_id).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
-    Ok(Json(view(p, zone_of(&customer.timezone))))
+    Ok(Json(view(p, crate::store::customers::zone(&customer)?)))
 }
 
 /// Filters of the ledger.
@@ -296,17 +295,11 @@ async fn list(
     }
     // An unknown filter value is a mistake to name, not an empty list.
     let mut p = Problems::default();
-    if let Some(o) = q.get("outcome") {
-        if PromiseOutcome::parse(o).is_none() {
-            p.add("outcome", format!("'{o}' is not one of {}", PromiseOutcome::choices()));
-        }
-        query = query.filter(promise::Column::Outcome.eq(o.as_str()));
+    if let Some(o) = super::one_of(&mut p, &q, "outcome", PromiseOutcome::parse, PromiseOutcome::choices) {
+        query = query.filter(promise::Column::Outcome.eq(o));
     }
-    if let Some(k) = q.get("kind") {
-        if PromiseKind::parse(k).is_none() {
-            p.add("kind", format!("'{k}' is not one of {}", PromiseKind::choices()));
-        }
-        query = query.filter(promise::Column::Kind.eq(k.as_str()));
+    if let Some(k) = super::one_of(&mut p, &q, "kind", PromiseKind::parse, PromiseKind::choices) {
+        query = query.filter(promise::Column::Kind.eq(k));
     }
     if let Some(r) = q.get("at_risk").filter(|r| !matches!(r.as_str(), "true" | "false")) {
         p.add("at_risk", format!("'{r}' is not true or false"));
@@ -388,12 +381,11 @@ async fn tasks(
 ) -> Result<Json<Page<TaskView>>, ApiError> {
     let pg = page(&q)?;
     let mut query = task::Entity::find().filter(task::Column::OrganizationId.eq(caller.organization_id));
-    if let Some(s) = q.get("status") {
-        if TaskStatus::parse(s).is_none() {
-            return Err(ApiError::field("status", format!("'{s}' is not one of {}", TaskStatus::choices())));
-        }
-        query = query.filter(task::Column::Status.eq(s.as_str()));
+    let mut p = Problems::default();
+    if let Some(s) = super::one_of(&mut p, &q, "status", TaskStatus::parse, TaskStatus::choices) {
+        query = query.filter(task::Column::Status.eq(s));
     }
+    p.into_result()?;
     if let Some(after) = pg.after {
         query = query.filter(task::Column::Id.gt(after));
     }

@@ -1,6 +1,6 @@
 //! Staff: the people who visit, and their day.
 
-use super::views::{zone_of, CustomerView, JobView, StaffView, VisitView};
+use super::views::{CustomerView, JobView, StaffView, VisitView};
 use super::{page, paged, path_id, ApiJson, Page};
 use crate::api::error::ApiError;
 use crate::auth::Caller;
@@ -162,7 +162,7 @@ async fn schedule(
 ) -> Result<Json<Schedule>, ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
     crate::access::ensure_self(&caller, person.id)?;
-    let zone = zone_of(&person.timezone);
+    let zone = crate::store::staff::zone(&person)?;
     let date = match q.get("date") {
         None => zone.date_of(state.clock.now()),
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
@@ -172,18 +172,18 @@ async fn schedule(
         crate::store::visits::day_of(&state.db, caller.organization_id, &person, date).await?;
     let visits = entries
         .into_iter()
-        .map(|e| {
-            let customer_zone = zone_of(&e.customer.timezone);
+        .map(|e| -> Result<ScheduledVisit, ApiError> {
+            let customer_zone = crate::store::customers::zone(&e.customer)?;
             let (ws, we) = (e.visit.visit.window_start, e.visit.visit.window_end);
-            ScheduledVisit {
+            Ok(ScheduledVisit {
                 visit: VisitView::new(e.visit, customer_zone),
                 window_start_staff_local: zone.local(ws),
                 window_end_staff_local: zone.local(we),
                 job: JobView::from(e.job),
                 customer: CustomerView::from(e.customer),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(Schedule {
         staff: StaffView::from(person),
         date: date.to_string(),

@@ -123,8 +123,6 @@ pub struct VisitView {
     pub updated_at: DateTime<Utc>,
 }
 
-pub use crate::domain::time::zone_of;
-
 impl VisitView {
     pub fn new(v: VisitWithStaff, customer_zone: Zone) -> Self {
         let VisitWithStaff { visit: v, staff_ids } = v;

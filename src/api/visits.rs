@@ -1,6 +1,6 @@
 //! Visits: booking, rescheduling, reassigning, and the crew's status taps.
 
-use super::views::{zone_of, VisitView};
+use super::views::VisitView;
 use super::{path_id, ApiJson, Page};
 use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
@@ -69,7 +69,7 @@ fn duration_field(p: &mut Problems, v: Option<i64>) -> Option<i32> {
 async fn view(state: &AppState, org_id: i64, v: VisitWithStaff) -> Result<VisitView, ApiError> {
     let job = crate::store::jobs::get(&state.db, org_id, v.visit.job_id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
-    Ok(VisitView::new(v, zone_of(&customer.timezone)))
+    Ok(VisitView::new(v, crate::store::customers::zone(&customer)?))
 }
 
 /// Book a visit with a promised arrival window. The window is checked against
@@ -139,7 +139,7 @@ pub async fn list_for_job(
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&job_id)?).await?;
     crate::access::ensure_job(&state.db, &caller, job.id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let visits: Vec<VisitView> = crate::store::visits::for_job(&state.db, org_id, job.id)
         .await?
         .into_iter()

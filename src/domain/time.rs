@@ -75,13 +75,6 @@ impl Zone {
     }
 }
 
-/// A zone name read back for display, or UTC if it is not one. Where a wrong
-/// zone would send a message at the wrong hour, use
-/// `crate::error::stored_zone`, which refuses instead.
-pub fn zone_of(name: &str) -> Zone {
-    Zone::parse(name).unwrap_or(Zone(chrono_tz::UTC))
-}
-
 /// A promised arrival window, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {

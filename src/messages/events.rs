@@ -172,9 +172,9 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     previous: Option<&crate::store::estimates::Full>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    use crate::domain::money::{diff, Currency, LineKind};
+    use crate::domain::money::{diff, LineKind};
     let e = &est.estimate;
-    let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
+    let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     let parties = Parties { org, customer, job };
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);

@@ -218,7 +218,26 @@ pub async fn deliver_once(
         };
         let exempt = m.quiet_hours_exempt_until.is_some_and(|until| now <= until);
         if channel == Channel::Sms && !exempt {
-            let zone = cust.and_then(|c| Zone::parse(&c.timezone).ok()).unwrap_or(Zone(chrono_tz::UTC));
+            // Quiet hours are the customer's (a staff member's text: the
+            // office's). A stored zone that is not one is a broken invariant:
+            // the message fails naming it rather than go out at the wrong hour.
+            let zone = match (cust, orgs.get(&m.organization_id)) {
+                (Some(c), _) => crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id)),
+                (None, Some(o)) => crate::error::stored_zone(&o.timezone, format_args!("organization {}", o.id)),
+                (None, None) => Ok(Zone(chrono_tz::UTC)),
+            };
+            let zone = match zone {
+                Ok(z) => z,
+                Err(e) => {
+                    tracing::error!(message = m.id, error = %e, "not sent: no zone to keep quiet hours in");
+                    finish(db, &m, MessageState::Failed, now, |q| {
+                        q.col_expr(message::Column::LastError, Expr::value(format!("not sent: {e}")))
+                    })
+                    .await?;
+                    report.failed += 1;
+                    continue;
+                }
+            };
             if let Some(org) = orgs.get(&m.organization_id) {
                 if let (Ok(start), Ok(end)) = (parse_time(&org.quiet_hours_start), parse_time(&org.quiet_hours_end)) {
                     let quiet = QuietHours { start, end };

@@ -77,3 +77,9 @@ pub async fn by_ids<C: ConnectionTrait>(
 pub fn channels(c: &customer::Model) -> Vec<Channel> {
     c.channels.iter().collect()
 }
+
+/// The customer's zone. Checked on the way in, so a bad stored value is a
+/// broken invariant: an error naming the row, never a silent UTC.
+pub fn zone(c: &customer::Model) -> Result<crate::domain::time::Zone, Error> {
+    crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id))
+}

@@ -408,9 +408,9 @@ pub struct EstimateView {
 }
 
 /// The estimate as the API shows it, with formatted amounts.
-pub fn view(f: &Full, current_id: Option<i64>) -> EstimateView {
+pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
     let e = &f.estimate;
-    let c = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
+    let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     let lines = f
         .lines
         .iter()
@@ -427,7 +427,7 @@ pub fn view(f: &Full, current_id: Option<i64>) -> EstimateView {
         })
         .collect();
     let taxes = f.taxes();
-    EstimateView {
+    Ok(EstimateView {
         id: e.id,
         job_id: e.job_id,
         version: e.version,
@@ -457,7 +457,7 @@ pub fn view(f: &Full, current_id: Option<i64>) -> EstimateView {
         sent_at: e.sent_at,
         decided_at: e.decided_at,
         decision_comment: e.decision_comment.clone(),
-    }
+    })
 }
 
 /// The job's current estimate: the newest version (any status).

@@ -108,3 +108,8 @@ pub async fn set_role<C: ConnectionTrait>(db: &C, person: staff::Model, role: Ro
     a.role = Set(role);
     Ok(a.update(db).await?)
 }
+
+/// The staff member's zone (see `customers::zone`).
+pub fn zone(s: &staff::Model) -> Result<crate::domain::time::Zone, Error> {
+    crate::error::stored_zone(&s.timezone, format_args!("staff member {}", s.id))
+}

@@ -5,7 +5,7 @@
 
 use crate::db::Db;
 use crate::domain::job::{JobStatus, TimelineKind};
-use crate::domain::money::{Currency, EstimateStatus};
+use crate::domain::money::EstimateStatus;
 use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::{customer, estimate, job, organization};
 use crate::error::Error;
@@ -79,7 +79,7 @@ pub async fn send(
     };
     crate::messages::events::pricing_breakdown(&txn, n, org, &job, &customer, &full, previous.as_ref(), now).await?;
     crate::store::promises::answered(&txn, job.id, "a revised estimate", now).await?;
-    let currency = Currency::parse(&e.currency).unwrap_or(Currency { code: "USD", symbol: "$", digits: 2 });
+    let currency = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     timeline::record(
         &txn,
         org.id,

@@ -75,8 +75,8 @@ pub fn parse(input: StaffFields, country: phonenumber::country::Id) -> Result<Ne
 }
 
 /// The country phone numbers are read in when typed without a code.
-pub fn country_of(org: &organization::Model) -> phonenumber::country::Id {
-    org.country.parse().unwrap_or(phonenumber::country::Id::US)
+pub fn country_of(org: &organization::Model) -> Result<phonenumber::country::Id, Error> {
+    crate::error::stored_country(&org.country, format_args!("organization {}", org.id))
 }
 
 /// Adds a person to the organization: 422 naming every bad field, 409 when
@@ -87,7 +87,7 @@ pub async fn add(
     input: StaffFields,
     now: DateTime<Utc>,
 ) -> Result<staff::Model, Error> {
-    let new = parse(input, country_of(org))?;
+    let new = parse(input, country_of(org)?)?;
     crate::store::staff::insert(db, org.id, new, now).await
 }
 

@@ -110,7 +110,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     let estimate = match sent {
         Some(e) => {
             let full = estimates::load(&state.db, org.id, e.id).await?;
-            Some(estimates::view(&full, Some(e.id)))
+            Some(estimates::view(&full, Some(e.id))?)
         }
         None => None,
     };

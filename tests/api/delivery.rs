@@ -329,3 +329,34 @@ async fn two_replicas_share_one_sms_pace_per_sender() {
         (later, later + 100_000)
     );
 }
+
+/// A stored zone that is not one (a hand edit, a bad restore) is a broken
+/// invariant: the text is not sent at a guessed hour, it fails naming the
+/// row, and the API refuses to show times in a zone it cannot read.
+#[tokio::test]
+async fn a_customer_whose_stored_zone_is_not_one_gets_no_text_at_a_guessed_hour() {
+    use sea_orm::ConnectionTrait;
+    let twilio = FakeTwilio::start().await;
+    let app = app_with(Some(&twilio), None).await;
+    let c =
+        customer(&app, json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/Los_Angeles"}))
+            .await;
+    app.clock.set(utc("2026-11-20T18:00:00Z"));
+    let job = book_for(&app, c).await;
+    app.state
+        .db
+        .execute_unprepared(&format!("UPDATE customers SET timezone = 'Mars/Olympus' WHERE id = {c}"))
+        .await
+        .expect("break the zone");
+
+    let d = kept::notify::deliver(&app.state.notifier()).await.expect("the run goes on");
+    assert_eq!((d.sent, d.failed), (0, 1), "{d:?}");
+    assert!(twilio.received().is_empty(), "nothing reached Twilio");
+    let m = only(&app, "").await;
+    assert_eq!(m["state"], "failed");
+    let why = m["last_error"].as_str().expect("why");
+    assert!(why.contains(&format!("customer {c}")) && why.contains("Mars/Olympus"), "{why}");
+
+    let r = app.get(&format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "not shown in UTC instead: {}", r.body);
+}

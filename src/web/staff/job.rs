@@ -6,7 +6,7 @@
 use super::extract::{SignedForm, SignedIn, WithCsrf};
 use super::{problem, render};
 use crate::auth::Caller;
-use crate::domain::time::{zone_of, Zone};
+use crate::domain::time::Zone;
 use crate::entities::{job, session, staff};
 use crate::error::{Error, Problems};
 use crate::messages::compose::window_phrase;
@@ -62,7 +62,7 @@ async fn job_view(
 ) -> Result<Response, PageError> {
     let org = caller.organization_id;
     let customer = crate::store::customers::get(&state.db, org, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let when = |t: DateTime<Utc>| zone.local(t).format("%b %-d, %-I:%M %p").to_string();
     // Staff are read once: the names on the visits and the booking form.
     let staff = crate::store::staff::all(&state.db, org).await?;
@@ -188,7 +188,7 @@ pub(super) async fn job_book(
     }
     let job = job_for(&state, &caller, &id).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
-    let zone = zone_of(&customer.timezone);
+    let zone = crate::store::customers::zone(&customer)?;
     let mut p = Problems::default();
     let staff_values: Vec<&str> = pairs.iter().filter(|(n, _)| n == "staff_ids").map(|(_, v)| v.as_str()).collect();
     let staff_ids: Vec<i64> = staff_values.iter().filter_map(|v| v.trim().parse().ok()).collect();

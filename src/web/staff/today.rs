@@ -5,7 +5,7 @@
 
 use super::extract::{SignedForm, SignedIn, WithCsrf};
 use super::{problem, render};
-use crate::domain::time::{zone_of, Zone};
+use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{organization, staff};
 use crate::error::Error;
@@ -28,7 +28,7 @@ pub(super) async fn app(State(state): State<AppState>, signed_in: SignedIn) -> R
     let SignedIn { session, me, caller } = signed_in;
     let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
     let office = caller.role.can_dispatch();
-    let zone = zone_of(&me.timezone);
+    let zone = crate::store::staff::zone(&me)?;
     let date = zone.date_of(state.clock.now());
     // Staff are read once: whose day it is, and the names on every visit.
     let people = if office { crate::store::staff::all(&state.db, org.id).await? } else { vec![me.clone()] };
@@ -103,20 +103,18 @@ async fn office_watch(
     let soon = crate::store::visits::upcoming(&state.db, org.id, from, from + chrono::Duration::days(7), 50).await?;
     let jobs = crate::store::jobs::by_ids(&state.db, org.id, soon.iter().map(|v| v.visit.job_id)).await?;
     let customers = crate::store::customers::by_ids(&state.db, jobs.values().map(|j| j.customer_id)).await?;
-    let coming = soon
-        .iter()
-        .filter_map(|v| {
-            let job = jobs.get(&v.visit.job_id)?;
-            let customer = customers.get(&job.customer_id)?;
-            let who =
-                people.iter().filter(|p| v.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>();
-            Some(json!({
-                "window": window_phrase(zone_of(&customer.timezone), v.visit.window_start, v.visit.window_end),
-                "kind": v.visit.kind.as_str().replace('_', "-"), "job": job.title, "job_id": job.id,
-                "customer": customer.name, "who": who.join(", "),
-            }))
-        })
-        .collect();
+    let mut coming = Vec::with_capacity(soon.len());
+    for v in &soon {
+        let Some(job) = jobs.get(&v.visit.job_id) else { continue };
+        let Some(customer) = customers.get(&job.customer_id) else { continue };
+        let who = people.iter().filter(|p| v.staff_ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>();
+        let czone = crate::store::customers::zone(customer)?;
+        coming.push(json!({
+            "window": window_phrase(czone, v.visit.window_start, v.visit.window_end),
+            "kind": v.visit.kind.as_str().replace('_', "-"), "job": job.title, "job_id": job.id,
+            "customer": customer.name, "who": who.join(", "),
+        }));
+    }
     // The latest messages we planned and what became of them.
     let messages = crate::store::timeline::recent_messages(&state.db, org.id, RECENT_MESSAGES)
         .await?
