@@ -28,6 +28,7 @@ pub mod messaging;
 pub mod money;
 pub mod people;
 pub mod promise;
+pub mod revisions;
 pub mod time;
 pub mod tokens;
 pub mod visit;

@@ -1,0 +1,163 @@
+//! Revisions of an estimate: which line of the new version continues which
+//! line of the last, and what was added, removed or repriced, so the
+//! customer is told exactly what changed.
+
+/// A line as compared between two versions of an estimate. Taxes are
+/// compared too, as lines of kind [`TAX_KIND`] whose quantity is the rate
+/// (`"8.25%"`), unit price the rate in basis points, and total the amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine {
+    pub kind: String,
+    pub description: String,
+    pub quantity: String,
+    pub unit_price_minor: i64,
+    pub total_minor: i64,
+}
+
+/// The kind of a [`PricedLine`] that stands for a tax.
+pub const TAX_KIND: &str = "tax";
+
+impl PricedLine {
+    /// A tax as a line, so a revision that changes a rate (or an amount)
+    /// says so like any other line.
+    pub fn tax(name: &str, rate_bp: i64, amount_minor: i64) -> PricedLine {
+        PricedLine {
+            kind: TAX_KIND.into(),
+            description: name.into(),
+            quantity: format_rate_bp(rate_bp),
+            unit_price_minor: rate_bp,
+            total_minor: amount_minor,
+        }
+    }
+
+    pub fn is_tax(&self) -> bool {
+        self.kind == TAX_KIND
+    }
+}
+
+/// A rate in basis points as people write it: `8.25%`, `9%`, `88.75%`.
+pub fn format_rate_bp(bp: i64) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    let a = bp.unsigned_abs();
+    let rate = format!("{}.{:02}", a / 100, a % 100);
+    format!("{sign}{}%", rate.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// What changed from one version to the next: lines matched by kind and
+/// description (case-insensitive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: Vec<PricedLine>,
+    pub removed: Vec<PricedLine>,
+    /// (before, after) for lines whose quantity or price changed.
+    pub repriced: Vec<(PricedLine, PricedLine)>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.repriced.is_empty()
+    }
+}
+
+/// For each new line, the index of the old line it continues (same kind,
+/// same description ignoring case and surrounding spaces; each old line is
+/// matched at most once, first come first served).
+pub fn match_lines(old: &[PricedLine], new: &[PricedLine]) -> Vec<Option<usize>> {
+    let key = |l: &PricedLine| (l.kind.clone(), l.description.trim().to_lowercase());
+    let mut matched_old = vec![false; old.len()];
+    new.iter()
+        .map(|n| {
+            let i = (0..old.len()).find(|&i| !matched_old[i] && key(&old[i]) == key(n))?;
+            matched_old[i] = true;
+            Some(i)
+        })
+        .collect()
+}
+
+pub fn diff(old: &[PricedLine], new: &[PricedLine]) -> Changes {
+    let mut changes = Changes::default();
+    let pairs = match_lines(old, new);
+    for (n, m) in new.iter().zip(&pairs) {
+        match m.map(|i| &old[i]) {
+            Some(o) => {
+                if o.quantity != n.quantity
+                    || o.unit_price_minor != n.unit_price_minor
+                    || o.total_minor != n.total_minor
+                {
+                    changes.repriced.push((o.clone(), n.clone()));
+                }
+            }
+            None => changes.added.push(n.clone()),
+        }
+    }
+    for (i, o) in old.iter().enumerate() {
+        if !pairs.contains(&Some(i)) {
+            changes.removed.push(o.clone());
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    fn pl(kind: &str, d: &str, q: &str, p: i64) -> PricedLine {
+        PricedLine { kind: kind.into(), description: d.into(), quantity: q.into(), unit_price_minor: p, total_minor: p }
+    }
+
+    #[test]
+    fn a_revision_says_what_was_added_removed_and_repriced() {
+        let old = [
+            pl("labor", "Dry-out", "2.5", 8500),
+            pl("material", "Drywall", "37.25", 349),
+            pl("fee", "Disposal", "1", 4500),
+        ];
+        let new = [
+            pl("labor", "dry-out ", "3", 8500),
+            pl("material", "Drywall", "37.25", 349),
+            pl("equipment", "Dehumidifier", "2", 6000),
+        ];
+        let c = diff(&old, &new);
+        assert_eq!(c.added.iter().map(|l| l.description.as_str()).collect::<Vec<_>>(), vec!["Dehumidifier"]);
+        assert_eq!(c.removed.iter().map(|l| l.description.as_str()).collect::<Vec<_>>(), vec!["Disposal"]);
+        assert_eq!(c.repriced.len(), 1);
+        assert_eq!((c.repriced[0].0.quantity.as_str(), c.repriced[0].1.quantity.as_str()), ("2.5", "3"));
+        assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_changed_tax_rate_is_a_changed_line_with_both_rates_and_amounts() {
+        let lines = [pl("fee", "Disposal", "1", 10_000)];
+        let old = [&lines[..], &[PricedLine::tax("Sales tax", 825, 825)]].concat();
+        let new = [&lines[..], &[PricedLine::tax("sales tax", 900, 900)]].concat();
+        let c = diff(&old, &new);
+        assert!(c.added.is_empty() && c.removed.is_empty(), "{c:?}");
+        assert_eq!(c.repriced.len(), 1);
+        let (o, n) = &c.repriced[0];
+        assert!(o.is_tax() && n.is_tax());
+        assert_eq!((o.quantity.as_str(), n.quantity.as_str()), ("8.25%", "9%"));
+        assert_eq!((o.total_minor, n.total_minor), (825, 900));
+        // A tax that appears or goes is added or removed like any line.
+        let c = diff(&lines, &new);
+        assert_eq!(c.added, vec![PricedLine::tax("sales tax", 900, 900)]);
+        assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn rates_read_as_people_write_them() {
+        assert_eq!(format_rate_bp(825), "8.25%");
+        assert_eq!(format_rate_bp(900), "9%");
+        assert_eq!(format_rate_bp(8875), "88.75%");
+        assert_eq!(format_rate_bp(850), "8.5%");
+        assert_eq!(format_rate_bp(0), "0%");
+        assert_eq!(format_rate_bp(5), "0.05%");
+    }
+
+    #[test]
+    fn each_old_line_is_matched_once() {
+        let old = [pl("fee", "Trip", "1", 100), pl("fee", "Trip", "1", 200)];
+        let new = [pl("fee", "trip", "1", 100), pl("fee", "Trip", "1", 200), pl("fee", "Trip", "1", 300)];
+        assert_eq!(match_lines(&old, &new), vec![Some(0), Some(1), None]);
+    }
+}
