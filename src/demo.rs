@@ -16,7 +16,7 @@ use crate::store::jobs::NewJob;
 use crate::store::orgs::{CreatedOrganization, NewOrganization};
 use crate::store::staff::NewStaff;
 use crate::store::timeline::Event;
-use chrono::{DateTime, Days, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, Utc};
 use phonenumber::country::Id::US;
 
 /// `kept org create`: validates like the API does, then creates the
@@ -80,9 +80,20 @@ const STAFF: &[DemoStaff] = &[
         bio: "Marcus has walked through more flooded basements than he can count. He measures, photographs, and writes you a line-by-line price: no guesses." },
     DemoStaff { name: "Lena Okafor", role: Role::Technician, phone: "+1 212 555 0104", email: "lena@harborpine.example.test", tz: "America/New_York",
         bio: "Lena leads our drying crew and is certified in water damage restoration. She will explain every fan and dehumidifier she sets up." },
-    DemoStaff { name: "Tomás Reyes", role: Role::Technician, phone: "+1 213 555 0105", email: "tomas@harborpine.example.test", tz: "America/Los_Angeles",
-        bio: "Tomás runs our West Coast crew. Twenty years of plumbing and drywall; he'll show you exactly where the water got in." },
+    DemoStaff { name: "Tomás Reyes", role: Role::Technician, phone: "+1 631 555 0105", email: "tomas@harborpine.example.test", tz: "America/New_York",
+        bio: "Tomás runs our Long Island crew. Twenty years of plumbing and drywall; he'll show you exactly where the water got in." },
+    DemoStaff { name: "Grace Liu", role: Role::Estimator, phone: "+1 201 555 0106", email: "grace@harborpine.example.test", tz: "America/New_York",
+        bio: "Grace covers New Jersey and the East End. She used to adjust insurance claims, so she writes estimates adjusters accept the first time." },
 ];
+
+/// Which day a demo visit falls on, in the office's zone: today (moved to
+/// the next working day if its window has already begun), or the next
+/// working day.
+#[derive(Clone, Copy)]
+enum Day {
+    Today,
+    Next,
+}
 
 struct DemoJob {
     customer: &'static str,
@@ -92,8 +103,10 @@ struct DemoJob {
     address: &'static str,
     title: &'static str,
     story: &'static str,
-    /// (kind, staff index, days from today, local start hour, window hours, duration minutes)
-    visits: &'static [(VisitKind, usize, u64, u32, i64, i32)],
+    /// (kind, staff index, day, local start hour, window hours, duration minutes)
+    visits: &'static [(VisitKind, usize, Day, u32, i64, i32)],
+    /// Booked around now, so the crew is running late on first start.
+    running_late: Option<(VisitKind, usize, i32)>,
     note: Option<&'static str>,
 }
 
@@ -103,15 +116,26 @@ const JOBS: &[DemoJob] = &[
         address: "48 Linden Street, Brooklyn, NY 11221",
         title: "Basement flooded after the storm",
         story: "Water came up through the floor drain overnight. About two inches across the whole basement, the carpet is soaked and the drywall is wet about a foot up. My kids' playroom is down there. The first company I called never showed up. I just want to know someone is actually coming.",
-        visits: &[(VisitKind::Estimate, 2, 1, 9, 2, 60), (VisitKind::Work, 3, 2, 8, 2, 240)],
+        visits: &[(VisitKind::Estimate, 2, Day::Today, 9, 2, 60), (VisitKind::Work, 3, Day::Next, 8, 2, 240)],
+        running_late: None,
         note: Some("Two dehumidifiers and four air movers are reserved for your basement."),
     },
     DemoJob {
-        customer: "Walter Kim", phone: Some("+1 213 555 0178"), email: None, tz: "America/Los_Angeles",
-        address: "2210 Alvarado Terrace, Los Angeles, CA 90006",
+        customer: "Walter Kim", phone: Some("+1 718 555 0178"), email: None, tz: "America/New_York",
+        address: "34-12 81st Street, Jackson Heights, NY 11372",
         title: "Ceiling stain under the upstairs bathroom",
         story: "There's a brown ring on the kitchen ceiling right under the upstairs shower, and it's getting bigger. I'm 78 and I'd like someone to tell me plainly what it will cost before anything gets torn out.",
-        visits: &[(VisitKind::Estimate, 4, 1, 13, 2, 90)],
+        visits: &[],
+        running_late: Some((VisitKind::Estimate, 4, 90)),
+        note: None,
+    },
+    DemoJob {
+        customer: "Hector Alvarez", phone: Some("+1 201 555 0131"), email: Some("hector.alvarez@example.test"), tz: "America/New_York",
+        address: "212 Grove Street, Jersey City, NJ 07302",
+        title: "Burst pipe under the kitchen sink",
+        story: "The pipe under the kitchen sink split while we were at work. The cabinet floor is swollen and water ran under the laminate into the dining room. We shut the valve. We have a baby at home, so we need the wet floor out fast.",
+        visits: &[(VisitKind::Work, 3, Day::Today, 12, 2, 180)],
+        running_late: None,
         note: None,
     },
     DemoJob {
@@ -119,7 +143,8 @@ const JOBS: &[DemoJob] = &[
         address: "17 Orchard Lane, Montclair, NJ 07042",
         title: "Musty smell before new tenants move in",
         story: "I look after my late father's house from Bengaluru. The new tenants move in on the 1st and they mentioned a musty smell in the back bedroom. I can't be there, so please send me photos and keep me posted. Mornings and evenings my time are easiest.",
-        visits: &[(VisitKind::Estimate, 2, 1, 14, 2, 60)],
+        visits: &[(VisitKind::Estimate, 5, Day::Today, 13, 2, 60)],
+        running_late: None,
         note: None,
     },
     DemoJob {
@@ -127,10 +152,28 @@ const JOBS: &[DemoJob] = &[
         address: "5 Dune Road, Montauk, NY 11954",
         title: "Smoke damage in the holiday-house kitchen",
         story: "A pan fire in the kitchen of our Montauk house while friends were staying. The fire is out and nobody was hurt, but the cabinets and ceiling are black and the whole house smells of smoke. We're in Sydney until March.",
-        visits: &[(VisitKind::Estimate, 2, 2, 10, 3, 90)],
+        visits: &[(VisitKind::Estimate, 5, Day::Next, 10, 3, 90)],
+        running_late: None,
         note: Some("Insurance claim number received; we will send the estimate to the adjuster too."),
     },
+    DemoJob {
+        customer: "Rosa Delgado", phone: Some("+1 718 555 0163"), email: None, tz: "America/New_York",
+        address: "1450 Grand Concourse, Bronx, NY 10452",
+        title: "Sump pump alarm keeps going off",
+        story: "The alarm on the sump pump has gone off three times since Sunday. The pit is almost full and I can hear the pump running but the water isn't going down. My landlord said to call someone. I'm home after 3 every day.",
+        visits: &[],
+        running_late: None,
+        note: None,
+    },
 ];
+
+/// Monday to Saturday, 08:00–18:00: restoration crews work Saturdays.
+fn demo_working_hours() -> crate::domain::people::WorkingHours {
+    crate::domain::people::WEEKDAYS[..6]
+        .iter()
+        .map(|d| (d.to_string(), vec![["08:00".to_string(), "18:00".to_string()]]))
+        .collect()
+}
 
 /// What the demo seed created: the organization with the admin's API token,
 /// and a password for the admin to sign in to the web UI (both shown once).
@@ -175,7 +218,7 @@ pub async fn seed_if_empty(
             photo_url: Some(avatar(admin.name)),
             bio: admin.bio.into(),
             timezone: Zone::parse(admin.tz).map_err(Error::Internal)?,
-            working_hours: default_working_hours(),
+            working_hours: demo_working_hours(),
         },
         now,
     )
@@ -194,7 +237,7 @@ pub async fn seed_if_empty(
                 photo_url: Some(avatar(s.name)),
                 bio: s.bio.into(),
                 timezone: Zone::parse(s.tz).map_err(Error::Internal)?,
-                working_hours: default_working_hours(),
+                working_hours: demo_working_hours(),
             },
             now,
         )
@@ -231,10 +274,25 @@ pub async fn seed_if_empty(
             now,
         )
         .await?;
-        for &(kind, staff, days, hour, hours, duration) in j.visits {
-            // Visits happen at the property: windows are set in the crew's zone.
-            let crew_zone = Zone::parse(STAFF[staff].tz).map_err(Error::Internal)?;
-            let start = local_at(crew_zone, crew_zone.date_of(now), days, hour);
+        // Visits happen at the property, in the office's metro: windows are
+        // business hours in the office's zone, today and the next working day.
+        let today = ny.date_of(now);
+        let next = next_working_day(today);
+        let mut bookings: Vec<(VisitKind, usize, DateTime<Utc>, DateTime<Utc>, i32)> = Vec::new();
+        for &(kind, staff, day, hour, hours, duration) in j.visits {
+            let mut start = local_at(ny, if matches!(day, Day::Today) { today } else { next }, hour);
+            if start <= now {
+                start = local_at(ny, next, hour);
+            }
+            bookings.push((kind, staff, start, start + chrono::Duration::hours(hours), duration));
+        }
+        if let Some((kind, staff, duration)) = j.running_late {
+            // The window began an hour ago and closes in 20 minutes, and
+            // nobody is on the way: the ledger flags it at risk at once.
+            let end = round_to_five_minutes(now + chrono::Duration::minutes(20));
+            bookings.push((kind, staff, end - chrono::Duration::minutes(80), end, duration));
+        }
+        for (kind, staff, window_start, window_end, duration_minutes) in bookings {
             crate::usecases::visits::book(
                 db,
                 notify,
@@ -243,9 +301,9 @@ pub async fn seed_if_empty(
                 crate::store::visits::NewVisit {
                     kind,
                     staff_ids: vec![staff_ids[staff]],
-                    window_start: start,
-                    window_end: start + chrono::Duration::hours(hours),
-                    duration_minutes: duration,
+                    window_start,
+                    window_end,
+                    duration_minutes,
                 },
                 now,
             )
@@ -283,10 +341,25 @@ pub async fn seed_if_empty(
     Ok(Some(Seeded { created, admin_password }))
 }
 
-/// `hour`:00 local time, `days` after `today`, in `zone` (the first valid
-/// instant if that hour falls in a DST gap).
-fn local_at(zone: Zone, today: chrono::NaiveDate, days: u64, hour: u32) -> DateTime<Utc> {
-    let date = today.checked_add_days(Days::new(days)).unwrap_or(today);
+/// The day after `today`, skipping Sunday (the demo crews work Saturdays).
+fn next_working_day(today: chrono::NaiveDate) -> chrono::NaiveDate {
+    let next = today.succ_opt().unwrap_or(today);
+    if next.weekday() == chrono::Weekday::Sun {
+        next.succ_opt().unwrap_or(next)
+    } else {
+        next
+    }
+}
+
+fn round_to_five_minutes(t: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = t.timestamp();
+    let rounded = secs - secs.rem_euclid(300);
+    DateTime::from_timestamp(rounded, 0).unwrap_or(t)
+}
+
+/// `hour`:00 local time on `date` in `zone` (the first valid instant if
+/// that hour falls in a DST gap).
+fn local_at(zone: Zone, date: chrono::NaiveDate, hour: u32) -> DateTime<Utc> {
     let day_start = zone.start_of_day(date);
     let local = date.and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN));
     use chrono::TimeZone;

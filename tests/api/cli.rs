@@ -111,14 +111,14 @@ async fn serve_seeds_the_demo_prints_a_token_and_runs_the_notifier() {
             .map(|m| (m["channel"].as_str().unwrap().to_string(), m["state"].as_str().unwrap().to_string()))
             .collect();
         // Settled: the worker has finished with every one of them.
-        if states.len() == 8 && states.iter().all(|(_, s)| !matches!(s.as_str(), "pending" | "sending" | "retry")) {
+        if states.len() == 10 && states.iter().all(|(_, s)| !matches!(s.as_str(), "pending" | "sending" | "retry")) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     // Every message is rendered and marked not sent: with no provider there
     // is nothing to hold for quiet hours either.
-    assert_eq!(states.len(), 8, "{states:?}");
+    assert_eq!(states.len(), 10, "{states:?}");
     assert!(states.iter().all(|(_, s)| s == "not_sent_no_provider"), "{states:?}");
     let _ = child.kill().await;
 }

@@ -27,7 +27,7 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
     let app = spawn_app_on(db).await;
     let t = &seeded.created.api_token;
     let staff = app.get_as(t, "/api/v1/staff").await.body["items"].as_array().unwrap().clone();
-    assert_eq!(staff.len(), 5);
+    assert_eq!(staff.len(), 6);
     let roles: BTreeSet<&str> = staff.iter().map(|s| s["role"].as_str().unwrap()).collect();
     assert_eq!(roles, BTreeSet::from(["admin", "dispatcher", "estimator", "technician"]));
     for s in &staff {
@@ -56,20 +56,53 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
         }
     }
     let jobs = app.get_as(t, "/api/v1/jobs").await.body["items"].as_array().unwrap().clone();
-    assert_eq!(jobs.len(), 4);
-    let mut visits = 0;
+    assert_eq!(jobs.len(), 6);
+    let mut visits = Vec::new();
+    let mut unscheduled = 0;
     for j in &jobs {
-        assert_eq!(j["status"], "scheduled");
         assert!(j["story"].as_str().unwrap().len() > 80);
-        visits +=
-            app.get_as(t, &format!("/api/v1/jobs/{}/visits", j["id"])).await.body["items"].as_array().unwrap().len();
+        let booked =
+            app.get_as(t, &format!("/api/v1/jobs/{}/visits", j["id"])).await.body["items"].as_array().unwrap().clone();
+        if booked.is_empty() {
+            // One job waits for the dispatcher: on the board's side list.
+            assert_eq!(j["status"], "new", "{j}");
+            unscheduled += 1;
+        } else {
+            assert_eq!(j["status"], "scheduled", "{j}");
+        }
+        visits.extend(booked);
     }
-    assert_eq!(visits, 5);
+    assert_eq!((visits.len(), unscheduled), (6, 1));
+    // One metro area: every window is business hours in the office's zone
+    // (New York), today or the next working day, except the visit the crew
+    // is running late for, which closes 20 minutes from now.
+    let now = crate::helpers::utc("2026-11-22T12:00:00Z");
+    let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let mut late = 0;
+    for v in &visits {
+        let start = crate::helpers::utc(v["window_start"].as_str().unwrap());
+        let end = crate::helpers::utc(v["window_end"].as_str().unwrap());
+        if end == now + chrono::Duration::minutes(20) {
+            late += 1;
+            assert!(start < now, "began before now: {v}");
+            continue;
+        }
+        assert!(start > now, "in the future: {v}");
+        let local = start.with_timezone(&ny);
+        use chrono::Timelike;
+        assert!((8..=17).contains(&local.hour()), "business hours in New York: {v}");
+        assert!((local.date_naive() - now.with_timezone(&ny).date_naive()).num_days() <= 1, "today or tomorrow: {v}");
+    }
+    assert_eq!(late, 1, "one visit running late");
 
     // Every booking introduced the person coming, on each of the customer's channels.
     let outbox =
         app.get_as(t, "/api/v1/outbox?kind=introduction&limit=200").await.body["items"].as_array().unwrap().clone();
-    assert_eq!(outbox.len(), 8, "Nadia 2 visits x 2 channels, Walter sms, Ananya email, Oliver 2 channels");
+    assert_eq!(
+        outbox.len(),
+        10,
+        "Nadia 2 visits x 2 channels, Walter sms, Hector 2 channels, Ananya email, Oliver 2 channels"
+    );
     for m in &outbox {
         assert!(m["body_text"].as_str().unwrap().contains("/c/"), "carries the customer's link: {m}");
         if m["channel"] == "sms" {
