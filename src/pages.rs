@@ -10,6 +10,7 @@ use serde::Serialize;
 const SOURCES: &[(&str, &str)] = &[
     ("staff_login.html", include_str!("../templates/pages/staff_login.html")),
     ("staff_app.html", include_str!("../templates/pages/staff_app.html")),
+    ("staff_board.html", include_str!("../templates/pages/staff_board.html")),
     ("staff_job.html", include_str!("../templates/pages/staff_job.html")),
     ("staff_admin.html", include_str!("../templates/pages/staff_admin.html")),
     ("staff_problem.html", include_str!("../templates/pages/staff_problem.html")),

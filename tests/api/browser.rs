@@ -498,3 +498,77 @@ async fn the_customers_page_reads_right_after_a_reschedule_and_after_completion(
     browser.full_page_screenshot("customer-completed-job-desktop").await;
     browser.call(reqwest::Method::DELETE, "", None).await;
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    set_password(&app, "owner@example.test", "correct horse battery").await;
+    let marcus = app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let nadia = app
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Nadia Brooks", "phone": "+1 212 555 0142", "timezone": "America/New_York", "address": "48 Linden St"}),
+        )
+        .await
+        .id();
+    let job = app.job(nadia).await;
+    app.book(job, &[marcus], "2026-11-23T09:00:00-05:00", "2026-11-23T10:00:00-05:00", 90).await;
+    let walter = app.customer("Walter Kim", "America/New_York").await;
+    let job2 = app.job(walter).await;
+    let second = app.book(job2, &[marcus], "2026-11-23T13:00:00-05:00", "2026-11-23T14:00:00-05:00", 90).await.id();
+
+    browser.screen(1366, false).await;
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", "owner@example.test").await;
+    browser.type_into("#password", "correct horse battery").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_url("/app").await;
+    browser.go(&app.url("/app/board?date=2026-11-23")).await;
+    let board = browser.wait_text("Monday, November 23").await;
+    assert!(
+        board.contains("Marcus Bell") && board.contains("Lena Okafor") && board.contains("1:00 PM–2:00 PM"),
+        "{board}"
+    );
+    browser.full_page_screenshot("board-desktop").await;
+    let (page, screen) = browser.widths().await;
+    assert!(page <= screen, "the page fits the screen (the board scrolls inside it): {page} > {screen}");
+
+    // The keyboard path: the move form beside the visit. Into a conflict first.
+    let move_to = |start: &'static str| {
+        format!(
+            "const f = document.querySelector(\"form[action='/app/visits/{second}/move']\");
+             f.closest('details').open = true; f.elements.start.value = '{start}';
+             f.querySelector('button').click(); return true;"
+        )
+    };
+    browser.js(&move_to("09:15"), json!([])).await;
+    let refused = browser.wait_text("Nothing was changed.").await;
+    assert!(refused.contains("Marcus could no longer reach 48 Linden St between 9:00 and 10:00 AM"), "{refused}");
+    browser.screenshot("board-refused").await;
+    let still = app.get(&format!("/api/v1/visits/{second}")).await.body;
+    assert_eq!(
+        crate::helpers::utc(still["window_start"].as_str().unwrap()),
+        crate::helpers::utc("2026-11-23T13:00:00-05:00")
+    );
+
+    // Then into a slot that keeps every window: the board redraws itself.
+    browser.js(&move_to("11:30"), json!([])).await;
+    browser.wait_text("Moved; the customer is told.").await;
+    browser.wait_text("11:30 AM–12:30 PM").await;
+    assert!(browser.url().await.ends_with("/app/board?date=2026-11-23"), "no reload, no navigation");
+    let moved = app.get(&format!("/api/v1/visits/{second}")).await.body;
+    assert_eq!(
+        crate::helpers::utc(moved["window_start"].as_str().unwrap()),
+        crate::helpers::utc("2026-11-23T11:30:00-05:00")
+    );
+
+    // On a phone the page still fits; the lanes scroll sideways inside it.
+    browser.screen(360, true).await;
+    browser.go(&app.url("/app/board?date=2026-11-23")).await;
+    browser.wait_text("Monday, November 23").await;
+    let (page, screen) = browser.widths().await;
+    assert!(page <= screen, "fits a phone: {page} > {screen}");
+    browser.full_page_screenshot("board-phone").await;
+}

@@ -282,6 +282,36 @@ impl TestApp {
         r.id()
     }
 
+    /// A signed-in session for a staff member, as the sign-in form opens
+    /// one: the `Cookie` header value and the session's CSRF token.
+    pub async fn session_for(&self, staff_id: i64) -> (String, String) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let pw = "a long enough password";
+        let hash = kept::store::sessions::hash_password(pw).await.expect("hash");
+        let person = kept::entities::staff::Entity::find_by_id(staff_id)
+            .one(&self.state.db)
+            .await
+            .expect("read")
+            .expect("the staff member");
+        kept::entities::staff::Entity::update_many()
+            .col_expr(kept::entities::staff::Column::PasswordHash, sea_orm::sea_query::Expr::value(hash))
+            .filter(kept::entities::staff::Column::Id.eq(staff_id))
+            .exec(&self.state.db)
+            .await
+            .expect("set a password");
+        let (_, token, csrf) = kept::store::sessions::sign_in(
+            &self.state.db,
+            &person.email,
+            pw,
+            "127.0.0.1",
+            kept::clock::Clock::now(&self.clock),
+        )
+        .await
+        .expect("sign in")
+        .expect("the password works");
+        (format!("kept_session={token}"), csrf)
+    }
+
     pub async fn customer(&self, name: &str, tz: &str) -> i64 {
         let r = self
             .post(

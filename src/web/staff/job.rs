@@ -245,7 +245,12 @@ pub(super) async fn job_book(
                 duration_minutes,
             };
             match crate::usecases::visits::book(&state.db, &state.notify, &org, job.id, new, state.clock.now()).await {
-                Ok(_) => return Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response()),
+                Ok(_) => {
+                    // Booked from the board: back to the board's day.
+                    let back = field("back").filter(|b| b.starts_with("/app/board"));
+                    let to = back.unwrap_or_else(|| format!("/app/jobs/{}", job.id));
+                    return Ok(Redirect::to(&to).into_response());
+                }
                 Err(Error::Conflict { message, details, .. }) => {
                     refused(StatusCode::CONFLICT, format!("{message}{}", conflict_windows(&details)))
                 }

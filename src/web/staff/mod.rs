@@ -4,6 +4,7 @@
 //! who is an admin, and the CSRF token every form carries (the session's,
 //! or before sign-in a double-submit cookie) are extractors (`extract`).
 
+mod board;
 mod extract;
 mod job;
 mod people;
@@ -28,6 +29,9 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(signin::login_page).post(signin::login))
         .route("/logout", post(signin::logout))
         .route("/app", get(today::app))
+        .route("/app/board", get(board::board))
+        .route("/app/visits/{id}/move", post(board::move_visit))
+        .route("/assets/board.js", get(board::script))
         .route("/app/visits/{id}/status", post(today::visit_status))
         .route("/app/jobs/{id}", get(job::job_page))
         .route("/app/jobs/{id}/notes", post(job::job_note))

@@ -1,0 +1,419 @@
+//! The dispatcher's board (`/app/board?date=`), the office's home: one lane
+//! per field person on a time axis in the office's zone, each visit drawn
+//! where it is planned (its promised window as a band, the work from the
+//! window's start, the travel buffer after it), working hours shaded, the
+//! jobs nobody has booked in a side list. Visits move by drag and drop or by
+//! the form beside each (the keyboard path); the same exact rule as the API
+//! decides, and a refusal says in plain words who could no longer keep
+//! which window.
+
+use super::extract::{SignedForm, SignedIn, WithCsrf};
+use super::{problem, render};
+use crate::domain::job::JobStatus;
+use crate::domain::people::Role;
+use crate::domain::time::Zone;
+use crate::domain::visit::VisitStatus;
+use crate::entities::{organization, staff};
+use crate::error::Error;
+use crate::state::AppState;
+use crate::store::visits::VisitChanges;
+use crate::web::PageError;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The board's own content policy: its script and the live stream come from
+/// Kept itself, nothing from elsewhere.
+const BOARD_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The script that makes the board draggable and live (served by Kept).
+pub(super) async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        include_str!("../../../templates/assets/board.js"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct BoardQuery {
+    date: Option<String>,
+}
+
+/// The hours the axis shows at least, in the office's zone.
+const AXIS_FROM: u32 = 7;
+const AXIS_TO: u32 = 19;
+
+pub(super) async fn board(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(q): Query<BoardQuery>,
+) -> Result<Response, PageError> {
+    let SignedIn { session, me, caller } = signed_in;
+    if !caller.role.can_dispatch() {
+        return Ok(problem(&state, StatusCode::FORBIDDEN, "The board is the office's: your day is on the home page."));
+    }
+    let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
+    let zone = crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id))?;
+    let now = state.clock.now();
+    let today = zone.date_of(now);
+    let date = match q.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => today,
+        Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => {
+                return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, "That is not a date (YYYY-MM-DD)."));
+            }
+        },
+    };
+    let everyone = crate::store::staff::all(&state.db, org.id).await?;
+    let mut field: Vec<staff::Model> =
+        everyone.iter().filter(|p| matches!(p.role, Role::Estimator | Role::Technician)).cloned().collect();
+    field.sort_by(|a, b| (a.role != Role::Estimator, &a.name).cmp(&(b.role != Role::Estimator, &b.name)));
+    let entries = crate::store::visits::days_of(&state.db, org.id, &field, date).await?;
+    let at_risk: Vec<i64> =
+        crate::store::promises::at_risk(&state.db, org.id).await?.into_iter().filter_map(|p| p.visit_id).collect();
+
+    // The axis: at least 7:00 to 19:00, wider if a visit is outside it.
+    let (day_start, _) = zone.day_bounds(date);
+    let hour_of = |t: DateTime<Utc>| ((t - day_start).num_minutes() as f64 / 60.0).clamp(0.0, 24.0);
+    let earliest = entries.iter().map(|e| hour_of(e.visit.visit.window_start).floor() as u32).min();
+    let latest = entries.iter().map(|e| hour_of(e.visit.visit.window_end).ceil() as u32).max();
+    let from = earliest.map_or(AXIS_FROM, |h| h.min(AXIS_FROM));
+    let to = latest.map_or(AXIS_TO, |h| h.max(AXIS_TO)).min(24).max(from + 1);
+    let axis = Axis { start: day_start + Duration::hours(from as i64), minutes: (to - from) as f64 * 60.0 };
+
+    let lanes: Vec<Value> = field
+        .iter()
+        .map(|p| {
+            let visits: Vec<Value> = entries
+                .iter()
+                .filter(|e| e.visit.staff_ids.contains(&p.id))
+                .map(|e| {
+                    let v = &e.visit.visit;
+                    let work_end = v.window_start + Duration::minutes(v.duration_minutes as i64);
+                    let buffer_end = work_end + Duration::minutes(org.travel_buffer_minutes as i64);
+                    // The block spans the window and the work and travel
+                    // that follow it; inside, each as a share of the block.
+                    let span_end = buffer_end.max(v.window_end);
+                    let span = axis.width(v.window_start, span_end);
+                    let share = |w: f64| if span > 0.0 { w / span * 100.0 } else { 0.0 };
+                    let state_class = visit_state(v.status, v.window_end, at_risk.contains(&v.id), now);
+                    json!({
+                        "id": v.id, "job_id": e.job.id, "title": e.job.title,
+                        "customer": e.customer.name, "address": e.customer.address,
+                        "kind": v.kind.as_str().replace('_', " "),
+                        "left": axis.left(v.window_start), "width": span,
+                        "window_share": share(axis.width(v.window_start, v.window_end)),
+                        "work_share": share(axis.width(v.window_start, work_end)),
+                        "buffer_share": share(axis.width(work_end, buffer_end)),
+                        "state": state_class, "label": state_label(state_class, v.en_route_at, zone),
+                        "window": format!("{}–{}", clock(zone, v.window_start), clock(zone, v.window_end)),
+                        "start": zone.local(v.window_start).format("%H:%M").to_string(),
+                        "minutes": (v.window_end - v.window_start).num_minutes(),
+                        "duration": v.duration_minutes,
+                    })
+                })
+                .collect();
+            json!({
+                "id": p.id, "name": p.name, "role": p.role.as_str(),
+                "hours": working_hours(p, date, &axis),
+                "visits": visits,
+            })
+        })
+        .collect();
+    let unscheduled: Vec<Value> = crate::store::jobs::list(
+        &state.db,
+        org.id,
+        crate::store::jobs::JobFilter { customer_id: None, status: Some(JobStatus::New) },
+        crate::store::PageRequest { after: None, limit: crate::store::PageRequest::MAX_LIMIT },
+    )
+    .await?
+    .into_iter()
+    .map(|j| json!({"id": j.id, "title": j.title}))
+    .collect();
+    let ticks: Vec<Value> = (from..=to)
+        .map(|h| json!({"left": (h - from) as f64 / (to - from) as f64 * 100.0, "label": hour_label(h)}))
+        .collect();
+    let now_left = (date == today).then(|| axis.left(now));
+    let mut r = render(
+        &state,
+        "staff_board.html",
+        StatusCode::OK,
+        json!({
+            "org": org.name, "me": {"name": me.name, "role": me.role.as_str()}, "csrf": session.csrf_token,
+            "date": date.to_string(), "day": date.format("%A, %B %-d").to_string(),
+            "prev": (date - Duration::days(1)).to_string(), "next": (date + Duration::days(1)).to_string(),
+            "today": today.to_string(), "is_today": date == today, "zone": zone.name(),
+            "lanes": lanes, "ticks": ticks, "now_left": now_left, "unscheduled": unscheduled,
+            "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to,
+        }),
+    );
+    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(BOARD_POLICY));
+    Ok(r)
+}
+
+/// Positions on the axis, as percentages of its width.
+struct Axis {
+    start: DateTime<Utc>,
+    minutes: f64,
+}
+
+impl Axis {
+    fn left(&self, t: DateTime<Utc>) -> f64 {
+        (((t - self.start).num_minutes() as f64) / self.minutes * 100.0).clamp(0.0, 100.0)
+    }
+
+    fn width(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+        (self.left(to) - self.left(from)).max(0.0)
+    }
+}
+
+/// What the board shows of a visit at a glance.
+fn visit_state(status: VisitStatus, window_end: DateTime<Utc>, at_risk: bool, now: DateTime<Utc>) -> &'static str {
+    match status {
+        VisitStatus::Completed => "completed",
+        VisitStatus::Arrived => "arrived",
+        VisitStatus::Missed => "missed",
+        VisitStatus::Cancelled => "cancelled",
+        VisitStatus::EnRoute | VisitStatus::Scheduled if now > window_end => "late",
+        VisitStatus::EnRoute => "en_route",
+        VisitStatus::Scheduled if at_risk => "at_risk",
+        VisitStatus::Scheduled => "scheduled",
+    }
+}
+
+fn state_label(state: &str, en_route_at: Option<DateTime<Utc>>, zone: Zone) -> String {
+    match state {
+        "en_route" => match en_route_at {
+            Some(t) => format!("on the way since {}", clock(zone, t)),
+            None => "on the way".into(),
+        },
+        "at_risk" => "at risk: nobody on the way".into(),
+        "late" => "late".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// `9:00 AM`, in `zone`.
+fn clock(zone: Zone, t: DateTime<Utc>) -> String {
+    zone.local(t).format("%-I:%M %p").to_string()
+}
+
+fn hour_label(h: u32) -> String {
+    match h {
+        0 | 24 => "12 AM".into(),
+        12 => "12 PM".into(),
+        h if h < 12 => format!("{h} AM"),
+        h => format!("{} PM", h - 12),
+    }
+}
+
+/// The person's working hours on `date`, as shaded spans of the axis (their
+/// hours are in their own zone; the axis is the office's).
+fn working_hours(p: &staff::Model, date: NaiveDate, axis: &Axis) -> Vec<Value> {
+    let Ok(zone) = Zone::parse(&p.timezone) else { return vec![] };
+    let hours: crate::domain::people::WorkingHours = serde_json::from_str(&p.working_hours).unwrap_or_default();
+    let day = crate::domain::people::WEEKDAYS[date.weekday_index()];
+    hours
+        .get(day)
+        .into_iter()
+        .flatten()
+        .filter_map(|[from, to]| {
+            let f = NaiveTime::parse_from_str(from, "%H:%M").ok()?;
+            let t = NaiveTime::parse_from_str(to, "%H:%M").ok()?;
+            let (start, end) = (zone.at_local(date, f).ok()?, zone.at_local(date, t).ok()?);
+            Some(json!({"left": axis.left(start), "width": axis.width(start, end)}))
+        })
+        .collect()
+}
+
+/// `chrono::Weekday` as an index into `WEEKDAYS` (Monday first).
+trait WeekdayIndex {
+    fn weekday_index(&self) -> usize;
+}
+
+impl WeekdayIndex for NaiveDate {
+    fn weekday_index(&self) -> usize {
+        use chrono::Datelike;
+        self.weekday().num_days_from_monday() as usize
+    }
+}
+
+/// Moving a visit: to whom, when (in the office's zone), on which day.
+#[derive(Deserialize)]
+pub(super) struct MoveForm {
+    csrf: String,
+    staff_id: String,
+    date: String,
+    start: String,
+}
+
+impl WithCsrf for MoveForm {
+    fn csrf(&self) -> Option<&str> {
+        Some(&self.csrf)
+    }
+}
+
+/// Moves a visit to another time or another person, keeping its window's
+/// length. The browser's script posts it and reads a JSON answer; without
+/// the script the form posts and the board comes back.
+pub(super) async fn move_visit(
+    State(state): State<AppState>,
+    SignedIn { caller, .. }: SignedIn,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    SignedForm(f): SignedForm<MoveForm>,
+) -> Result<Response, PageError> {
+    let wants_json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+    let answer = |status: StatusCode, text: String, date: &str| -> Response {
+        if wants_json {
+            (status, Json(json!({"ok": status.is_success(), "message": text}))).into_response()
+        } else if status.is_success() {
+            Redirect::to(&format!("/app/board?date={date}")).into_response()
+        } else {
+            problem(&state, status, &text)
+        }
+    };
+    if !caller.role.can_dispatch() {
+        return Ok(answer(StatusCode::FORBIDDEN, "Only the office moves visits.".into(), &f.date));
+    }
+    let Some(id) = super::super::id_in_path(&id) else {
+        return Ok(answer(StatusCode::NOT_FOUND, "That visit is not on the board.".into(), &f.date));
+    };
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let zone = crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id))?;
+    let current = match crate::store::visits::get(&state.db, org.id, id).await {
+        Ok(v) => v,
+        Err(Error::NotFound) => {
+            return Ok(answer(StatusCode::NOT_FOUND, "That visit is not on the board.".into(), &f.date));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let parsed = (
+        f.staff_id.trim().parse::<i64>().ok(),
+        NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d").ok(),
+        NaiveTime::parse_from_str(f.start.trim(), "%H:%M").ok(),
+    );
+    let (Some(staff_id), Some(date), Some(start)) = parsed else {
+        return Ok(answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose a person, a day (YYYY-MM-DD) and a start time (HH:MM).".into(),
+            &f.date,
+        ));
+    };
+    let window_start = match zone.at_local(date, start) {
+        Ok(t) => t,
+        Err(e) => return Ok(answer(StatusCode::UNPROCESSABLE_ENTITY, format!("{} {e}", f.start.trim()), &f.date)),
+    };
+    let v = &current.visit;
+    let window_end = window_start + (v.window_end - v.window_start);
+    let staff_ids = if current.staff_ids == [staff_id] { None } else { Some(vec![staff_id]) };
+    if staff_ids.is_none() && window_start == v.window_start {
+        return Ok(answer(StatusCode::OK, "Nothing to change.".into(), &f.date));
+    }
+    let changes = VisitChanges {
+        window_start: Some(window_start),
+        window_end: Some(window_end),
+        duration_minutes: None,
+        staff_ids,
+        reason: None,
+    };
+    match crate::usecases::visits::update(&state.db, &state.notify, &org, id, changes, state.clock.now()).await {
+        Ok(_) => Ok(answer(StatusCode::OK, "Moved; the customer is told.".into(), &f.date)),
+        Err(Error::Conflict { code, message, details }) => {
+            let text = match code {
+                "schedule_conflict" => explain_conflict(&state, &org, zone, &details).await?.unwrap_or(message),
+                _ => message,
+            };
+            Ok(answer(StatusCode::CONFLICT, format!("{text} Nothing was changed."), &f.date))
+        }
+        Err(Error::Validation(fields)) => Ok(answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "),
+            &f.date,
+        )),
+        Err(Error::NotFound) => {
+            Ok(answer(StatusCode::NOT_FOUND, "That person or visit is not in your company.".into(), &f.date))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A booking conflict in plain words: "Marcus could no longer reach 48
+/// Linden Street between 9:00 and 11:00 AM (Nadia Brooks)."
+async fn explain_conflict(
+    state: &AppState,
+    org: &organization::Model,
+    zone: Zone,
+    details: &Value,
+) -> Result<Option<String>, Error> {
+    let (Some(staff_id), Some(visit_id)) =
+        (details["staff_id"].as_i64(), details["conflicting_visit_ids"].as_array().and_then(|v| v.first()?.as_i64()))
+    else {
+        return Ok(None);
+    };
+    let person = crate::store::staff::get(&state.db, org.id, staff_id).await?;
+    let visit = crate::store::visits::get(&state.db, org.id, visit_id).await?.visit;
+    let job = crate::store::jobs::get(&state.db, org.id, visit.job_id).await?;
+    let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
+    let first_name = person.name.split_whitespace().next().unwrap_or(&person.name).to_string();
+    let place = if customer.address.trim().is_empty() { customer.name.clone() } else { customer.address.clone() };
+    let (start, end) = (zone.local(visit.window_start), zone.local(visit.window_end));
+    let start_text = if start.format("%p").to_string() == end.format("%p").to_string() {
+        start.format("%-I:%M")
+    } else {
+        start.format("%-I:%M %p")
+    };
+    Ok(Some(format!(
+        "{first_name} could no longer reach {place} between {start_text} and {} ({}, with {} minutes of travel between visits).",
+        end.format("%-I:%M %p"),
+        customer.name,
+        org.travel_buffer_minutes
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_axis_places_times_as_percentages_and_clamps_the_edges() {
+        let axis = Axis { start: at("2026-11-23T12:00:00Z"), minutes: 720.0 };
+        assert_eq!(axis.left(at("2026-11-23T12:00:00Z")), 0.0);
+        assert_eq!(axis.left(at("2026-11-23T18:00:00Z")), 50.0);
+        assert_eq!(axis.left(at("2026-11-24T05:00:00Z")), 100.0, "past the end stays on the board");
+        assert!((axis.width(at("2026-11-23T14:00:00Z"), at("2026-11-23T16:00:00Z")) - 100.0 / 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_visit_reads_late_once_its_window_has_closed_without_an_arrival() {
+        let end = at("2026-11-23T16:00:00Z");
+        let before = at("2026-11-23T15:00:00Z");
+        let after = at("2026-11-23T16:01:00Z");
+        assert_eq!(visit_state(VisitStatus::Scheduled, end, false, before), "scheduled");
+        assert_eq!(visit_state(VisitStatus::Scheduled, end, true, before), "at_risk");
+        assert_eq!(visit_state(VisitStatus::Scheduled, end, true, after), "late");
+        assert_eq!(visit_state(VisitStatus::EnRoute, end, false, before), "en_route");
+        assert_eq!(visit_state(VisitStatus::EnRoute, end, false, after), "late");
+        assert_eq!(visit_state(VisitStatus::Arrived, end, false, after), "arrived");
+    }
+
+    #[test]
+    fn hours_read_as_people_say_them() {
+        assert_eq!(hour_label(7), "7 AM");
+        assert_eq!(hour_label(12), "12 PM");
+        assert_eq!(hour_label(19), "7 PM");
+    }
+}
