@@ -1,14 +1,10 @@
 //! Customers: who we keep promises to, and how to reach them.
 
-use super::staff::country_of;
 use super::views::CustomerView;
 use super::{page, paged, path_id, ApiJson, Page};
-use crate::api::error::{ApiError, Problems};
+use crate::api::error::ApiError;
 use crate::auth::Caller;
-use crate::domain::people::{self, Channel};
-use crate::domain::time::Zone;
 use crate::state::AppState;
-use crate::store::customers::NewCustomer;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -42,63 +38,16 @@ pub struct CustomerInput {
     address: Option<String>,
 }
 
-/// Checks every field. Without `channels`, we use every channel the
-/// customer gave us a contact for; without `timezone`, the organization's.
-pub fn parse_customer(
-    input: CustomerInput,
-    org: &crate::entities::organization::Model,
-) -> Result<NewCustomer, ApiError> {
-    let mut p = Problems::default();
-    let name = super::required_text(&mut p, "name", input.name, 200);
-    let phone = match input.phone.filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(ph) => p.check("phone", people::parse_phone(&ph, country_of(org)?)),
-    };
-    let email = match input.email.filter(|s| !s.trim().is_empty()) {
-        None => None,
-        Some(e) => p.check("email", people::parse_email(&e)),
-    };
-    let channels: Vec<Channel> = match input.channels {
-        Some(list) => {
-            let mut out = Vec::new();
-            for c in list {
-                match Channel::parse(c.trim()) {
-                    Some(ch) if !out.contains(&ch) => out.push(ch),
-                    Some(_) => {}
-                    None => p.add("channels", format!("'{c}' is not one of {}", Channel::choices())),
-                }
-            }
-            out
+impl From<CustomerInput> for crate::usecases::customers::CustomerFields {
+    fn from(i: CustomerInput) -> Self {
+        crate::usecases::customers::CustomerFields {
+            name: i.name,
+            phone: i.phone,
+            email: i.email,
+            channels: i.channels,
+            timezone: i.timezone,
+            address: i.address,
         }
-        None => {
-            let mut out = Vec::new();
-            if phone.is_some() {
-                out.push(Channel::Sms);
-            }
-            if email.is_some() {
-                out.push(Channel::Email);
-            }
-            out
-        }
-    };
-    if channels.contains(&Channel::Sms) && phone.is_none() && !p.0.iter().any(|f| f.field == "phone") {
-        p.add("phone", "is required to reach this customer by sms");
-    }
-    if channels.contains(&Channel::Email) && email.is_none() && !p.0.iter().any(|f| f.field == "email") {
-        p.add("email", "is required to reach this customer by email");
-    }
-    if channels.is_empty() && p.0.is_empty() {
-        p.add("channels", "give a phone or an email so we can keep this customer informed");
-    }
-    let timezone = match input.timezone {
-        None => Zone::parse(&org.timezone).ok(),
-        Some(tz) => p.check("timezone", Zone::parse(&tz)),
-    };
-    let address = super::optional_text(&mut p, "address", input.address, 500).unwrap_or_default();
-    p.into_result()?;
-    match (name, timezone) {
-        (Some(name), Some(timezone)) => Ok(NewCustomer { name, phone, email, channels, timezone, address }),
-        _ => Err(ApiError::Internal("customer parse accepted incomplete input".into())),
     }
 }
 
@@ -111,8 +60,7 @@ async fn create(
     ApiJson(input): ApiJson<CustomerInput>,
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
-    let new = parse_customer(input, &org)?;
-    let c = crate::store::customers::insert(&state.db, org.id, new, state.clock.now()).await?;
+    let c = crate::usecases::customers::add(&state.db, &org, input.into(), state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 

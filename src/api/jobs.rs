@@ -6,7 +6,7 @@ use crate::api::error::{ApiError, Problems};
 use crate::auth::Caller;
 use crate::domain::job::JobStatus;
 use crate::state::AppState;
-use crate::store::jobs::{JobFilter, NewJob};
+use crate::store::jobs::JobFilter;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -40,7 +40,7 @@ struct JobInput {
     story: Option<String>,
 }
 
-const STORY_MAX: usize = 20_000;
+use crate::usecases::customers::STORY_MAX;
 
 /// Open a job for a customer.
 #[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobInput,
@@ -50,20 +50,12 @@ async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    let mut p = Problems::default();
-    if input.customer_id.is_none() {
-        p.add("customer_id", "is required");
-    }
-    let title = super::required_text(&mut p, "title", input.title, 200);
-    let story = super::optional_text(&mut p, "story", input.story, STORY_MAX).unwrap_or_default();
-    p.into_result()?;
-    let (Some(customer_id), Some(title)) = (input.customer_id, title) else {
-        return Err(ApiError::Internal("job parse accepted incomplete input".into()));
-    };
-    let job = crate::store::jobs::insert(
+    let job = crate::usecases::customers::open_job(
         &state.db,
         caller.organization_id,
-        NewJob { customer_id, title, story },
+        input.customer_id,
+        input.title,
+        input.story,
         state.clock.now(),
     )
     .await?;

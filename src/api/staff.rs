@@ -68,8 +68,6 @@ impl From<StaffInput> for crate::usecases::staff::StaffFields {
     }
 }
 
-pub use crate::usecases::staff::country_of;
-
 /// Add a staff member (then invite them to choose a password).
 #[utoipa::path(post, path = "/staff", tag = "staff", request_body = StaffInput,
     responses(

@@ -19,6 +19,11 @@ impl Role {
     pub fn can_dispatch(self) -> bool {
         matches!(self, Role::Admin | Role::Dispatcher)
     }
+
+    /// Whether the person goes out to customers (a lane on the board).
+    pub fn can_visit(self) -> bool {
+        matches!(self, Role::Estimator | Role::Technician)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]

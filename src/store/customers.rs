@@ -83,3 +83,37 @@ pub fn channels(c: &customer::Model) -> Vec<Channel> {
 pub fn zone(c: &customer::Model) -> Result<crate::domain::time::Zone, Error> {
     crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id))
 }
+
+/// Customers whose name or address holds `text` (any case), or whose phone
+/// holds its digits: what the office types while the phone rings. Newest
+/// first, at most `limit`.
+pub async fn search<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    text: &str,
+    limit: u64,
+) -> Result<Vec<customer::Model>, Error> {
+    use sea_orm::sea_query::{Condition, Expr, Func};
+    let text = text.trim().to_lowercase();
+    if text.is_empty() {
+        return Ok(vec![]);
+    }
+    // LIKE's wildcards typed by someone are matched as themselves.
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let pattern = format!("%{}%", escape(&text));
+    let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col(c)));
+    let mut any = Condition::any()
+        .add(lower(customer::Column::Name).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')))
+        .add(lower(customer::Column::Address).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')));
+    let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() >= 3 {
+        any = any.add(customer::Column::Phone.like(format!("%{digits}%")));
+    }
+    Ok(customer::Entity::find()
+        .filter(customer::Column::OrganizationId.eq(organization_id))
+        .filter(any)
+        .order_by_desc(customer::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -572,3 +572,49 @@ async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
     assert!(page <= screen, "fits a phone: {page} > {screen}");
     browser.full_page_screenshot("board-phone").await;
 }
+
+#[tokio::test]
+async fn in_a_real_browser_a_phone_call_is_taken_and_booked_on_a_phone() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    set_password(&app, "owner@example.test", "correct horse battery").await;
+    app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    let r = app
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Nadia Brooks", "phone": "+1 212 555 0142", "address": "48 Linden St"}),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED);
+
+    browser.screen(390, true).await;
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", "owner@example.test").await;
+    browser.type_into("#password", "correct horse battery").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_url("/app").await;
+    browser.go(&app.url("/app/new")).await;
+    browser.wait_text("Who is calling?").await;
+    // Found as the office types, without a reload.
+    browser.type_into("#q", "linden").await;
+    browser.wait_text("Nadia Brooks").await;
+    assert!(browser.url().await.ends_with("/app/new"), "searched in place");
+    browser.full_page_screenshot("new-call-search-phone").await;
+
+    // A new caller instead: added with the same rules as the API.
+    browser.type_into("#name", "Rosa Delgado").await;
+    browser.type_into("#phone", "(718) 555-0163").await;
+    browser.type_into("#address", "1450 Grand Concourse, Bronx").await;
+    browser.click("section[aria-labelledby=add-h] button[type=submit]").await;
+    browser.wait_text("Their job, and the visit").await;
+    browser.type_into("#title", "Sump pump alarm keeps going off").await;
+    browser.type_into("#story", "The alarm has gone off three times since Sunday. I'm home after 3.").await;
+    browser.js("document.getElementById('date').value = '2026-11-23'; document.getElementById('start').value = '15:00'; document.getElementById('end').value = '17:00'; return true;", json!([])).await;
+    browser.full_page_screenshot("new-call-job-phone").await;
+    browser.click("section[aria-labelledby=job-h] button[type=submit]").await;
+    let done = browser.wait_text("is about to receive").await;
+    assert!(done.contains("Booked: Rosa Delgado") && done.contains("Marcus"), "{done}");
+    let (page, screen) = browser.widths().await;
+    assert!(page <= screen, "fits a phone: {page} > {screen}");
+    browser.full_page_screenshot("new-call-done-phone").await;
+}

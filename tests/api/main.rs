@@ -9,6 +9,7 @@ mod schema_check;
 mod access;
 mod board;
 mod browser;
+mod call;
 mod cli;
 mod concurrency;
 mod customers;

@@ -28,16 +28,25 @@ use serde_json::{json, Value};
 
 /// The board's own content policy: its script and the live stream come from
 /// Kept itself, nothing from elsewhere.
-const BOARD_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub(super) const SCRIPTED_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The script that makes the board draggable and live (served by Kept).
 pub(super) async fn script() -> Response {
+    javascript(include_str!("../../../templates/assets/board.js"))
+}
+
+/// The call page's search-as-you-type (served by Kept).
+pub(super) async fn call_script() -> Response {
+    javascript(include_str!("../../../templates/assets/call.js"))
+}
+
+fn javascript(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        include_str!("../../../templates/assets/board.js"),
+        source,
     )
         .into_response()
 }
@@ -74,8 +83,7 @@ pub(super) async fn board(
         },
     };
     let everyone = crate::store::staff::all(&state.db, org.id).await?;
-    let mut field: Vec<staff::Model> =
-        everyone.iter().filter(|p| matches!(p.role, Role::Estimator | Role::Technician)).cloned().collect();
+    let mut field: Vec<staff::Model> = everyone.iter().filter(|p| p.role.can_visit()).cloned().collect();
     field.sort_by(|a, b| (a.role != Role::Estimator, &a.name).cmp(&(b.role != Role::Estimator, &b.name)));
     let entries = crate::store::visits::days_of(&state.db, org.id, &field, date).await?;
     let at_risk: Vec<i64> =
@@ -156,7 +164,7 @@ pub(super) async fn board(
             "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to,
         }),
     );
-    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(BOARD_POLICY));
+    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SCRIPTED_POLICY));
     Ok(r)
 }
 

@@ -5,6 +5,7 @@
 //! or before sign-in a double-submit cookie) are extractors (`extract`).
 
 mod board;
+mod call;
 mod extract;
 mod job;
 mod people;
@@ -30,8 +31,14 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(signin::logout))
         .route("/app", get(today::app))
         .route("/app/board", get(board::board))
+        .route("/app/new", get(call::page))
+        .route("/app/new/customer", post(call::add_customer))
+        .route("/app/new/job", post(call::open_and_book))
+        .route("/app/new/done", get(call::done))
+        .route("/app/customers/search", get(call::search))
         .route("/app/visits/{id}/move", post(board::move_visit))
         .route("/assets/board.js", get(board::script))
+        .route("/assets/call.js", get(board::call_script))
         .route("/app/visits/{id}/status", post(today::visit_status))
         .route("/app/jobs/{id}", get(job::job_page))
         .route("/app/jobs/{id}/notes", post(job::job_note))
