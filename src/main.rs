@@ -38,10 +38,26 @@ enum Command {
     /// Print the OpenAPI document of the API (the one served at
     /// /api/v1/openapi.json) and exit; needs no database.
     Openapi,
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Manage organizations.
     Org {
         #[command(subcommand)]
         command: OrgCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Set a staff member's password, read from the first line of standard
+    /// input (so it stays out of the shell's history), and sign them out
+    /// everywhere: for a first admin when no email provider can send a link.
+    Password {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -93,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Backup { file } => backup(settings, file).await,
         Command::Restore { file } => restore(settings, file).await,
         Command::Openapi => unreachable!("answered before the settings are read"),
+        Command::Staff { command: StaffCommand::Password { email } } => staff_password(settings, email).await,
         Command::Org { command: OrgCommand::Create { name, timezone, admin_email, admin_name } } => {
             org_create(settings, name, timezone, admin_email, admin_name).await
         }
@@ -163,6 +180,34 @@ async fn restore(settings: Settings, file: std::path::PathBuf) -> Result<(), Any
         r.previous.map(|p| format!("; the replaced database is kept as {}", p.display())).unwrap_or_default()
     );
     Ok(())
+}
+
+async fn staff_password(settings: Settings, email: String) -> Result<(), AnyError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let db = kept::db::connect(&settings.database_url, 2).await?;
+    kept::db::migrate(&db).await?;
+    let people = kept::entities::staff::Entity::find()
+        .filter(kept::entities::staff::Column::Email.eq(email.trim()))
+        .all(&db)
+        .await?;
+    let person = match people.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(format!("--email: no staff member has the email {email}").into()),
+        _ => return Err(format!("--email: {email} belongs to people in {} organizations", people.len()).into()),
+    };
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']);
+    match kept::store::sessions::set_password(&db, &person, pw, kept::clock::Clock::now(&kept::clock::SystemClock))
+        .await
+    {
+        Ok(()) => {
+            println!("Password set for {} ({}); they can sign in at /login.", person.name, person.email);
+            Ok(())
+        }
+        Err(kept::error::Error::Validation(f)) => Err(format!("the password: {}", f[0].message).into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn org_create(

@@ -209,6 +209,35 @@ pub async fn complete_reset<C: ConnectionTrait>(
     Ok(true)
 }
 
+/// Sets a staff member's password (an operator at the command line, for a
+/// first admin with no email provider to send a link), and signs them out
+/// everywhere.
+pub async fn set_password<C: ConnectionTrait>(
+    db: &C,
+    person: &staff::Model,
+    pw: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    check_new_password(pw).map_err(|m| Error::field("password", m))?;
+    let hash = hash_password(pw).await?;
+    staff::Entity::update_many()
+        .col_expr(staff::Column::PasswordHash, Expr::value(hash))
+        .filter(staff::Column::Id.eq(person.id))
+        .exec(db)
+        .await?;
+    session::Entity::delete_many().filter(session::Column::StaffId.eq(person.id)).exec(db).await?;
+    audit(
+        db,
+        Some(person.organization_id),
+        Some(person.id),
+        AuditAction::PasswordSet,
+        json!({"by": "command line"}),
+        None,
+        now,
+    )
+    .await
+}
+
 /// Deletes what can never be used again: sessions past their expiry, and
 /// reset links that have expired or been used. Returns how many rows went.
 pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64, Error> {

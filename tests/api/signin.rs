@@ -880,3 +880,44 @@ async fn a_tick_deletes_expired_sessions_and_spent_reset_links_and_keeps_valid_o
     let page = client().get(app.url("/app")).header(COOKIE, &first).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
 }
+
+/// `kept staff password`: a first admin, with no email provider to send a
+/// link, gets a password from the command line (read from standard input).
+#[tokio::test]
+async fn the_command_line_sets_a_password_and_signs_the_person_out_everywhere() {
+    use std::io::Write;
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    let app = crate::helpers::spawn_app_on(db).await;
+    let run = |pw: &str, email: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kept"))
+            .args(["staff", "password", "--email", email])
+            .env("KEPT_DATABASE_URL", &url)
+            .env("KEPT_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run kept");
+        child.stdin.take().unwrap().write_all(format!("{pw}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = run("short", "owner@example.test");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"), "{short:?}");
+    let nobody = run("a long enough password", "nobody@example.test");
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no staff member"), "{nobody:?}");
+
+    let ok = run("correct horse battery", "owner@example.test");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let (status, session) = login(&app, "owner@example.test", "correct horse battery").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = session.expect("signed in");
+    assert_eq!(client().get(app.url("/app")).header(COOKIE, &session).send().await.unwrap().status(), StatusCode::OK);
+    // Setting it again signs them out everywhere.
+    assert!(run("another long password", "owner@example.test").status.success());
+    let r = client().get(app.url("/app")).header(COOKIE, &session).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old session is gone");
+    assert_eq!(login(&app, "owner@example.test", "another long password").await.0, StatusCode::SEE_OTHER);
+}
