@@ -447,3 +447,16 @@ async fn the_postgres_listener_reconnects_and_streams_resync() {
     }
     panic!("no event after the listener's connection was cut (resync seen: {resynced})");
 }
+
+#[tokio::test]
+async fn a_stream_the_client_closes_lets_go_of_its_subscription() {
+    let app = spawn_app().await;
+    let office = Events::bearer(&app, &app.token).await;
+    assert_eq!(app.state.notify.live.subscribers(), 1);
+    drop(office);
+    let started = Instant::now();
+    while app.state.notify.live.subscribers() > 0 {
+        assert!(started.elapsed() < ARRIVES, "the subscription outlived its client");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
