@@ -137,6 +137,7 @@ async fn planning(label: &str, url: &str, n: usize) {
     let n_ctx = NotifyCtx {
         templates: Arc::new(kept::messages::templates::Templates::embedded().unwrap()),
         public_url: "https://kept.example.test".into(),
+        live: kept::live::Bus::new(),
     };
     // 2026-11-21T12:00Z: every zone has a slot after the jobs were created.
     let t = Instant::now();
@@ -181,6 +182,7 @@ async fn delivery(url: &str, n: usize) {
     let n_ctx = NotifyCtx {
         templates: Arc::new(kept::messages::templates::Templates::embedded().unwrap()),
         public_url: "https://kept.example.test".into(),
+        live: kept::live::Bus::new(),
     };
     // Plan at 13:30 UTC (08:30 in New York): a quarter of the jobs get an update,
     // and it is inside SMS hours for every zone that has one due.
@@ -201,7 +203,7 @@ async fn delivery(url: &str, n: usize) {
     };
     let clock = kept::clock::ManualClock::new(utc("2026-11-21T13:31:00Z"));
     let t = Instant::now();
-    let r = worker::drain(&db, &transports, &clock).await.unwrap();
+    let r = worker::drain(&db, &transports, &n_ctx.live, &clock).await.unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "delivery   {} messages sent in {secs:.2}s = {:.0} messages/s (one worker, local Twilio-compatible server)",

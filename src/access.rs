@@ -81,16 +81,42 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     ("GET", "/metrics/promises", Access::Office, false),
     ("GET", "/tasks", Access::Office, false),
     ("PATCH", "/tasks/{id}", Access::Office, false),
+    // Field roles receive only their own visits' events (the stream filters
+    // rather than refuses, so it is not marked narrowed).
+    ("GET", "/events", Access::Staff, false),
 ];
+
+/// Routes a signed-in page may also call with its session cookie instead
+/// of a token: reads only, so a request forged from another site gains
+/// nothing (and the cookie is SameSite=Lax besides). A bearer token, when
+/// sent, is what counts.
+pub const SESSION_ROUTES: &[(&str, &str)] = &[("GET", "/events")];
+
+/// What the access check reads: the database (tokens, sessions, the
+/// organization wall) and the clock (whether a session has expired).
+#[derive(Clone)]
+pub struct Gate {
+    pub db: Db,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+}
 
 pub fn required(method: &str, path: &str) -> Option<Access> {
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
     API_ROUTES.iter().find(|(m, p, _, _)| *m == method && *p == path).map(|(_, _, a, _)| *a)
 }
 
+/// Whether the route takes the session cookie too (`SESSION_ROUTES`).
+pub fn session_route(method: &str, path: &str) -> bool {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    SESSION_ROUTES.iter().any(|(m, p)| *m == method && *p == path)
+}
+
 /// Middleware: a route missing from the table is refused, so a new route
-/// cannot be reached before someone decides who may call it.
-pub async fn enforce(State(db): State<Db>, request: Request, next: Next) -> Response {
+/// cannot be reached before someone decides who may call it. The caller is
+/// the bearer token's; on a `SESSION_ROUTES` route sent without one, the
+/// signed-in staff member's session cookie's.
+pub async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let db = gate.db;
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
     let Some(access) = required(request.method().as_str(), &path) else {
         return ApiError::Forbidden(format!("{} {path} has no access rule", request.method())).into_response();
@@ -99,7 +125,18 @@ pub async fn enforce(State(db): State<Db>, request: Request, next: Next) -> Resp
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let caller = match Caller::from_request_parts(&mut parts, &db).await {
+    let by_session =
+        !parts.headers.contains_key(axum::http::header::AUTHORIZATION) && session_route(parts.method.as_str(), &path);
+    let caller = if by_session {
+        match Caller::from_session(&db, &parts.headers, gate.clock.now()).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(ApiError::Unauthorized),
+            Err(e) => Err(e),
+        }
+    } else {
+        Caller::from_request_parts(&mut parts, &db).await
+    };
+    let caller = match caller {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

@@ -1,4 +1,6 @@
-//! API tokens: random, shown once, stored as a SHA-256 hash, carrying a role.
+//! API tokens: random, shown once, stored as a SHA-256 hash, carrying a role;
+//! and the staff session cookie read as the same `Caller` (for the few API
+//! routes a signed-in page reads, `crate::access::SESSION_ROUTES`).
 //!
 //! Tokens carry 256 random bits, so a fast hash is enough: there is nothing
 //! to brute-force that a slow hash would protect (unlike passwords).
@@ -12,6 +14,9 @@ use axum::http::request::Parts;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 pub use crate::domain::tokens::{hash_token, new_token, TOKEN_PREFIX};
+
+/// The session cookie the staff pages sign in with: the token of a row in `sessions`.
+pub const SESSION_COOKIE: &str = "kept_session";
 
 /// Who is calling: their organization and role. Every query is scoped by
 /// `organization_id`.
@@ -52,6 +57,21 @@ where
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(Caller { organization_id: row.organization_id, role: row.role, staff_id: row.staff_id })
+    }
+}
+
+impl Caller {
+    /// The staff member signed in with the session cookie in `headers`, as
+    /// an API caller with their role; `None` without a live session.
+    pub async fn from_session(
+        db: &Db,
+        headers: &axum::http::HeaderMap,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Caller>, ApiError> {
+        let jar = axum_extra::extract::cookie::CookieJar::from_headers(headers);
+        let Some(token) = jar.get(SESSION_COOKIE) else { return Ok(None) };
+        let found = crate::store::sessions::session_for(db, token.value(), now).await?;
+        Ok(found.map(|(_, me)| Caller { organization_id: me.organization_id, role: me.role, staff_id: Some(me.id) }))
     }
 }
 

@@ -60,6 +60,8 @@ impl std::fmt::Debug for Db {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     _turn: Option<OwnedMutexGuard<()>>,
+    /// What to do once the commit has succeeded (never after a rollback).
+    after_commit: std::sync::Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Db {
@@ -105,7 +107,7 @@ impl Db {
             // instead of failing between our reads and our writes.
             txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0").await?;
         }
-        Ok(WriteTxn { txn, _turn: turn })
+        Ok(WriteTxn { txn, _turn: turn, after_commit: Default::default() })
     }
 
     /// Checks that the database answers.
@@ -130,8 +132,23 @@ impl Db {
 }
 
 impl WriteTxn {
+    /// Commits, releases the writers' turn, then runs what was left for
+    /// after the commit (`after_commit`), in order.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        let WriteTxn { txn, _turn, after_commit } = self;
+        txn.commit().await?;
+        drop(_turn);
+        for f in after_commit.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            f();
+        }
+        Ok(())
+    }
+
+    /// Leaves `f` to run once this transaction has committed; if it rolls
+    /// back (or is dropped), `f` never runs. For what others may only learn
+    /// of a change that happened (the live events on SQLite).
+    pub fn after_commit(&self, f: impl FnOnce() + Send + 'static) {
+        self.after_commit.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(Box::new(f));
     }
 
     pub async fn rollback(self) -> Result<(), DbErr> {
@@ -279,6 +296,31 @@ mod tests {
         assert!(!only_reads("UPDATE message SET state = 'sending' RETURNING *"));
         assert!(!only_reads("DELETE FROM session"));
         assert!(!only_reads("WITH x AS (SELECT 1) DELETE FROM session"));
+    }
+
+    #[tokio::test]
+    async fn what_waits_for_the_commit_runs_after_it_and_never_after_a_rollback() {
+        let db = connect("sqlite::memory:", 1).await.unwrap();
+        migrate(&db).await.unwrap();
+        let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let note = |what: &'static str| {
+            let ran = ran.clone();
+            move || ran.lock().unwrap().push(what)
+        };
+        let txn = db.begin().await.unwrap();
+        txn.after_commit(note("first"));
+        txn.after_commit(note("second"));
+        assert!(ran.lock().unwrap().is_empty(), "nothing before the commit");
+        txn.commit().await.unwrap();
+        assert_eq!(*ran.lock().unwrap(), vec!["first", "second"]);
+
+        let txn = db.begin().await.unwrap();
+        txn.after_commit(note("rolled back"));
+        txn.rollback().await.unwrap();
+        let txn = db.begin().await.unwrap();
+        txn.after_commit(note("dropped"));
+        drop(txn);
+        assert_eq!(*ran.lock().unwrap(), vec!["first", "second"]);
     }
 
     #[tokio::test]

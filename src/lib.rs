@@ -14,6 +14,7 @@ pub mod entities;
 pub mod error;
 pub mod http_error;
 pub mod limits;
+pub mod live;
 pub mod messages;
 pub mod notify;
 pub mod pages;

@@ -51,7 +51,8 @@ pub fn document() -> &'static str {
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes().split_for_parts();
     // The role table guards every API route before its handler runs.
-    let api = api.route_layer(axum::middleware::from_fn_with_state(state.db.clone(), crate::access::enforce));
+    let gate = crate::access::Gate { db: state.db.clone(), clock: state.clock.clone() };
+    let api = api.route_layer(axum::middleware::from_fn_with_state(gate, crate::access::enforce));
     let (root, _) = root_routes().split_for_parts();
     let app = root
         .nest("/api/v1", api)

@@ -34,8 +34,13 @@ impl Application {
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::migrate(&db).await?;
         let templates = crate::messages::templates::Templates::load(settings.templates_dir.as_deref())?;
+        // On PostgreSQL, events arrive through LISTEN (ours and other replicas').
+        let live = crate::live::Bus::new();
+        if db.backend() == sea_orm::DbBackend::Postgres {
+            live.listen(&settings.database_url).await?;
+        }
         let notify =
-            crate::notify::NotifyCtx { templates: Arc::new(templates), public_url: settings.public_url.clone() };
+            crate::notify::NotifyCtx { templates: Arc::new(templates), public_url: settings.public_url.clone(), live };
         let transports = Arc::new(crate::notify::transport::Transports::from_settings(&settings)?);
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Application {
@@ -79,6 +84,12 @@ impl Application {
                     }
                 }
             })
+        };
+        // Open event streams end when shutdown begins, or they would hold it up.
+        let live = self.state.notify.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
         };
         let app = crate::routes::router(self.state);
         // The peer address feeds the abuse limits.

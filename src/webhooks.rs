@@ -5,6 +5,7 @@ use crate::domain::job::{JobStatus, TimelineKind};
 use crate::domain::messaging::{InboundKind, MessageState, ProviderStatus};
 use crate::entities::{customer, inbound_message, job, message, organization};
 use crate::http_error::ApiError;
+use crate::live::{EventType, LiveEvent};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -174,6 +175,15 @@ async fn status(
             crate::notify::worker::flag_customer(&state.db, cid, crate::domain::people::Channel::Sms, &flag).await?;
         }
     }
+    if moved > 0 {
+        let state_now = if undelivered { MessageState::Failed } else { m.state };
+        let crew = match m.visit_id {
+            Some(v) => crate::store::visits::staff_ids_of(&state.db, &[v]).await?.remove(&v).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let event = LiveEvent { provider_status: Some(new_status), ..LiveEvent::message(&m, state_now, &crew, now) };
+        state.notify.live.publish_committed(&state.db, event).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -299,6 +309,17 @@ async fn inbound(
     .await?;
     if inserted > 0 {
         if let Some(o) = &org {
+            let received = inbound_message::Entity::find()
+                .filter(inbound_message::Column::MessageSid.eq(sid))
+                .one(&txn)
+                .await?
+                .map(|row| row.id);
+            let event = LiveEvent {
+                job_id: job.as_ref().map(|j| j.id),
+                inbound_id: received,
+                ..LiveEvent::new(EventType::InboundReceived, o.id, now)
+            };
+            state.notify.live.publish(&txn, event).await?;
             let set_opt_out = |value: bool| {
                 customer::Entity::update_many()
                     .col_expr(customer::Column::SmsOptedOut, Expr::value(value))

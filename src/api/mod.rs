@@ -5,6 +5,7 @@ pub mod docs;
 /// The HTTP error and its JSON body (`crate::http_error`), by its old name.
 pub use crate::http_error as error;
 mod estimates;
+mod events;
 mod exports;
 mod inbound;
 pub(crate) mod jobs;
@@ -38,6 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(estimates::router())
         .merge(promises::router())
         .merge(exports::router())
+        .merge(events::router())
 }
 
 /// `Json<T>` whose rejections are our JSON problem bodies: a body that is

@@ -14,9 +14,11 @@ pub mod templates;
 use std::sync::Arc;
 
 /// What code that enqueues messages needs: the templates and the public URL
-/// that customer links are built on.
+/// that customer links are built on; and the live events bus, so the same
+/// homes of each change can say it happened (`crate::live`).
 #[derive(Clone)]
 pub struct NotifyCtx {
     pub templates: Arc<templates::Templates>,
     pub public_url: String,
+    pub live: crate::live::Bus,
 }

@@ -8,6 +8,7 @@ use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::visit::VisitStatus;
 use crate::entities::{message, promise, visit};
 use crate::error::Error;
+use crate::live::{EventType, LiveEvent};
 use crate::messages::compose::{self};
 use crate::messages::NotifyCtx;
 use crate::store::promises;
@@ -90,6 +91,13 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
                         now,
                     )
                     .await?;
+                    let crew =
+                        crate::store::visits::staff_ids_of(&txn, &[v.id]).await?.remove(&v.id).unwrap_or_default();
+                    let event = LiveEvent {
+                        promise_id: Some(p.id),
+                        ..LiveEvent::visit(EventType::PromiseAtRisk, &v, &crew, now)
+                    };
+                    n.live.publish(&txn, event).await?;
                     report.at_risk += 1;
                 }
             }

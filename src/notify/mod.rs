@@ -41,7 +41,7 @@ pub async fn deliver(state: &Notifier) -> Result<worker::DeliveryReport, crate::
         tracing::debug!("previous delivery run still going; skipping");
         return Ok(Default::default());
     };
-    Ok(worker::drain(&state.db, &state.transports, state.clock.as_ref()).await?)
+    Ok(worker::drain(&state.db, &state.transports, &state.notify.live, state.clock.as_ref()).await?)
 }
 
 /// One tick: plan, then deliver. The cron runs the two side by side instead,

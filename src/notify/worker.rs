@@ -11,6 +11,7 @@ use crate::domain::messaging::{backoff, parse_time, MessageState, QuietHours};
 use crate::domain::people::Channel;
 use crate::domain::time::{truncate_to_second, Zone};
 use crate::entities::{customer, message, organization};
+use crate::live::{Bus, LiveEvent};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
@@ -109,10 +110,18 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, limit: u64) -> Result<Vec<messag
     Ok(rows)
 }
 
+/// Who hears of a message's new state: the live bus, with each claimed
+/// message's crew (looked up once per round).
+struct Tell<'a> {
+    bus: &'a Bus,
+    crews: HashMap<i64, Vec<i64>>,
+}
+
 /// Records the end of one claimed attempt. Only touches the row while it is
-/// still ours (`sending`).
+/// still ours (`sending`), and then says so on the live bus.
 async fn finish(
     db: &Db,
+    tell: &Tell<'_>,
     m: &message::Model,
     new_state: MessageState,
     now: DateTime<Utc>,
@@ -124,7 +133,10 @@ async fn finish(
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(m.id))
         .filter(message::Column::State.eq(MessageState::Sending));
-    edit(q).exec(db).await?;
+    if edit(q).exec(db).await?.rows_affected > 0 {
+        let crew = m.visit_id.and_then(|v| tell.crews.get(&v)).map(Vec::as_slice).unwrap_or(&[]);
+        tell.bus.publish_committed(db, LiveEvent::message(m, new_state, crew, now)).await;
+    }
     Ok(())
 }
 
@@ -152,6 +164,7 @@ enum Sender<'a> {
 pub async fn deliver_once(
     db: &Db,
     transports: &Transports,
+    live: &Bus,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<DeliveryReport, DbErr> {
@@ -160,6 +173,9 @@ pub async fn deliver_once(
     if claimed.is_empty() {
         return Ok(report);
     }
+    let visits: Vec<i64> = claimed.iter().filter_map(|m| m.visit_id).collect();
+    let crews = crate::store::visits::staff_ids_of(db, &visits).await.map_err(|e| DbErr::Custom(e.to_string()))?;
+    let tell = Tell { bus: live, crews };
     let customers = crate::store::customers::by_ids(db, claimed.iter().filter_map(|m| m.customer_id))
         .await
         .map_err(|e| DbErr::Custom(e.to_string()))?;
@@ -176,7 +192,7 @@ pub async fn deliver_once(
         let channel = m.channel;
         let cust = m.customer_id.and_then(|id| customers.get(&id));
         if m.expires_at.is_some_and(|e| e <= now) {
-            finish(db, &m, MessageState::Superseded, now, |q| {
+            finish(db, &tell, &m, MessageState::Superseded, now, |q| {
                 q.col_expr(message::Column::LastError, Expr::value("overtaken before it could be sent"))
             })
             .await?;
@@ -189,7 +205,7 @@ pub async fn deliver_once(
                 Channel::Email => c.email_opted_out || c.email_problem.is_some(),
             };
             if blocked {
-                finish(db, &m, MessageState::Suppressed, now, |q| {
+                finish(db, &tell, &m, MessageState::Suppressed, now, |q| {
                     q.col_expr(
                         message::Column::LastError,
                         Expr::value("the customer opted out or cannot receive this channel"),
@@ -205,7 +221,7 @@ pub async fn deliver_once(
             (Channel::Sms, Some(t), _) => Sender::Sms(t),
             (Channel::Email, _, Some(s)) => Sender::Email(s),
             _ => {
-                finish(db, &m, MessageState::NoProvider, now, |q| {
+                finish(db, &tell, &m, MessageState::NoProvider, now, |q| {
                     q.col_expr(
                         message::Column::LastError,
                         Expr::value(format!("not sent: no {} provider configured", m.channel)),
@@ -230,7 +246,7 @@ pub async fn deliver_once(
                 Ok(z) => z,
                 Err(e) => {
                     tracing::error!(message = m.id, error = %e, "not sent: no zone to keep quiet hours in");
-                    finish(db, &m, MessageState::Failed, now, |q| {
+                    finish(db, &tell, &m, MessageState::Failed, now, |q| {
                         q.col_expr(message::Column::LastError, Expr::value(format!("not sent: {e}")))
                     })
                     .await?;
@@ -244,7 +260,7 @@ pub async fn deliver_once(
                     let open = quiet.next_allowed(zone, now);
                     if open > now {
                         // Held, not dropped; and holding is not an attempt.
-                        finish(db, &m, MessageState::Held, now, |q| {
+                        finish(db, &tell, &m, MessageState::Held, now, |q| {
                             q.col_expr(message::Column::NextAttemptAt, Expr::value(open))
                                 .col_expr(message::Column::Attempts, Expr::col(message::Column::Attempts).sub(1))
                         })
@@ -266,7 +282,7 @@ pub async fn deliver_once(
         };
         match outcome {
             Outcome::Sent { provider_id } => {
-                finish(db, &m, MessageState::Sent, now, |q| {
+                finish(db, &tell, &m, MessageState::Sent, now, |q| {
                     q.col_expr(message::Column::ProviderId, Expr::value(provider_id))
                         .col_expr(message::Column::SentAt, Expr::value(now))
                         .col_expr(message::Column::LastError, Expr::value(Option::<String>::None))
@@ -277,7 +293,7 @@ pub async fn deliver_once(
             Outcome::Transient(why) if m.attempts < MAX_ATTEMPTS => {
                 let retry_at = truncate_to_second(now + backoff(m.attempts, rand::thread_rng().gen::<f64>()));
                 tracing::warn!(message_id = m.id, attempt = m.attempts, %why, "delivery will be retried");
-                finish(db, &m, MessageState::Retry, now, |q| {
+                finish(db, &tell, &m, MessageState::Retry, now, |q| {
                     q.col_expr(message::Column::NextAttemptAt, Expr::value(retry_at))
                         .col_expr(message::Column::LastError, Expr::value(why))
                 })
@@ -285,7 +301,7 @@ pub async fn deliver_once(
                 report.retried += 1;
             }
             Outcome::Transient(why) => {
-                finish(db, &m, MessageState::Failed, now, |q| {
+                finish(db, &tell, &m, MessageState::Failed, now, |q| {
                     q.col_expr(
                         message::Column::LastError,
                         Expr::value(format!("gave up after {} attempts: {why}", m.attempts)),
@@ -299,7 +315,7 @@ pub async fn deliver_once(
                 if let (Some(flag), Some(cid)) = (&flag, m.customer_id) {
                     flag_customer(db, cid, channel, flag).await?;
                 }
-                finish(db, &m, MessageState::Failed, now, |q| {
+                finish(db, &tell, &m, MessageState::Failed, now, |q| {
                     q.col_expr(message::Column::LastError, Expr::value(reason))
                 })
                 .await?;
@@ -307,7 +323,7 @@ pub async fn deliver_once(
             }
             Outcome::Uncertain(why) => {
                 tracing::warn!(message_id = m.id, %why, "delivery outcome unknown; not resending");
-                finish(db, &m, MessageState::Uncertain, now, |q| {
+                finish(db, &tell, &m, MessageState::Uncertain, now, |q| {
                     q.col_expr(message::Column::LastError, Expr::value(why))
                 })
                 .await?;
@@ -319,10 +335,15 @@ pub async fn deliver_once(
 }
 
 /// Delivers until nothing is due (bounded, so one tick cannot run forever).
-pub async fn drain(db: &Db, transports: &Transports, clock: &dyn crate::clock::Clock) -> Result<DeliveryReport, DbErr> {
+pub async fn drain(
+    db: &Db,
+    transports: &Transports,
+    live: &Bus,
+    clock: &dyn crate::clock::Clock,
+) -> Result<DeliveryReport, DbErr> {
     let mut total = DeliveryReport::default();
     for _ in 0..200 {
-        let r = deliver_once(db, transports, clock.now(), 100).await?;
+        let r = deliver_once(db, transports, live, clock.now(), 100).await?;
         total.add(&r);
         if r.claimed == 0 {
             break;

@@ -3,13 +3,14 @@
 //! the exact booking rule (`crate::store::visits`) under the staff-row
 //! locks, keeps the ledger, and queues what the customer is told.
 
-use crate::db::Db;
+use crate::db::{Db, WriteTxn};
 use crate::domain::job::{JobStatus, TimelineKind};
 use crate::domain::messaging::MessageKind;
 use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::domain::visit::VisitStatus;
 use crate::entities::{job, organization, staff, visit, visit_staff};
 use crate::error::Error;
+use crate::live::{EventType, LiveEvent};
 use crate::messages::{events, NotifyCtx};
 use crate::store::timeline::{self, Event};
 use crate::store::visits::{
@@ -83,6 +84,7 @@ pub async fn book(
     if let Some(next) = job.status.after_booking() {
         crate::store::jobs::set_status(&txn, &job, next, "a visit was booked", now).await?;
     }
+    n.live.publish(&txn, LiveEvent::visit(EventType::VisitBooked, &v, &staff_ids, now)).await?;
     txn.commit().await?;
     Ok(VisitWithStaff { visit: v, staff_ids })
 }
@@ -206,6 +208,9 @@ pub async fn update(
         )
         .await?;
     }
+    // Whoever was taken off hears of it too: the visit leaves their day.
+    let concerned: Vec<i64> = new_staff.iter().chain(&removed).copied().collect();
+    n.live.publish(&txn, LiveEvent::visit(EventType::VisitChanged, &updated, &concerned, now)).await?;
     txn.commit().await?;
     Ok(VisitWithStaff { visit: updated, staff_ids: new_staff })
 }
@@ -263,8 +268,8 @@ async fn tell_cancelled<C: ConnectionTrait>(
 /// Cancelling a job cancels its visits still to come and every promise
 /// still pending on it; the customer hears it all in one message (the
 /// caller's), which the ledger names. Returns the visits cancelled.
-pub async fn cancel_job<C: ConnectionTrait>(
-    db: &C,
+pub async fn cancel_job(
+    db: &WriteTxn,
     n: &NotifyCtx,
     org: &organization::Model,
     job: &job::Model,
@@ -273,11 +278,14 @@ pub async fn cancel_job<C: ConnectionTrait>(
 ) -> Result<Vec<visit::Model>, Error> {
     use crate::store::promises;
     let open = open_of_job(db, job.id).await?;
+    let mut crews = staff_ids_of(db, &open.iter().map(|v| v.id).collect::<Vec<_>>()).await?;
     for v in &open {
         let mut active: visit::ActiveModel = v.clone().into();
         active.status = Set(VisitStatus::Cancelled);
         active.updated_at = Set(now);
-        active.update(db).await?;
+        let cancelled = active.update(db).await?;
+        let crew = crews.remove(&v.id).unwrap_or_default();
+        n.live.publish(db, LiveEvent::visit(EventType::VisitStatus, &cancelled, &crew, now)).await?;
         timeline::record(
             db,
             org.id,
@@ -398,6 +406,7 @@ pub async fn set_status(
         let reason = format!("{} visit {}", current.kind.as_str().replace('_', "-"), to.as_str().replace('_', " "));
         crate::store::jobs::set_status(&txn, &job, next, &reason, now).await?;
     }
+    n.live.publish(&txn, LiveEvent::visit(EventType::VisitStatus, &updated, &staff_ids, now)).await?;
     txn.commit().await?;
     Ok(VisitWithStaff { visit: updated, staff_ids })
 }

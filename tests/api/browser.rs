@@ -20,7 +20,13 @@ struct Driver {
     session: String,
     http: reqwest::Client,
     profile: std::path::PathBuf,
+    /// One browser at a time: several Chromiums starting at once on a busy
+    /// two-core machine is what made chromedriver miss its start.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+static BROWSER_TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -48,6 +54,7 @@ impl Driver {
             eprintln!("SKIPPED: browser test: install chromium and chromium-driver (scripts/install-browser)");
             return None;
         };
+        let turn = BROWSER_TURN.clone().lock_owned().await;
         // chromedriver picks its own free port (--port=0) and prints it, so no
         // other test can take the port between our choosing it and its binding.
         let mut child = Command::new(driver)
@@ -120,7 +127,7 @@ impl Driver {
         let r: Value = http.post(format!("{base}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
         let session =
             r["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {r}")).to_string();
-        Some(Driver { child, base, session, http, profile })
+        Some(Driver { child, base, session, http, profile, _turn: turn })
     }
 
     async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {

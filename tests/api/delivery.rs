@@ -249,8 +249,15 @@ async fn concurrent_workers_send_each_message_exactly_once() {
         tokio::spawn(async move {
             let mut sent = 0;
             loop {
-                let r =
-                    kept::notify::worker::deliver_once(&db, &transports, utc("2026-11-20T21:31:00Z"), 3).await.unwrap();
+                let r = kept::notify::worker::deliver_once(
+                    &db,
+                    &transports,
+                    &kept::live::Bus::new(),
+                    utc("2026-11-20T21:31:00Z"),
+                    3,
+                )
+                .await
+                .unwrap();
                 sent += r.sent;
                 if r.claimed == 0 {
                     return sent;

@@ -16,6 +16,7 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
     let notify = kept::notify::NotifyCtx {
         templates: std::sync::Arc::new(kept::messages::templates::Templates::embedded().unwrap()),
         public_url: settings.public_url.clone(),
+        live: kept::live::Bus::new(),
     };
     let seeded = kept::demo::seed_if_empty(&conn, &notify, &clock, &settings)
         .await

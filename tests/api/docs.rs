@@ -56,6 +56,7 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/exports/customers"),
     ("get", "/api/v1/exports/jobs"),
+    ("get", "/api/v1/events"),
 ];
 
 /// Paths served at the root rather than under /api/v1.

@@ -211,6 +211,10 @@ pub struct Reply {
 impl Reply {
     pub async fn from(r: Response) -> Reply {
         let status = r.status();
+        // An event stream never ends: its status is the answer (see `events`).
+        if r.headers().get("content-type").is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream")) {
+            return Reply { status, body: Value::Null };
+        }
         let text = r.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply { status, body }

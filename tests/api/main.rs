@@ -17,6 +17,7 @@ mod delivery;
 mod demo;
 mod docs;
 mod estimates;
+mod events;
 mod jobs;
 mod layers;
 mod ledger;

@@ -4,7 +4,8 @@
 //! documented for that operation and status. Objects in the document are
 //! checked as closed (no fields beyond the documented ones) unless they say
 //! otherwise. Every mismatch is collected; the test fails when its app is
-//! dropped (see `TestApp`'s `Drop`).
+//! dropped (see `TestApp`'s `Drop`). An event stream (`text/event-stream`)
+//! never ends: its status is checked and its body passed through as it comes.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -179,9 +180,21 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response<Body>
     };
     let status = StatusCode::from_u16(answer.status().as_u16()).expect("status");
     let headers = answer.headers().clone();
-    let body = answer.bytes().await.unwrap_or_default();
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    if let Some(problem) = check(parts.method.as_str(), &path, status, &content_type, &body) {
+    let streaming = content_type.starts_with("text/event-stream");
+    let (body, bytes) = if streaming {
+        let chunks = futures::stream::unfold(answer, |mut answer| async move {
+            match answer.chunk().await {
+                Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(chunk), answer)),
+                _ => None,
+            }
+        });
+        (Body::from_stream(chunks), Default::default())
+    } else {
+        let bytes = answer.bytes().await.unwrap_or_default();
+        (Body::from(bytes.clone()), bytes)
+    };
+    if let Some(problem) = check(parts.method.as_str(), &path, status, &content_type, &bytes) {
         eprintln!("OpenAPI mismatch: {problem}");
         proxy.violations.lock().unwrap().push(problem);
     }
@@ -196,7 +209,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response<Body>
             }
         }
     }
-    response.body(Body::from(body)).expect("response")
+    response.body(body).expect("response")
 }
 
 #[test]

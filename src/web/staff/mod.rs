@@ -20,8 +20,9 @@ use axum::Router;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde_json::json;
 
-/// The session cookie: the token of a row in `sessions`.
-pub const SESSION_COOKIE: &str = "kept_session";
+/// The session cookie: the token of a row in `sessions` (named in `auth`,
+/// where the API's event stream reads it too).
+pub use crate::auth::SESSION_COOKIE;
 /// The double-submit CSRF cookie of the forms shown before sign-in.
 const CSRF_COOKIE: &str = "kept_csrf";
 
