@@ -571,6 +571,38 @@ async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
         crate::helpers::utc("2026-11-23T11:30:00-05:00")
     );
 
+    // Live: the technician taps On my way on their phone; the board shows it
+    // without a reload.
+    let lena = app.get("/api/v1/staff").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Lena Okafor")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // A mark in the page: a reload would wipe it.
+    browser.js("window.keptMark = 42; return true;", json!([])).await;
+    let job3 = app.job(walter).await;
+    let lenas = app.book(job3, &[lena], "2026-11-23T14:00:00-05:00", "2026-11-23T16:00:00-05:00", 60).await.id();
+    browser.wait_text("2:00 PM–4:00 PM").await;
+    app.clock.set(crate::helpers::utc("2026-11-23T13:40:00-05:00"));
+    let (crew, crew_csrf) = app.session_for(lena).await;
+    let tapped = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(&format!("/app/visits/{lenas}/status")))
+        .header(reqwest::header::COOKIE, crew)
+        .form(&[("csrf", crew_csrf.as_str()), ("status", "en_route"), ("eta_minutes", "20")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tapped.status(), StatusCode::SEE_OTHER);
+    browser.wait_text("on the way since 1:40 PM").await;
+    assert_eq!(browser.js("return window.keptMark;", json!([])).await, json!(42), "updated in place, not reloaded");
+    browser.screenshot("board-live").await;
+
     // On a phone the page still fits; the lanes scroll sideways inside it.
     browser.screen(360, true).await;
     browser.go(&app.url("/app/board?date=2026-11-23")).await;
