@@ -1,21 +1,17 @@
 //! Twilio's webhooks: delivery receipts and inbound replies, both verified
-//! by `X-Twilio-Signature` before anything is read or written.
+//! by `X-Twilio-Signature` before anything is read or written, then handed
+//! to their use cases (`usecases::texts`).
 
-use crate::domain::job::{JobStatus, TimelineKind};
-use crate::domain::messaging::{InboundKind, MessageState, ProviderStatus};
-use crate::entities::{customer, inbound_message, job, message, organization};
+use crate::domain::messaging::{InboundKind, ProviderStatus};
 use crate::http_error::ApiError;
-use crate::live::{EventType, LiveEvent};
 use crate::state::AppState;
+use crate::usecases::texts::{Inbound, Receipt};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
-use serde_json::json;
 use sha1::Sha1;
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
@@ -98,17 +94,6 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// Error codes in receipts that say the number itself will never work.
-fn permanent_flag(code: i32) -> Option<crate::notify::transport::Flag> {
-    use crate::notify::transport::Flag;
-    match code {
-        21610 => Some(Flag::OptedOut),
-        21211 | 30005 => Some(Flag::Unreachable("unknown or invalid number".into())),
-        21614 | 30006 => Some(Flag::Unreachable("number cannot receive SMS (landline?)".into())),
-        _ => None,
-    }
-}
-
 /// A delivery receipt from Twilio: the message's state moves forward only
 /// (a late `sent` never overwrites `delivered`), and a permanent failure
 /// (an unreachable or landline number) stops texts to that number.
@@ -139,51 +124,13 @@ async fn status(
     let Some(new_status) = ProviderStatus::parse(new_status) else {
         return Ok(StatusCode::NO_CONTENT);
     };
-    let code: Option<i32> = param(&params, "ErrorCode").and_then(|c| c.parse().ok());
-    let Some(m) = message::Entity::find().filter(message::Column::ProviderId.eq(sid)).one(&state.db).await? else {
-        // Not ours (or not yet recorded): acknowledge so Twilio stops retrying.
-        return Ok(StatusCode::NO_CONTENT);
+    let receipt = Receipt {
+        message_sid: sid,
+        status: new_status,
+        error_code: param(&params, "ErrorCode").and_then(|c| c.parse().ok()),
     };
-    let now = state.clock.now();
-    let lower: Vec<ProviderStatus> =
-        ProviderStatus::ALL.iter().copied().filter(|s| s.rank() < new_status.rank()).collect();
-    let mut q = message::Entity::update_many()
-        .col_expr(message::Column::ProviderStatus, Expr::value(new_status))
-        .col_expr(message::Column::ProviderErrorCode, Expr::value(code))
-        .col_expr(message::Column::ProviderStatusAt, Expr::value(now))
-        .col_expr(message::Column::UpdatedAt, Expr::value(now));
-    let undelivered = new_status.is_undelivered();
-    if undelivered {
-        q = q.col_expr(message::Column::State, Expr::value(MessageState::Failed)).col_expr(
-            message::Column::LastError,
-            Expr::value(format!("{new_status}{}", code.map(|c| format!(": Twilio {c}")).unwrap_or_default())),
-        );
-    }
-    // Only forward: the row changes only if its receipt is behind this one.
-    let moved = q
-        .filter(message::Column::Id.eq(m.id))
-        .filter(
-            Condition::any()
-                .add(message::Column::ProviderStatus.is_null())
-                .add(message::Column::ProviderStatus.is_in(lower)),
-        )
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    if moved > 0 && undelivered {
-        if let (Some(flag), Some(cid)) = (code.and_then(permanent_flag), m.customer_id) {
-            crate::notify::worker::flag_customer(&state.db, cid, crate::domain::people::Channel::Sms, &flag).await?;
-        }
-    }
-    if moved > 0 {
-        let state_now = if undelivered { MessageState::Failed } else { m.state };
-        let crew = match m.visit_id {
-            Some(v) => crate::store::visits::staff_ids_of(&state.db, &[v]).await?.remove(&v).unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let event = LiveEvent { provider_status: Some(new_status), ..LiveEvent::message(&m, state_now, &crew, now) };
-        state.notify.live.publish_committed(&state.db, event).await;
-    }
+    // Not ours, or behind what we have: acknowledged, so Twilio stops retrying.
+    crate::usecases::texts::record_receipt(&state.db, &state.notify, receipt, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,18 +147,6 @@ fn twiml(reply: Option<&str>) -> Response {
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
-}
-
-/// Whose number was texted: the organization with that SMS number, or the
-/// only organization there is.
-async fn organization_for<C: ConnectionTrait>(db: &C, to: &str) -> Result<Option<organization::Model>, ApiError> {
-    if let Some(o) = organization::Entity::find().filter(organization::Column::SmsNumber.eq(to)).one(db).await? {
-        return Ok(Some(o));
-    }
-    if organization::Entity::find().count(db).await? == 1 {
-        return Ok(organization::Entity::find().one(db).await?);
-    }
-    Ok(None)
 }
 
 /// A customer's text. STOP/STOPALL/UNSUBSCRIBE/CANCEL/END/QUIT opt out of
@@ -241,147 +176,18 @@ async fn inbound(
     let (Some(sid), Some(from)) = (param(&params, "MessageSid"), param(&params, "From")) else {
         return Err(ApiError::BadRequest("MessageSid and From are required".into()));
     };
-    let to = param(&params, "To").unwrap_or("");
-    let body = param(&params, "Body").unwrap_or("");
-    let kind = InboundKind::classify(body);
-    let now = state.clock.now();
-    let org = organization_for(&state.db, to).await?;
-    let help = org.as_ref().map(|o| match &o.phone {
-        Some(p) => {
-            format!("{}: we're here to help. Call us at {p}. Reply STOP to stop texts, START to resume.", o.name)
-        }
-        None => format!(
-            "{}: we're here to help; reply with your question. Reply STOP to stop texts, START to resume.",
-            o.name
-        ),
-    });
-    let (customer, job) = match &org {
-        None => (None, None),
-        Some(o) => {
-            let c = customer::Entity::find()
-                .filter(customer::Column::OrganizationId.eq(o.id))
-                .filter(customer::Column::Phone.eq(from))
-                .order_by_desc(customer::Column::Id)
-                .one(&state.db)
-                .await?;
-            let j = match &c {
-                None => None,
-                Some(c) => {
-                    let open: Vec<JobStatus> = JobStatus::ALL.iter().copied().filter(|s| s.is_open()).collect();
-                    let open_job = job::Entity::find()
-                        .filter(job::Column::CustomerId.eq(c.id))
-                        .filter(job::Column::Status.is_in(open))
-                        .order_by_desc(job::Column::UpdatedAt)
-                        .one(&state.db)
-                        .await?;
-                    match open_job {
-                        Some(j) => Some(j),
-                        None => {
-                            job::Entity::find()
-                                .filter(job::Column::CustomerId.eq(c.id))
-                                .order_by_desc(job::Column::Id)
-                                .one(&state.db)
-                                .await?
-                        }
-                    }
-                }
-            };
-            (c, j)
-        }
+    let text = Inbound {
+        message_sid: sid,
+        from,
+        to: param(&params, "To").unwrap_or(""),
+        body: param(&params, "Body").unwrap_or(""),
     };
-
-    let txn = state.db.begin().await?;
-    // Twilio retries webhooks: the MessageSid makes this once-only.
-    let inserted = inbound_message::Entity::insert(inbound_message::ActiveModel {
-        organization_id: Set(org.as_ref().map(|o| o.id)),
-        customer_id: Set(customer.as_ref().map(|c| c.id)),
-        job_id: Set(job.as_ref().map(|j| j.id)),
-        message_sid: Set(sid.to_string()),
-        from_number: Set(from.to_string()),
-        to_number: Set(to.to_string()),
-        body: Set(body.to_string()),
-        kind: Set(kind),
-        received_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(OnConflict::column(inbound_message::Column::MessageSid).do_nothing().to_owned())
-    .exec_without_returning(&txn)
-    .await?;
-    if inserted > 0 {
-        if let Some(o) = &org {
-            let received = inbound_message::Entity::find()
-                .filter(inbound_message::Column::MessageSid.eq(sid))
-                .one(&txn)
-                .await?
-                .map(|row| row.id);
-            let event = LiveEvent {
-                job_id: job.as_ref().map(|j| j.id),
-                inbound_id: received,
-                ..LiveEvent::new(EventType::InboundReceived, o.id, now)
-            };
-            state.notify.live.publish(&txn, event).await?;
-            let set_opt_out = |value: bool| {
-                customer::Entity::update_many()
-                    .col_expr(customer::Column::SmsOptedOut, Expr::value(value))
-                    .filter(customer::Column::OrganizationId.eq(o.id))
-                    .filter(customer::Column::Phone.eq(from))
-            };
-            match kind {
-                InboundKind::Stop => {
-                    set_opt_out(true).exec(&txn).await?;
-                }
-                InboundKind::Start => {
-                    set_opt_out(false).exec(&txn).await?;
-                }
-                InboundKind::Reply | InboundKind::Help => {}
-            }
-            if let (Some(c), Some(j)) = (&customer, &job) {
-                let (event, summary) = match kind {
-                    InboundKind::Stop => (
-                        TimelineKind::CustomerOptedOut,
-                        format!("{} replied {}: no more texts until they send START", c.name, body.trim()),
-                    ),
-                    InboundKind::Start => {
-                        (TimelineKind::CustomerOptedIn, format!("{} replied {}: texts resume", c.name, body.trim()))
-                    }
-                    InboundKind::Help => (TimelineKind::CustomerHelp, format!("{} asked for help by text", c.name)),
-                    InboundKind::Reply => (TimelineKind::CustomerReply, body.to_string()),
-                };
-                crate::store::timeline::record(
-                    &txn,
-                    o.id,
-                    crate::store::timeline::Event {
-                        job_id: j.id,
-                        visit_id: None,
-                        kind: event,
-                        summary,
-                        data: json!({"from": from, "body": body, "message_sid": sid}),
-                    },
-                    now,
-                )
-                .await?;
-                if matches!(kind, InboundKind::Reply | InboundKind::Help) {
-                    crate::messages::alerts::alert_dispatchers(
-                        &txn,
-                        &state.notify,
-                        o,
-                        c,
-                        j,
-                        &format!("inbound:{sid}"),
-                        "Customer replied by text",
-                        &format!("\"{}\"", body.trim()),
-                        now,
-                    )
-                    .await?;
-                }
-            }
-        }
-    }
-    txn.commit().await?;
-    if org.is_none() {
+    let to = text.to.to_string();
+    let received = crate::usecases::texts::record_inbound(&state.db, &state.notify, text, state.clock.now()).await?;
+    if received.unmatched {
         tracing::warn!(%to, "inbound SMS for a number no organization has; kept as unmatched");
     }
-    Ok(twiml(if kind == InboundKind::Help { help.as_deref() } else { None }))
+    Ok(twiml(if received.kind == InboundKind::Help { received.help.as_deref() } else { None }))
 }
 
 #[cfg(test)]

@@ -315,6 +315,26 @@ pub fn backoff(attempt: i32, jitter: f64) -> Duration {
     Duration::milliseconds((base as f64 * 1000.0 * factor) as i64)
 }
 
+/// What a permanent failure says about the recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flag {
+    /// They told the carrier STOP (Twilio 21610).
+    OptedOut,
+    /// The address cannot receive this channel (invalid number, landline, mailbox refused).
+    Unreachable(String),
+}
+
+/// What a Twilio error code in a delivery receipt says about the number
+/// itself, when it will never work.
+pub fn twilio_permanent_flag(code: i32) -> Option<Flag> {
+    match code {
+        21610 => Some(Flag::OptedOut),
+        21211 | 30005 => Some(Flag::Unreachable("unknown or invalid number".into())),
+        21614 | 30006 => Some(Flag::Unreachable("number cannot receive SMS (landline?)".into())),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

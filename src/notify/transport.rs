@@ -21,14 +21,7 @@ pub enum Outcome {
     Uncertain(String),
 }
 
-/// What a permanent failure says about the recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Flag {
-    /// They told the carrier STOP (Twilio 21610).
-    OptedOut,
-    /// The address cannot receive this channel (invalid number, landline, mailbox refused).
-    Unreachable(String),
-}
+pub use crate::domain::messaging::Flag;
 
 /// Twilio's error body.
 #[derive(Deserialize)]

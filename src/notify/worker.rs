@@ -5,12 +5,12 @@
 //! UPDATE ... RETURNING atomically under its write lock. A claimed row is
 //! leased; if its worker dies, the lease runs out and the row comes back.
 
-use super::transport::{Flag, Outcome, Transports};
+use super::transport::{Outcome, Transports};
 use crate::db::Db;
 use crate::domain::messaging::{backoff, parse_time, MessageState, QuietHours};
 use crate::domain::people::Channel;
 use crate::domain::time::{truncate_to_second, Zone};
-use crate::entities::{customer, message, organization};
+use crate::entities::{message, organization};
 use crate::live::{Bus, LiveEvent};
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -137,21 +137,6 @@ async fn finish(
         let crew = m.visit_id.and_then(|v| tell.crews.get(&v)).map(Vec::as_slice).unwrap_or(&[]);
         tell.bus.publish_committed(db, LiveEvent::message(m, new_state, crew, now)).await;
     }
-    Ok(())
-}
-
-/// Records what a permanent failure says about the customer's channel.
-pub async fn flag_customer(db: &Db, customer_id: i64, channel: Channel, flag: &Flag) -> Result<(), DbErr> {
-    let q = customer::Entity::update_many().filter(customer::Column::Id.eq(customer_id));
-    let q = match (channel, flag) {
-        (Channel::Sms, Flag::OptedOut) => q.col_expr(customer::Column::SmsOptedOut, Expr::value(true)),
-        (Channel::Email, Flag::OptedOut) => q.col_expr(customer::Column::EmailOptedOut, Expr::value(true)),
-        (Channel::Sms, Flag::Unreachable(why)) => q.col_expr(customer::Column::SmsProblem, Expr::value(why.clone())),
-        (Channel::Email, Flag::Unreachable(why)) => {
-            q.col_expr(customer::Column::EmailProblem, Expr::value(why.clone()))
-        }
-    };
-    q.exec(db).await?;
     Ok(())
 }
 
@@ -313,7 +298,9 @@ pub async fn deliver_once(
             Outcome::Permanent { reason, flag } => {
                 tracing::warn!(message_id = m.id, %reason, "delivery failed permanently");
                 if let (Some(flag), Some(cid)) = (&flag, m.customer_id) {
-                    flag_customer(db, cid, channel, flag).await?;
+                    crate::store::customers::flag(db, cid, channel, flag)
+                        .await
+                        .map_err(|e| DbErr::Custom(e.to_string()))?;
                 }
                 finish(db, &tell, &m, MessageState::Failed, now, |q| {
                     q.col_expr(message::Column::LastError, Expr::value(reason))

@@ -117,3 +117,26 @@ pub async fn search<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// Marks what a permanent failure said about a customer's address: opted
+/// out (they told the carrier or mailbox STOP), or unreachable (why).
+pub async fn flag<C: ConnectionTrait>(
+    db: &C,
+    customer_id: i64,
+    channel: Channel,
+    flag: &crate::domain::messaging::Flag,
+) -> Result<(), Error> {
+    use crate::domain::messaging::Flag;
+    use sea_orm::sea_query::Expr;
+    let q = customer::Entity::update_many().filter(customer::Column::Id.eq(customer_id));
+    let q = match (channel, flag) {
+        (Channel::Sms, Flag::OptedOut) => q.col_expr(customer::Column::SmsOptedOut, Expr::value(true)),
+        (Channel::Email, Flag::OptedOut) => q.col_expr(customer::Column::EmailOptedOut, Expr::value(true)),
+        (Channel::Sms, Flag::Unreachable(why)) => q.col_expr(customer::Column::SmsProblem, Expr::value(why.clone())),
+        (Channel::Email, Flag::Unreachable(why)) => {
+            q.col_expr(customer::Column::EmailProblem, Expr::value(why.clone()))
+        }
+    };
+    q.exec(db).await?;
+    Ok(())
+}

@@ -10,4 +10,5 @@ pub mod jobs;
 pub mod ledger;
 pub mod ratings;
 pub mod staff;
+pub mod texts;
 pub mod visits;
