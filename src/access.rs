@@ -64,6 +64,7 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     ("POST", "/jobs/{id}/messages", Access::Office, false),
     ("GET", "/jobs/{id}/visits", Access::Staff, true),
     ("POST", "/jobs/{id}/visits", Access::Office, false),
+    ("GET", "/availability", Access::Office, false),
     ("GET", "/jobs/{id}/estimates", Access::Estimating, true),
     ("POST", "/jobs/{id}/estimates", Access::Estimating, true),
     ("GET", "/jobs/{id}/promises", Access::Office, false),

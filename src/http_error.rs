@@ -29,7 +29,8 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
     /// A conflict's details: what is in the way (for schedule_conflict
-    /// `staff_id`, `conflicting_visit_ids`, `conflicting_visits`; for
+    /// `staff_id`, `conflicting_visit_ids`, `conflicting_visits` and the
+    /// next windows as `alternatives`; for
     /// invalid_transition `allowed`; for open_visits the visits still booked).
     #[serde(flatten)]
     pub details: Map<String, Value>,

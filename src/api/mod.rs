@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`: one module per resource, merged here.
 
+mod availability;
 mod customers;
 pub mod docs;
 /// The HTTP error and its JSON body (`crate::http_error`), by its old name.
@@ -34,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(jobs::router())
         .merge(visits::router())
+        .merge(availability::router())
         .merge(outbox::router())
         .merge(inbound::router())
         .merge(estimates::router())

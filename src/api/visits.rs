@@ -66,6 +66,47 @@ fn duration_field(p: &mut Problems, v: Option<i64>) -> Option<i32> {
     }
 }
 
+/// A booking refused (409): the error body, with what is in the way and,
+/// when the schedule refused it, the next windows to offer instead.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the body; `ApiError` writes it from the use case's details
+struct BookingConflict {
+    /// `schedule_conflict`, `schedule_too_dense` or `job_closed`.
+    error: String,
+    /// What went wrong, in words fit to show.
+    message: String,
+    /// schedule_*: the person who could not keep every window of their day.
+    #[schema(nullable = false)]
+    staff_id: Option<i64>,
+    /// schedule_*: the visits in the way (none for `schedule_too_dense`).
+    #[schema(nullable = false)]
+    conflicting_visit_ids: Option<Vec<i64>>,
+    /// schedule_conflict: those visits, in UTC and in that person's zone.
+    #[schema(nullable = false)]
+    conflicting_visits: Option<Vec<ConflictingVisit>>,
+    /// schedule_*: the crew's next windows for the same visit (same width
+    /// and duration, from the refused window's day on, at most 5), each
+    /// bookable as it is; empty when none is free in the week.
+    #[schema(nullable = false)]
+    alternatives: Option<Vec<crate::usecases::availability::Offer>>,
+    /// job_closed: the job.
+    #[schema(nullable = false)]
+    job_id: Option<i64>,
+}
+
+/// A visit in the way of a booking.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the body; the use case writes it
+struct ConflictingVisit {
+    id: i64,
+    window_start: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    /// In the zone of the person whose day it is.
+    window_start_local: DateTime<chrono::FixedOffset>,
+    window_end_local: DateTime<chrono::FixedOffset>,
+    duration_minutes: i64,
+}
+
 async fn view(state: &AppState, org_id: i64, v: VisitWithStaff) -> Result<VisitView, ApiError> {
     let job = crate::store::jobs::get(&state.db, org_id, v.visit.job_id).await?;
     let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
@@ -79,7 +120,7 @@ async fn view(state: &AppState, org_id: i64, v: VisitWithStaff) -> Result<VisitV
     params(("id" = i64, Path, description = "The job")),
     responses(
         (status = 201, description = "Booked; the customer's confirmation is queued", body = VisitView),
-        (status = 409, description = "Someone assigned could not keep every promised window of their day (`schedule_conflict`, `schedule_too_dense`, naming the visits in the way), or the job is closed (`job_closed`)", body = super::error::ErrorBody),
+        (status = 409, description = "Someone assigned could not keep every promised window of their day (`schedule_conflict`, `schedule_too_dense`, naming the visits in the way, with the crew's next windows as `alternatives`), or the job is closed (`job_closed`)", body = BookingConflict),
     ))]
 pub async fn book(
     State(state): State<AppState>,

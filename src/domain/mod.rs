@@ -21,6 +21,7 @@ macro_rules! str_enum {
 }
 pub(crate) use str_enum;
 
+pub mod availability;
 pub mod bounds;
 pub mod feasibility;
 pub mod job;

@@ -27,6 +27,18 @@ str_enum!(VisitStatus {
     Completed => "completed", Cancelled => "cancelled", Missed => "missed",
 });
 
+impl VisitKind {
+    /// Who usually makes this kind of visit: estimators estimate,
+    /// technicians do the work and come back to follow up. Suggested windows
+    /// look at these people unless told whom to ask about.
+    pub fn done_by(self) -> super::people::Role {
+        match self {
+            VisitKind::Estimate => super::people::Role::Estimator,
+            VisitKind::Work | VisitKind::FollowUp => super::people::Role::Technician,
+        }
+    }
+}
+
 impl VisitStatus {
     /// Whether a visit in this state still holds a place in someone's day.
     pub fn occupies_schedule(self) -> bool {

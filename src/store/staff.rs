@@ -113,3 +113,27 @@ pub async fn set_role<C: ConnectionTrait>(db: &C, person: staff::Model, role: Ro
 pub fn zone(s: &staff::Model) -> Result<crate::domain::time::Zone, Error> {
     crate::error::stored_zone(&s.timezone, format_args!("staff member {}", s.id))
 }
+
+/// Everyone in the organization with `role`, by id.
+pub async fn with_role<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    role: Role,
+) -> Result<Vec<staff::Model>, Error> {
+    Ok(staff::Entity::find()
+        .filter(staff::Column::OrganizationId.eq(organization_id))
+        .filter(staff::Column::Role.eq(role.as_str()))
+        .order_by_asc(staff::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The staff member's working hours. Checked on the way in, so a stored
+/// value that does not read is a broken invariant: an error naming the
+/// row, never a guess at someone's day.
+pub fn hours(s: &staff::Model) -> Result<crate::domain::availability::WeekHours, Error> {
+    serde_json::from_str::<WorkingHours>(&s.working_hours)
+        .map_err(|e| e.to_string())
+        .and_then(|h| crate::domain::availability::WeekHours::parse(&h))
+        .map_err(|e| Error::Internal(format!("staff member {} has working hours stored that do not read: {e}", s.id)))
+}

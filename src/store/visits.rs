@@ -125,11 +125,12 @@ fn slot_of(v: &visit::Model) -> Slot<i64> {
     }
 }
 
-/// Active visits assigned to `staff_id` whose windows touch `[lo, hi]`.
+/// Active visits (those that hold a place in a day) assigned to any of
+/// `staff_ids` whose windows touch `[lo, hi]`.
 async fn active_visits_between<C: ConnectionTrait>(
     db: &C,
     org_id: i64,
-    staff_id: i64,
+    staff_ids: &[i64],
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
 ) -> Result<Vec<visit::Model>, Error> {
@@ -141,7 +142,7 @@ async fn active_visits_between<C: ConnectionTrait>(
                 Query::select()
                     .column(visit_staff::Column::VisitId)
                     .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.eq(staff_id))
+                    .and_where(visit_staff::Column::StaffId.is_in(staff_ids.iter().copied()))
                     .to_owned(),
             ),
         )
@@ -150,6 +151,34 @@ async fn active_visits_between<C: ConnectionTrait>(
         .filter(visit::Column::WindowStart.lte(hi))
         .all(db)
         .await?)
+}
+
+/// Each person's visits as the booking check sees them (the same visits,
+/// read the same way as [`ensure_feasible`] reads them), for everyone in
+/// `staff_ids` at once: every visit whose window touches `[lo, hi]`. Two
+/// queries however many people and days.
+pub async fn slots_between<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    staff_ids: &[i64],
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<HashMap<i64, Vec<Slot<i64>>>, Error> {
+    let mut out: HashMap<i64, Vec<Slot<i64>>> = staff_ids.iter().map(|id| (*id, Vec::new())).collect();
+    if staff_ids.is_empty() {
+        return Ok(out);
+    }
+    let visits = active_visits_between(db, org_id, staff_ids, lo, hi).await?;
+    let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
+    let crews = staff_ids_of(db, &ids).await?;
+    for v in &visits {
+        for person in crews.get(&v.id).into_iter().flatten() {
+            if let Some(slots) = out.get_mut(person) {
+                slots.push(slot_of(v));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Refuses (409) when `person` could not keep every promised window that can
@@ -167,7 +196,7 @@ pub async fn ensure_feasible<C: ConnectionTrait>(
     let cluster = loop {
         let lo = DateTime::from_timestamp(candidate.window_start, 0).unwrap_or_default() - margin;
         let hi = DateTime::from_timestamp(candidate.window_end, 0).unwrap_or_default() + margin;
-        let mut slots: Vec<Slot<i64>> = active_visits_between(db, org.id, person.id, lo, hi)
+        let mut slots: Vec<Slot<i64>> = active_visits_between(db, org.id, &[person.id], lo, hi)
             .await?
             .iter()
             .filter(|v| v.id != candidate.id)

@@ -3,6 +3,7 @@
 //! transaction and writes the outbox rows it causes; the JSON API, the web
 //! pages, the webhooks, the CLI and the demo seeder all call these.
 
+pub mod availability;
 pub mod customers;
 pub mod estimates;
 pub mod invitations;

@@ -22,7 +22,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 
 /// Books a visit on a job, refusing (409) if anyone assigned could not keep
-/// all their promised windows.
+/// all their promised windows. A refusal for the schedule
+/// (`schedule_conflict`, `schedule_too_dense`) offers the crew's next
+/// windows as `alternatives` (`usecases::availability::alternatives`),
+/// read after the refused transaction is gone.
 pub async fn book(
     db: &Db,
     n: &NotifyCtx,
@@ -34,7 +37,30 @@ pub async fn book(
     let w = window(org, new.window_start, new.window_end)?;
     check_duration(new.duration_minutes)?;
     let staff_ids = normalize_staff(&new.staff_ids)?;
+    let duration = new.duration_minutes;
+    match book_checked(db, n, org, job_id, new, w, &staff_ids, now).await {
+        Err(Error::Conflict { code: code @ ("schedule_conflict" | "schedule_too_dense"), message, mut details }) => {
+            let next = super::availability::alternatives(db, org, job_id, &staff_ids, &w, duration, now).await?;
+            details["alternatives"] = serde_json::to_value(next)?;
+            Err(Error::Conflict { code, message, details })
+        }
+        other => other,
+    }
+}
 
+/// The booking itself, in one transaction (see [`book`]).
+#[allow(clippy::too_many_arguments)]
+async fn book_checked(
+    db: &Db,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    job_id: i64,
+    new: NewVisit,
+    w: crate::domain::time::Window,
+    staff_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<VisitWithStaff, Error> {
+    let staff_ids = staff_ids.to_vec();
     let txn = db.begin().await?;
     let people = lock_staff(&txn, org.id, &staff_ids).await?;
     let job = job_in_org(&txn, org.id, job_id).await?;

@@ -159,6 +159,12 @@ async fn every_route_hides_another_organizations_rows() {
             let r = app.send_as(theirs, m, &url, &json!({})).await;
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {url}: {}", r.body);
             walls += 1;
+        } else if *path == "/availability" {
+            // Names one of our jobs in its query: as unknown to them as an id in a path.
+            let url = format!("/api/v1/availability?job_id={job}&kind=work&duration_minutes=60");
+            let r = app.send_as(theirs, m, &url, &json!({})).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {url}: {}", r.body);
+            walls += 1;
         } else if *method == "GET" {
             let r = app.send_as(theirs, m, &format!("/api/v1{path}"), &json!({})).await;
             assert_eq!(r.status, StatusCode::OK, "{path}");

@@ -26,6 +26,7 @@ const SERVED: &[(&str, &str)] = &[
     ("post", "/api/v1/jobs/{id}/notes"),
     ("get", "/api/v1/jobs/{id}/visits"),
     ("post", "/api/v1/jobs/{id}/visits"),
+    ("get", "/api/v1/availability"),
     ("get", "/api/v1/visits/{id}"),
     ("patch", "/api/v1/visits/{id}"),
     ("post", "/api/v1/visits/{id}/status"),

@@ -7,6 +7,7 @@ mod helpers;
 mod schema_check;
 
 mod access;
+mod availability;
 mod board;
 mod browser;
 mod call;
