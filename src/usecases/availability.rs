@@ -107,7 +107,45 @@ pub async fn suggest<C: ConnectionTrait>(
         });
     }
     let customer = crate::store::customers::get(db, org.id, job.customer_id).await?;
-    let customer_zone = crate::store::customers::zone(&customer)?;
+    suggest_for(db, org, &customer, people, window_minutes, &ask, now).await
+}
+
+/// The same, for a customer whose job is not opened yet (the office on the
+/// phone): windows for a first visit of `ask.kind`, in the customer's zone.
+pub async fn suggest_for_customer<C: ConnectionTrait>(
+    db: &C,
+    org: &organization::Model,
+    customer: &crate::entities::customer::Model,
+    kind: VisitKind,
+    duration_minutes: i32,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<Offer>, Error> {
+    let ask = Ask {
+        job_id: 0, // no job yet: only the customer's zone is read
+        kind,
+        duration_minutes,
+        window_minutes: None,
+        from: None,
+        days: DEFAULT_DAYS,
+        staff_ids: None,
+        limit,
+    };
+    let window_minutes = DEFAULT_WINDOW_MINUTES.min(org.max_window_minutes);
+    let people = crate::store::staff::with_role(db, org.id, kind.done_by()).await?;
+    suggest_for(db, org, customer, people, window_minutes, &ask, now).await
+}
+
+async fn suggest_for<C: ConnectionTrait>(
+    db: &C,
+    org: &organization::Model,
+    customer: &crate::entities::customer::Model,
+    people: Vec<crate::entities::staff::Model>,
+    window_minutes: i32,
+    ask: &Ask,
+    now: DateTime<Utc>,
+) -> Result<Vec<Offer>, Error> {
+    let customer_zone = crate::store::customers::zone(customer)?;
     let org_zone = crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id))?;
     let search = Search {
         from: ask.from.unwrap_or_else(|| org_zone.date_of(now)),

@@ -648,7 +648,9 @@ async fn in_a_real_browser_a_phone_call_is_taken_and_booked_on_a_phone() {
     browser.wait_text("Their job, and the visit").await;
     browser.type_into("#title", "Sump pump alarm keeps going off").await;
     browser.type_into("#story", "The alarm has gone off three times since Sunday. I'm home after 3.").await;
-    browser.js("document.getElementById('date').value = '2026-11-23'; document.getElementById('start').value = '15:00'; document.getElementById('end').value = '17:00'; return true;", json!([])).await;
+    // The earliest window that keeps every promise is offered first, and chosen.
+    let page = browser.wait_text("The earliest windows that keep every promise").await;
+    assert!(page.contains("Marcus Bell"), "{page}");
     browser.full_page_screenshot("new-call-job-phone").await;
     browser.click("section[aria-labelledby=job-h] button[type=submit]").await;
     let done = browser.wait_text("is about to receive").await;

@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 
 /// How many customers a search lists.
 const FOUND: u64 = 8;
+/// How many windows the call page suggests.
+const SUGGESTED: usize = 6;
 
 #[derive(Deserialize, Default)]
 pub(super) struct CallQuery {
@@ -74,6 +76,33 @@ async fn show(
         .collect();
     let zone = crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id))?;
     let suggested_day = next_working_day(zone.date_of(state.clock.now()));
+    // The earliest estimate windows that keep every promise already made.
+    let suggestions: Vec<Value> = match &customer {
+        None => vec![],
+        Some(c) => crate::usecases::availability::suggest_for_customer(
+            &state.db,
+            &org,
+            c,
+            VisitKind::Estimate,
+            60,
+            SUGGESTED,
+            state.clock.now(),
+        )
+        .await?
+        .into_iter()
+        .map(|o| {
+            let start = zone.local(o.window_start);
+            let end = zone.local(o.window_end);
+            let who = field_people.iter().find(|p| p["id"] == o.staff_id).map(|p| p["name"].clone());
+            json!({
+                "value": format!("{}|{}|{}|{}", o.staff_id, start.format("%Y-%m-%d"), start.format("%H:%M"), end.format("%H:%M")),
+                "label": format!("{} – {}", start.format("%a %b %-d, %-I:%M %p"), end.format("%-I:%M %p")),
+                "who": who,
+                "travel": o.added_travel_minutes,
+            })
+        })
+        .collect(),
+    };
     let chosen = customer.as_ref().map(|c| {
         json!({"id": c.id, "name": c.name, "phone": c.phone, "email": c.email, "address": c.address,
                "timezone": c.timezone})
@@ -85,7 +114,7 @@ async fn show(
         json!({
             "org": org.name, "me": {"name": signed_in.me.name, "role": signed_in.me.role.as_str()},
             "csrf": signed_in.session.csrf_token, "q": query, "found": found, "searched": !query.trim().is_empty(),
-            "customer": chosen, "people": field_people,
+            "customer": chosen, "people": field_people, "suggestions": suggestions,
             // The templates read fields of these whether or not anything was typed.
             "new": if new_customer.is_null() { json!({"errors": {}}) } else { new_customer },
             "booking": if booking.is_null() { json!({"errors": {}}) } else { booking },
@@ -280,6 +309,23 @@ fn visit_fields(
     org: &organization::Model,
     pairs: &[(String, String)],
 ) -> Result<crate::store::visits::NewVisit, Vec<FieldError>> {
+    // A suggested window chosen: `staff_id|date|start|end`, the same fields.
+    let slot: Option<Vec<String>> = field(pairs, "slot").map(|s| s.split('|').map(String::from).collect());
+    let pairs: Vec<(String, String)> = match slot.as_deref() {
+        Some([staff, date, start, end]) => {
+            let mut p: Vec<(String, String)> = pairs
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "staff_id" | "date" | "start" | "end"))
+                .cloned()
+                .collect();
+            for (k, v) in [("staff_id", staff), ("date", date), ("start", start), ("end", end)] {
+                p.push((k.to_string(), v.clone()));
+            }
+            p
+        }
+        _ => pairs.to_vec(),
+    };
+    let pairs = pairs.as_slice();
     let mut p = crate::error::Problems::default();
     let zone = match crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id)) {
         Ok(z) => z,
