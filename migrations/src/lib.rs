@@ -10,6 +10,7 @@ mod m20261122_000004_create_estimates;
 mod m20261122_000005_create_promises;
 mod m20261122_000006_create_sessions;
 mod m20261123_000007_send_pace;
+mod m20261202_000008_customer_reschedule;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_promises::Migration),
             Box::new(m20261122_000006_create_sessions::Migration),
             Box::new(m20261123_000007_send_pace::Migration),
+            Box::new(m20261202_000008_customer_reschedule::Migration),
         ]
     }
 }

@@ -50,6 +50,9 @@ pub struct OrganizationView {
     pub late_grace_minutes: i32,
     /// Hours in which a requested estimate is promised.
     pub estimate_turnaround_hours: i32,
+    /// Customers may pick another time for a visit from their page (from
+    /// the windows that keep every promise already made).
+    pub customers_may_reschedule: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -73,6 +76,7 @@ impl From<&organization::Model> for OrganizationView {
             at_risk_lead_minutes: o.at_risk_lead_minutes,
             late_grace_minutes: o.late_grace_minutes,
             estimate_turnaround_hours: o.estimate_turnaround_hours,
+            customers_may_reschedule: o.customers_may_reschedule,
             created_at: o.created_at,
         }
     }
@@ -121,6 +125,7 @@ struct OrgChanges {
     /// 1–720.
     #[schema(minimum = 1, maximum = 720)]
     estimate_turnaround_hours: Option<i64>,
+    customers_may_reschedule: Option<bool>,
 }
 
 /// Admins change the company profile and scheduling settings. Changing the
@@ -212,6 +217,9 @@ async fn update(
     }
     if let Some(v) = bounded("estimate_turnaround_hours", body.estimate_turnaround_hours, 1, 24 * 30) {
         active.estimate_turnaround_hours = Set(v);
+    }
+    if let Some(v) = body.customers_may_reschedule {
+        active.customers_may_reschedule = Set(v);
     }
     p.into_result()?;
     let updated = active.update(&state.db).await?;

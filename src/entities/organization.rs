@@ -28,6 +28,8 @@ pub struct Model {
     /// An estimate visit promises the estimate within this many hours.
     pub estimate_turnaround_hours: i32,
     pub created_at: DateTimeUtc,
+    /// Customers may pick another time for a visit from their page.
+    pub customers_may_reschedule: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(decline))
         .routes(routes!(question))
         .routes(routes!(rate))
+        .routes(routes!(reschedule))
 }
 
 /// Headers for private pages: no referrer (the URL is the secret), no
@@ -93,18 +94,31 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
     // Everyone coming, read at once.
     let ids: Vec<i64> = coming.iter().flat_map(|v| v.staff_ids.iter().copied()).collect();
     let people = crate::store::staff::by_ids(&state.db, org.id, &ids).await?;
-    let upcoming: Vec<serde_json::Value> = coming
-        .iter()
-        .map(|v| {
-            let people = people.iter().filter(|p| v.staff_ids.contains(&p.id));
-            json!({
+    let mut upcoming: Vec<serde_json::Value> = Vec::with_capacity(coming.len());
+    for v in &coming {
+        let people = people.iter().filter(|p| v.staff_ids.contains(&p.id));
+        // Another time, from the windows that keep every promise already
+        // made, for the same person; only before anyone is on the way.
+        let others = if org.customers_may_reschedule && v.visit.status == VisitStatus::Scheduled {
+            other_times(&state, &org, &job, v, now).await?
+        } else {
+            vec![]
+        };
+        upcoming.push(json!({
+                "id": v.visit.id,
+                "others": others
+                    .iter()
+                    .map(|o| json!({
+                        "value": format!("{}|{}", o.window_start.timestamp(), o.window_end.timestamp()),
+                        "label": crate::messages::compose::window_phrase(zone, o.window_start, o.window_end),
+                    }))
+                    .collect::<Vec<_>>(),
                 "kind": v.visit.kind.as_str().replace('_', "-"),
                 "status": if v.visit.status == VisitStatus::EnRoute { "on the way".to_string() } else { v.visit.status.as_str().replace('_', " ") },
                 "window": crate::messages::compose::window_phrase(zone, v.visit.window_start, v.visit.window_end),
                 "people": people.map(|p| json!({"name": p.name, "role": p.role, "bio": p.bio, "photo_url": p.photo_url})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+        }));
+    }
     // The customer sees what was sent: the newest sent version.
     let sent = estimates::for_job(&state.db, org.id, job.id).await?.into_iter().rfind(|e| e.sent_at.is_some());
     let estimate = match sent {
@@ -293,6 +307,150 @@ struct RatingForm {
     score: Option<String>,
     /// Up to 2,000 characters.
     comment: Option<String>,
+}
+
+/// How many other times the page offers for a visit.
+const OTHER_TIMES: usize = 4;
+
+/// The earliest windows, other than the visit's own, in which the same
+/// person could come: same kind, duration and window width.
+async fn other_times(
+    state: &AppState,
+    org: &crate::entities::organization::Model,
+    job: &crate::entities::job::Model,
+    v: &crate::store::visits::VisitWithStaff,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::usecases::availability::Offer>, crate::error::Error> {
+    let ask = crate::usecases::availability::Ask {
+        job_id: job.id,
+        kind: v.visit.kind,
+        duration_minutes: v.visit.duration_minutes,
+        window_minutes: Some(
+            ((v.visit.window_end - v.visit.window_start).num_minutes() as i32).min(org.max_window_minutes),
+        ),
+        from: None,
+        days: crate::usecases::availability::DEFAULT_DAYS,
+        staff_ids: Some(v.staff_ids.clone()),
+        limit: OTHER_TIMES + 1,
+    };
+    let offers = crate::usecases::availability::suggest(&state.db, org, ask, now).await?;
+    Ok(offers
+        .into_iter()
+        .filter(|o| o.window_start != v.visit.window_start && o.staff_ids == v.staff_ids)
+        .take(OTHER_TIMES)
+        .collect())
+}
+
+/// The customer's choice of another time.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct OtherTimeForm {
+    /// Required: the window offered, as `start|end` in Unix seconds.
+    #[schema(required = true, nullable = false)]
+    window: Option<String>,
+}
+
+/// The customer picks another time for a visit, from the windows their page
+/// offers. The same booking rule decides; the office is told; the visit's
+/// promise is renegotiated (agreed), not broken. Off when the organization
+/// turned it off (`customers_may_reschedule`).
+#[utoipa::path(post, path = "/c/{token}/visits/{id}/reschedule", tag = "customer",
+    request_body(content = OtherTimeForm, content_type = "application/x-www-form-urlencoded"),
+    params(("token" = String, Path, description = "The secret of the link in our messages"), ("id" = i64, Path, description = "The visit")),
+    responses(
+        (status = 303, description = "Moved; back to the page"),
+        (status = 404, description = "Unknown, tampered or expired link, or a visit not on this job", body = String, content_type = "text/html"),
+        (status = 409, description = "That time was just taken, the visit is no longer scheduled, or the company takes changes by phone", body = String, content_type = "text/html"),
+        (status = 422, description = "No window chosen", body = String, content_type = "text/html"),
+    ))]
+async fn reschedule(
+    State(state): State<AppState>,
+    Path((token, id)): Path<(String, String)>,
+    Form(f): Form<OtherTimeForm>,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
+        return Ok(not_found(&state));
+    };
+    let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state)) };
+    let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
+    let visit = match crate::store::visits::get(&state.db, org.id, id).await {
+        Ok(v) if v.visit.job_id == job.id => v,
+        Ok(_) | Err(crate::error::Error::NotFound) => return Ok(not_found(&state)),
+        Err(e) => return Err(e.into()),
+    };
+    let back = format!("/c/{token}");
+    let notice = |status: StatusCode, title: &str, text: String| {
+        render(&state, "customer_notice.html", status, json!({"title": title, "text": text, "back": back}))
+    };
+    if !org.customers_may_reschedule {
+        return Ok(notice(
+            StatusCode::CONFLICT,
+            "Please call us",
+            "To change a visit, call or text us and we'll find a time together.".into(),
+        ));
+    }
+    let window = f.window.as_deref().and_then(|w| {
+        let (a, b) = w.split_once('|')?;
+        Some((
+            chrono::DateTime::from_timestamp(a.trim().parse().ok()?, 0)?,
+            chrono::DateTime::from_timestamp(b.trim().parse().ok()?, 0)?,
+        ))
+    });
+    let Some((window_start, window_end)) = window else {
+        return Ok(notice(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Please pick a time",
+            "Tap one of the times offered.".into(),
+        ));
+    };
+    // Only a time the page offered: one that keeps every other promise.
+    let offered = other_times(&state, &org, &job, &visit, now).await?;
+    if !offered.iter().any(|o| o.window_start == window_start && o.window_end == window_end) {
+        return Ok(notice(
+            StatusCode::CONFLICT,
+            "That time was just taken",
+            "Someone booked it a moment ago. Please pick another of the times on your page.".into(),
+        ));
+    }
+    let changes = crate::store::visits::VisitChanges {
+        window_start: Some(window_start),
+        window_end: Some(window_end),
+        duration_minutes: None,
+        staff_ids: None,
+        reason: Some("you picked this time".into()),
+    };
+    match crate::usecases::visits::update(&state.db, &state.notify, &org, id, changes, now).await {
+        Ok(_) => {
+            let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
+            let zone = crate::store::customers::zone(&customer)?;
+            let txn = state.db.begin().await.map_err(crate::error::Error::from)?;
+            crate::messages::alerts::alert_dispatchers(
+                &txn,
+                &state.notify,
+                &org,
+                &customer,
+                &job,
+                &format!("customer_rescheduled:{id}:{}", window_start.timestamp()),
+                "Customer picked another time",
+                &format!(
+                    "{} moved their {} visit to {}",
+                    customer.name,
+                    visit.visit.kind.as_str().replace('_', "-"),
+                    crate::messages::compose::window_phrase(zone, window_start, window_end)
+                ),
+                now,
+            )
+            .await?;
+            txn.commit().await.map_err(crate::error::Error::from)?;
+            Ok(private(Redirect::to(&back).into_response()))
+        }
+        Err(crate::error::Error::Conflict { .. }) => Ok(notice(
+            StatusCode::CONFLICT,
+            "That time was just taken",
+            "Someone booked it a moment ago. Please pick another of the times on your page.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// One tap from the page: `score` 1 to 5 and an optional comment, once per

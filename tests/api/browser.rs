@@ -659,3 +659,26 @@ async fn in_a_real_browser_a_phone_call_is_taken_and_booked_on_a_phone() {
     assert!(page <= screen, "fits a phone: {page} > {screen}");
     browser.full_page_screenshot("new-call-done-phone").await;
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_homeowner_picks_another_time() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let marcus = app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    let job = app.ny_job().await;
+    let visit = app.book(job, &[marcus], "2026-11-23T09:00:00-05:00", "2026-11-23T11:00:00-05:00", 60).await.id();
+    browser.screen(390, true).await;
+    browser.go(&customer_link(&app, job).await).await;
+    browser.wait_text("Who is coming").await;
+    browser.click("details.other-times summary").await;
+    let offered = browser.wait_text("These times work for Marcus Bell").await;
+    browser.full_page_screenshot("customer-other-time-phone").await;
+    let first = browser.js("return document.querySelector('details.other-times button').innerText;", json!([])).await;
+    let first = first.as_str().unwrap().to_string();
+    assert!(offered.contains(&first), "{offered}");
+    browser.click("details.other-times button").await;
+    let after = browser.wait_text(&first).await;
+    assert!(after.contains(&format!("work visit: {first}")), "who is coming, at the new time: {after}");
+    let moved = app.get(&format!("/api/v1/visits/{visit}")).await.body;
+    assert_ne!(utc(moved["window_start"].as_str().unwrap()), utc("2026-11-23T09:00:00-05:00"));
+}

@@ -52,6 +52,7 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/api/v1/tasks"),
     ("patch", "/api/v1/tasks/{id}"),
     ("post", "/c/{token}/rating"),
+    ("post", "/c/{token}/visits/{id}/reschedule"),
     ("patch", "/api/v1/staff/{id}"),
     ("post", "/api/v1/staff/{id}/invite"),
     ("get", "/api/v1/audit"),
