@@ -98,9 +98,11 @@ pub(super) async fn board(
     let to = latest.map_or(AXIS_TO, |h| h.max(AXIS_TO)).min(24).max(from + 1);
     let axis = Axis { start: day_start + Duration::hours(from as i64), minutes: (to - from) as f64 * 60.0 };
 
+    let hours = field.iter().map(|p| working_hours(p, date, &axis)).collect::<Result<Vec<_>, _>>()?;
     let lanes: Vec<Value> = field
         .iter()
-        .map(|p| {
+        .zip(hours)
+        .map(|(p, hours)| {
             let visits: Vec<Value> = entries
                 .iter()
                 .filter(|e| e.visit.staff_ids.contains(&p.id))
@@ -132,7 +134,7 @@ pub(super) async fn board(
                 .collect();
             json!({
                 "id": p.id, "name": p.name, "role": p.role.as_str(),
-                "hours": working_hours(p, date, &axis),
+                "hours": hours,
                 "visits": visits,
             })
         })
@@ -226,11 +228,12 @@ fn hour_label(h: u32) -> String {
 
 /// The person's working hours on `date`, as shaded spans of the axis (their
 /// hours are in their own zone; the axis is the office's).
-fn working_hours(p: &staff::Model, date: NaiveDate, axis: &Axis) -> Vec<Value> {
-    let Ok(zone) = Zone::parse(&p.timezone) else { return vec![] };
-    let hours: crate::domain::people::WorkingHours = serde_json::from_str(&p.working_hours).unwrap_or_default();
+fn working_hours(p: &staff::Model, date: NaiveDate, axis: &Axis) -> Result<Vec<Value>, Error> {
+    let zone = crate::store::staff::zone(p)?;
+    let hours: crate::domain::people::WorkingHours = serde_json::from_str(&p.working_hours)
+        .map_err(|e| Error::Internal(format!("staff member {} has working hours that do not read: {e}", p.id)))?;
     let day = crate::domain::people::WEEKDAYS[date.weekday_index()];
-    hours
+    Ok(hours
         .get(day)
         .into_iter()
         .flatten()
@@ -240,7 +243,7 @@ fn working_hours(p: &staff::Model, date: NaiveDate, axis: &Axis) -> Vec<Value> {
             let (start, end) = (zone.at_local(date, f).ok()?, zone.at_local(date, t).ok()?);
             Some(json!({"left": axis.left(start), "width": axis.width(start, end)}))
         })
-        .collect()
+        .collect())
 }
 
 /// `chrono::Weekday` as an index into `WEEKDAYS` (Monday first).
