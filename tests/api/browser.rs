@@ -603,6 +603,26 @@ async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
     assert_eq!(browser.js("return window.keptMark;", json!([])).await, json!(42), "updated in place, not reloaded");
     browser.screenshot("board-live").await;
 
+    // The job's page is live too: Lena arrives, and it says so in place.
+    browser.go(&app.url(&format!("/app/jobs/{job3}"))).await;
+    browser.wait_text("Timeline").await;
+    browser.js("window.keptMark = 7; return true;", json!([])).await;
+    let (crew, crew_csrf) = app.session_for(lena).await;
+    let arrived = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(&format!("/app/visits/{lenas}/status")))
+        .header(reqwest::header::COOKIE, crew)
+        .form(&[("csrf", crew_csrf.as_str()), ("status", "arrived")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(arrived.status(), StatusCode::SEE_OTHER);
+    let page = browser.wait_text("arrived").await;
+    assert!(page.contains("Timeline"), "{page}");
+    assert_eq!(browser.js("return window.keptMark;", json!([])).await, json!(7), "updated in place, not reloaded");
+
     // On a phone the page still fits; the lanes scroll sideways inside it.
     browser.screen(360, true).await;
     browser.go(&app.url("/app/board?date=2026-11-23")).await;

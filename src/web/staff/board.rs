@@ -35,6 +35,11 @@ pub(super) async fn script() -> Response {
     javascript(include_str!("../../../templates/assets/board.js"))
 }
 
+/// The job page's live refresh (served by Kept).
+pub(super) async fn job_script() -> Response {
+    javascript(include_str!("../../../templates/assets/job.js"))
+}
+
 /// The call page's search-as-you-type (served by Kept).
 pub(super) async fn call_script() -> Response {
     javascript(include_str!("../../../templates/assets/call.js"))

@@ -107,7 +107,7 @@ async fn job_view(
         .map(|e| json!({"when": when(e.at), "kind": e.kind, "summary": e.summary}))
         .collect();
     let booking = if office { booking_form(&staff, zone, state.clock.now(), &form["booking"]) } else { Value::Null };
-    Ok(render(
+    let mut r = render(
         state,
         "staff_job.html",
         status,
@@ -118,7 +118,13 @@ async fn job_view(
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
             "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
         }),
-    ))
+    );
+    // Its script keeps the page current from the event stream.
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(super::board::SCRIPTED_POLICY),
+    );
+    Ok(r)
 }
 
 #[derive(Deserialize)]

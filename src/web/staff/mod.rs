@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/visits/{id}/move", post(board::move_visit))
         .route("/assets/board.js", get(board::script))
         .route("/assets/call.js", get(board::call_script))
+        .route("/assets/job.js", get(board::job_script))
         .route("/app/visits/{id}/status", post(today::visit_status))
         .route("/app/jobs/{id}", get(job::job_page))
         .route("/app/jobs/{id}/notes", post(job::job_note))
