@@ -26,36 +26,6 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The board's own content policy: its script and the live stream come from
-/// Kept itself, nothing from elsewhere.
-pub(super) const SCRIPTED_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// The script that makes the board draggable and live (served by Kept).
-pub(super) async fn script() -> Response {
-    javascript(include_str!("../../../templates/assets/board.js"))
-}
-
-/// The job page's live refresh (served by Kept).
-pub(super) async fn job_script() -> Response {
-    javascript(include_str!("../../../templates/assets/job.js"))
-}
-
-/// The call page's search-as-you-type (served by Kept).
-pub(super) async fn call_script() -> Response {
-    javascript(include_str!("../../../templates/assets/call.js"))
-}
-
-fn javascript(source: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        source,
-    )
-        .into_response()
-}
-
 #[derive(Deserialize)]
 pub(super) struct BoardQuery {
     date: Option<String>,
@@ -171,7 +141,7 @@ pub(super) async fn board(
             "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to,
         }),
     );
-    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SCRIPTED_POLICY));
+    r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(super::assets::SCRIPTED_POLICY));
     Ok(r)
 }
 

@@ -124,7 +124,7 @@ async fn show(
     );
     r.headers_mut().insert(
         axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static(super::board::SCRIPTED_POLICY),
+        axum::http::HeaderValue::from_static(super::assets::SCRIPTED_POLICY),
     );
     Ok(r)
 }

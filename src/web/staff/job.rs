@@ -122,7 +122,7 @@ async fn job_view(
     // Its script keeps the page current from the event stream.
     r.headers_mut().insert(
         axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static(super::board::SCRIPTED_POLICY),
+        axum::http::HeaderValue::from_static(super::assets::SCRIPTED_POLICY),
     );
     Ok(r)
 }

@@ -1,9 +1,11 @@
 //! The staff screens, one module each: signing in, out and choosing a
-//! password (`signin`), the day (`today`), a job (`job`) and the admin's
-//! staff page (`people`). Sessions live in the database; who is signed in,
+//! password (`signin`), the day (`today`), the dispatcher's board
+//! (`board`), a phone call (`call`), a job (`job`) and the admin's staff
+//! page (`people`); their small scripts (`assets`). Sessions live in the database; who is signed in,
 //! who is an admin, and the CSRF token every form carries (the session's,
 //! or before sign-in a double-submit cookie) are extractors (`extract`).
 
+mod assets;
 mod board;
 mod call;
 mod extract;
@@ -38,9 +40,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/new/done", get(call::done))
         .route("/app/customers/search", get(call::search))
         .route("/app/visits/{id}/move", post(board::move_visit))
-        .route("/assets/board.js", get(board::script))
-        .route("/assets/call.js", get(board::call_script))
-        .route("/assets/job.js", get(board::job_script))
+        .route("/assets/board.js", get(assets::board))
+        .route("/assets/call.js", get(assets::call))
+        .route("/assets/job.js", get(assets::job))
         .route("/app/visits/{id}/status", post(today::visit_status))
         .route("/app/jobs/{id}", get(job::job_page))
         .route("/app/jobs/{id}/notes", post(job::job_note))
