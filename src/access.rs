@@ -55,6 +55,7 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     ("GET", "/customers", Access::Office, false),
     ("POST", "/customers", Access::Office, false),
     ("GET", "/customers/{id}", Access::Office, false),
+    ("PATCH", "/customers/{id}", Access::Office, false),
     ("GET", "/jobs", Access::Office, false),
     ("POST", "/jobs", Access::Office, false),
     ("GET", "/jobs/{id}", Access::Staff, true),

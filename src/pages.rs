@@ -8,6 +8,12 @@ use serde::Serialize;
 
 /// Every page template, by the name handlers render it with.
 const SOURCES: &[(&str, &str)] = &[
+    ("staff_base.html", include_str!("../templates/pages/staff_base.html")),
+    ("staff_customers.html", include_str!("../templates/pages/staff_customers.html")),
+    ("staff_customer.html", include_str!("../templates/pages/staff_customer.html")),
+    ("staff_customer_form.html", include_str!("../templates/pages/staff_customer_form.html")),
+    ("staff_jobs.html", include_str!("../templates/pages/staff_jobs.html")),
+    ("staff_settings.html", include_str!("../templates/pages/staff_settings.html")),
     ("staff_login.html", include_str!("../templates/pages/staff_login.html")),
     ("staff_app.html", include_str!("../templates/pages/staff_app.html")),
     ("staff_board.html", include_str!("../templates/pages/staff_board.html")),

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, edit))
 }
 
 /// A new customer.
@@ -88,5 +88,49 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
     let c = crate::store::customers::get(&state.db, caller.organization_id, path_id(&id)?).await?;
+    Ok(Json(c.into()))
+}
+
+/// Changes to a customer: only the fields given change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerChanges {
+    /// 1–200 characters.
+    name: Option<String>,
+    /// A phone number; an empty string removes it. A new number clears a
+    /// delivery problem recorded for the old one (an opt-out stays).
+    phone: Option<String>,
+    /// An empty string removes it; a new address clears its delivery problem.
+    email: Option<String>,
+    #[schema(value_type = Option<Vec<crate::domain::people::Channel>>)]
+    channels: Option<Vec<String>>,
+    /// An IANA zone.
+    timezone: Option<String>,
+    /// Up to 500 characters.
+    address: Option<String>,
+}
+
+/// Change a customer's details, checked as when adding: 422 names every
+/// bad field and nothing is saved.
+#[utoipa::path(patch, path = "/customers/{id}", tag = "customers", request_body = CustomerChanges,
+    params(("id" = i64, Path, description = "The customer")),
+    responses((status = 200, description = "Changed", body = CustomerView)))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CustomerChanges>,
+) -> Result<Json<CustomerView>, ApiError> {
+    let id = path_id(&id)?;
+    let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+    let fields = crate::usecases::customers::CustomerFields {
+        name: input.name,
+        phone: input.phone,
+        email: input.email,
+        channels: input.channels,
+        timezone: input.timezone,
+        address: input.address,
+    };
+    let c = crate::usecases::customers::edit(&state.db, &org, id, fields).await?;
     Ok(Json(c.into()))
 }

@@ -1,14 +1,14 @@
 //! The caller's organization and its scheduling settings.
 
 use super::ApiJson;
-use crate::api::error::{ApiError, Problems};
+use crate::api::error::ApiError;
 use crate::auth::Caller;
 use crate::entities::organization;
 use crate::state::AppState;
+use crate::usecases::organization::OrgEdit;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -139,89 +139,24 @@ async fn update(
     ApiJson(body): ApiJson<OrgChanges>,
 ) -> Result<Json<OrganizationView>, ApiError> {
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
-    let mut p = Problems::default();
-    let mut active: organization::ActiveModel = org.clone().into();
-    if body.name.is_some() {
-        if let Some(n) = super::required_text(&mut p, "name", body.name, 200) {
-            active.name = Set(n);
-        }
-    }
-    if let Some(m) = body.mission_statement {
-        active.mission_statement =
-            Set(super::optional_text(&mut p, "mission_statement", Some(m), 1000).unwrap_or_default());
-    }
-    if let Some(ph) = body.phone {
-        let country = crate::usecases::staff::country_of(&org)?;
-        if let Some(v) = p.check("phone", crate::domain::people::parse_phone(&ph, country)) {
-            active.phone = Set(Some(v));
-        }
-    }
-    if let Some(e) = body.email {
-        if let Some(v) = p.check("email", crate::domain::people::parse_email(&e)) {
-            active.email = Set(Some(v));
-        }
-    }
-    if let Some(tz) = body.timezone {
-        if let Some(z) = p.check("timezone", crate::domain::time::Zone::parse(&tz)) {
-            active.timezone = Set(z.name().to_string());
-        }
-    }
-    if let Some(b) = body.travel_buffer_minutes {
-        match i32::try_from(b).ok().filter(|b| (0..=240).contains(b)) {
-            Some(b) => active.travel_buffer_minutes = Set(b),
-            None => p.add("travel_buffer_minutes", "must be between 0 and 240"),
-        }
-    }
-    if let Some(m) = body.max_window_minutes {
-        match i32::try_from(m).ok().filter(|m| (15..=1440).contains(m)) {
-            Some(m) => active.max_window_minutes = Set(m),
-            None => p.add("max_window_minutes", "must be between 15 and 1440"),
-        }
-    }
-    if let Some(times) = body.update_times {
-        if let Some(t) = p.check("update_times", crate::domain::messaging::parse_times(&times.join(","))) {
-            active.update_times = Set(t.iter().map(|t| t.format("%H:%M").to_string()).collect::<Vec<_>>().join(","));
-        }
-    }
-    if let Some(q) = body.quiet_hours_start {
-        if let Some(t) = p.check("quiet_hours_start", crate::domain::messaging::parse_time(&q)) {
-            active.quiet_hours_start = Set(t.format("%H:%M").to_string());
-        }
-    }
-    if let Some(q) = body.quiet_hours_end {
-        if let Some(t) = p.check("quiet_hours_end", crate::domain::messaging::parse_time(&q)) {
-            active.quiet_hours_end = Set(t.format("%H:%M").to_string());
-        }
-    }
-    if let Some(n) = body.sms_number {
-        let country = crate::usecases::staff::country_of(&org)?;
-        if let Some(v) = p.check("sms_number", crate::domain::people::parse_phone(&n, country)) {
-            active.sms_number = Set(Some(v));
-        }
-    }
-    let mut bounded = |field: &str, v: Option<i64>, lo: i64, hi: i64| -> Option<i32> {
-        let v = v?;
-        match i32::try_from(v).ok().filter(|v| (lo..=hi).contains(&(*v as i64))) {
-            Some(v) => Some(v),
-            None => {
-                p.add(field, format!("must be between {lo} and {hi}"));
-                None
-            }
-        }
+    let edit = OrgEdit {
+        name: body.name,
+        mission_statement: body.mission_statement,
+        phone: body.phone,
+        email: body.email,
+        timezone: body.timezone,
+        travel_buffer_minutes: body.travel_buffer_minutes,
+        max_window_minutes: body.max_window_minutes,
+        update_times: body.update_times,
+        quiet_hours_start: body.quiet_hours_start,
+        quiet_hours_end: body.quiet_hours_end,
+        sms_number: body.sms_number,
+        at_risk_lead_minutes: body.at_risk_lead_minutes,
+        late_grace_minutes: body.late_grace_minutes,
+        estimate_turnaround_hours: body.estimate_turnaround_hours,
+        customers_may_reschedule: body.customers_may_reschedule,
     };
-    if let Some(v) = bounded("at_risk_lead_minutes", body.at_risk_lead_minutes, 0, 480) {
-        active.at_risk_lead_minutes = Set(v);
-    }
-    if let Some(v) = bounded("late_grace_minutes", body.late_grace_minutes, 0, 240) {
-        active.late_grace_minutes = Set(v);
-    }
-    if let Some(v) = bounded("estimate_turnaround_hours", body.estimate_turnaround_hours, 1, 24 * 30) {
-        active.estimate_turnaround_hours = Set(v);
-    }
-    if let Some(v) = body.customers_may_reschedule {
-        active.customers_may_reschedule = Set(v);
-    }
-    p.into_result()?;
-    let updated = active.update(&state.db).await?;
+    let updated =
+        crate::usecases::organization::change(&state.db, &org, caller.staff_id, edit, state.clock.now()).await?;
     Ok(Json(OrganizationView::from(&updated)))
 }

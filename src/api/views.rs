@@ -54,6 +54,11 @@ pub struct CustomerView {
     pub address: String,
     pub sms_opted_out: bool,
     pub email_opted_out: bool,
+    /// Why texts to this number stopped being delivered (e.g. "the number
+    /// cannot receive texts"); cleared when the number changes.
+    pub sms_problem: Option<String>,
+    /// Why email to this address stopped being delivered.
+    pub email_problem: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -69,6 +74,8 @@ impl From<customer::Model> for CustomerView {
             address: c.address,
             sms_opted_out: c.sms_opted_out,
             email_opted_out: c.email_opted_out,
+            sms_problem: c.sms_problem,
+            email_problem: c.email_problem,
             created_at: c.created_at,
         }
     }

@@ -39,6 +39,32 @@ pub async fn insert<C: ConnectionTrait>(
     .await?)
 }
 
+/// Writes a customer's checked contact details. A changed phone or email
+/// clears what a failed delivery said about the old one (`sms_problem`,
+/// `email_problem`); an opt-out stays: only the customer lifts it.
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    current: customer::Model,
+    new: NewCustomer,
+) -> Result<customer::Model, Error> {
+    let phone_changed = current.phone != new.phone;
+    let email_changed = current.email != new.email;
+    let mut row: customer::ActiveModel = current.into();
+    row.name = Set(new.name);
+    row.phone = Set(new.phone);
+    row.email = Set(new.email);
+    row.channels = Set(ChannelList(new.channels));
+    row.timezone = Set(new.timezone.name().to_string());
+    row.address = Set(new.address);
+    if phone_changed {
+        row.sms_problem = Set(None);
+    }
+    if email_changed {
+        row.email_problem = Set(None);
+    }
+    Ok(row.update(db).await?)
+}
+
 pub async fn get<C: ConnectionTrait>(db: &C, organization_id: i64, id: i64) -> Result<customer::Model, Error> {
     customer::Entity::find_by_id(id)
         .filter(customer::Column::OrganizationId.eq(organization_id))
@@ -84,7 +110,7 @@ pub fn zone(c: &customer::Model) -> Result<crate::domain::time::Zone, Error> {
     crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id))
 }
 
-/// Customers whose name or address holds `text` (any case), or whose phone
+/// Customers whose name, address or email holds `text` (any case), or whose phone
 /// holds its digits: what the office types while the phone rings. Newest
 /// first, at most `limit`.
 pub async fn search<C: ConnectionTrait>(
@@ -104,7 +130,8 @@ pub async fn search<C: ConnectionTrait>(
     let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col(c)));
     let mut any = Condition::any()
         .add(lower(customer::Column::Name).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')))
-        .add(lower(customer::Column::Address).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')));
+        .add(lower(customer::Column::Address).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')))
+        .add(lower(customer::Column::Email).like(sea_orm::sea_query::LikeExpr::new(&pattern).escape('\\')));
     let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
     if digits.len() >= 3 {
         any = any.add(customer::Column::Phone.like(format!("%{digits}%")));

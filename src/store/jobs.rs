@@ -139,3 +139,71 @@ pub async fn set_status<C: ConnectionTrait>(
     .await?;
     Ok(())
 }
+
+/// What the office's job list narrows to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Watch {
+    /// Every job.
+    #[default]
+    All,
+    /// Open jobs with a pending promise flagged at risk.
+    AtRisk,
+    /// Jobs waiting for the customer to answer an estimate.
+    AwaitingApproval,
+    /// Open jobs with no visit planned or under way.
+    NoVisit,
+}
+
+/// The office's job list, newest first: at most `limit` jobs older than
+/// `before` (a job id), narrowed by status and by `watch`, each with its
+/// customer.
+pub async fn office_list<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    status: Option<JobStatus>,
+    watch: Watch,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<(job::Model, Option<customer::Model>)>, Error> {
+    use crate::domain::promise::PromiseOutcome;
+    use crate::domain::visit::VisitStatus;
+    use crate::entities::{promise, visit};
+    use sea_orm::sea_query::{Expr, Query};
+    let open: Vec<&str> = JobStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+    let mut q = job::Entity::find().filter(job::Column::OrganizationId.eq(organization_id));
+    if let Some(before) = before {
+        q = q.filter(job::Column::Id.lt(before));
+    }
+    if let Some(s) = status {
+        q = q.filter(job::Column::Status.eq(s.as_str()));
+    }
+    q = match watch {
+        Watch::All => q,
+        Watch::AwaitingApproval => q.filter(job::Column::Status.eq(JobStatus::AwaitingApproval.as_str())),
+        Watch::AtRisk => q.filter(job::Column::Status.is_in(open)).filter(
+            job::Column::Id.in_subquery(
+                Query::select()
+                    .column(promise::Column::JobId)
+                    .from(promise::Entity)
+                    .and_where(Expr::col(promise::Column::OrganizationId).eq(organization_id))
+                    .and_where(Expr::col(promise::Column::AtRiskAt).is_not_null())
+                    .and_where(Expr::col(promise::Column::Outcome).eq(PromiseOutcome::Pending.as_str()))
+                    .to_owned(),
+            ),
+        ),
+        Watch::NoVisit => {
+            let active = [VisitStatus::Scheduled, VisitStatus::EnRoute, VisitStatus::Arrived].map(|s| s.as_str());
+            q.filter(job::Column::Status.is_in(open)).filter(
+                job::Column::Id.not_in_subquery(
+                    Query::select()
+                        .column(visit::Column::JobId)
+                        .from(visit::Entity)
+                        .and_where(Expr::col(visit::Column::OrganizationId).eq(organization_id))
+                        .and_where(Expr::col(visit::Column::Status).is_in(active))
+                        .to_owned(),
+                ),
+            )
+        }
+    };
+    Ok(q.find_also_related(customer::Entity).order_by_desc(job::Column::Id).limit(limit).all(db).await?)
+}

@@ -97,3 +97,30 @@ pub async fn recent_messages<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// A customer's latest messages, both ways, newest first (at most `limit`
+/// of each): what we sent them, and the texts they sent us.
+pub async fn customer_thread<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    customer_id: i64,
+    limit: u64,
+) -> Result<(Vec<crate::entities::message::Model>, Vec<crate::entities::inbound_message::Model>), Error> {
+    use crate::entities::{inbound_message, message};
+    use sea_orm::QuerySelect;
+    let sent = message::Entity::find()
+        .filter(message::Column::OrganizationId.eq(organization_id))
+        .filter(message::Column::CustomerId.eq(customer_id))
+        .order_by_desc(message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let received = inbound_message::Entity::find()
+        .filter(inbound_message::Column::OrganizationId.eq(organization_id))
+        .filter(inbound_message::Column::CustomerId.eq(customer_id))
+        .order_by_desc(inbound_message::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((sent, received))
+}

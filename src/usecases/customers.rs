@@ -93,6 +93,30 @@ pub async fn add(
     crate::store::customers::insert(db, org.id, new, now).await
 }
 
+/// Changes a customer's details: a field left out keeps its value, an
+/// empty phone or email removes it; the whole is checked as when adding
+/// (422 naming every bad field, nothing saved). See
+/// `store::customers::update` for what a new number or address clears.
+pub async fn edit(
+    db: &Db,
+    org: &organization::Model,
+    id: i64,
+    input: CustomerFields,
+) -> Result<customer::Model, Error> {
+    let current = crate::store::customers::get(db, org.id, id).await?;
+    let keep = |new: Option<String>, old: Option<&str>| new.or_else(|| old.map(str::to_string));
+    let fields = CustomerFields {
+        name: keep(input.name, Some(&current.name)),
+        phone: keep(input.phone, current.phone.as_deref()),
+        email: keep(input.email, current.email.as_deref()),
+        channels: input.channels.or_else(|| Some(current.channels.iter().map(|c| c.as_str().to_string()).collect())),
+        timezone: keep(input.timezone, Some(&current.timezone)),
+        address: keep(input.address, Some(&current.address)),
+    };
+    let new = parse(fields, org)?;
+    crate::store::customers::update(db, current, new).await
+}
+
 /// Opens a job for one of the organization's customers, with the story in
 /// their own words.
 pub async fn open_job(

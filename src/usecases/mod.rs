@@ -9,6 +9,7 @@ pub mod estimates;
 pub mod invitations;
 pub mod jobs;
 pub mod ledger;
+pub mod organization;
 pub mod ratings;
 pub mod staff;
 pub mod texts;

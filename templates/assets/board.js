@@ -92,8 +92,7 @@
     document.querySelectorAll("form.moveform").forEach(function (form) {
       form.addEventListener("submit", function (e) {
         e.preventDefault();
-        var visit = form.action.split("/app/visits/")[1].split("/")[0];
-        move(visit, form.elements.staff_id.value, form.elements.start.value);
+        move(form.elements.visit_id.value, form.elements.staff_id.value, form.elements.start.value);
       });
     });
   }

@@ -181,3 +181,57 @@ async fn a_move_into_a_conflict_is_explained_and_changes_nothing_and_a_fitting_o
     assert_eq!(utc(first["window_start"].as_str().unwrap()), utc("2026-11-23T08:30:00-05:00"));
     assert!(app.clock.now() < utc("2026-11-23T00:00:00Z"));
 }
+
+#[tokio::test]
+async fn the_boards_one_move_form_names_the_visit_and_keeps_the_crew_when_no_one_is_chosen() {
+    let app = spawn_app().await;
+    let day = a_day(&app).await;
+    let (cookie, csrf) = admin_session(&app).await;
+    let page = client().get(app.url("/app/board?date=2026-11-23")).header(COOKIE, &cookie).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert_eq!(html.matches("action=\"/app/board/move\"").count(), 1, "one move form, not one per visit");
+    assert!(html.contains(&format!("<option value=\"{}\">", day.second)), "the form lists the day's visits");
+
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let r = client()
+                .post(app.url("/app/board/move"))
+                .header(COOKIE, &cookie)
+                .header(ACCEPT, "application/json")
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // No visit named, or one that is not ours: nothing moves.
+    let before = app.get(&format!("/api/v1/visits/{}", day.second)).await.body;
+    let (status, body) =
+        post(vec![("csrf", csrf.clone()), ("date", "2026-11-23".into()), ("start", "11:30".into())]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = post(vec![
+        ("csrf", csrf.clone()),
+        ("visit_id", "999999".into()),
+        ("date", "2026-11-23".into()),
+        ("start", "11:30".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/visits/{}", day.second)).await.body, before, "nothing changed");
+
+    // "The same person": only the time changes.
+    let (status, body) = post(vec![
+        ("csrf", csrf.clone()),
+        ("visit_id", day.second.to_string()),
+        ("staff_id", String::new()),
+        ("date", "2026-11-23".into()),
+        ("start", "11:30".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let moved = app.get(&format!("/api/v1/visits/{}", day.second)).await.body;
+    assert_eq!(utc(moved["window_start"].as_str().unwrap()), utc("2026-11-23T11:30:00-05:00"));
+    assert_eq!(moved["staff_ids"], before["staff_ids"], "the same crew");
+}

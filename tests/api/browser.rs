@@ -542,11 +542,13 @@ async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
     let (page, screen) = browser.widths().await;
     assert!(page <= screen, "the page fits the screen (the board scrolls inside it): {page} > {screen}");
 
-    // The keyboard path: the move form beside the visit. Into a conflict first.
+    // The keyboard path: the one move form beside the board, naming the
+    // visit (the same person). Into a conflict first.
     let move_to = |start: &'static str| {
         format!(
-            "const f = document.querySelector(\"form[action='/app/visits/{second}/move']\");
-             f.closest('details').open = true; f.elements.start.value = '{start}';
+            "const f = document.querySelector(\"form[action='/app/board/move']\");
+             f.elements.visit_id.value = '{second}'; f.elements.staff_id.value = '';
+             f.elements.start.value = '{start}';
              f.querySelector('button').click(); return true;"
         )
     };
@@ -701,4 +703,53 @@ async fn in_a_real_browser_the_homeowner_picks_another_time() {
     assert!(after.contains(&format!("work visit: {first}")), "who is coming, at the new time: {after}");
     let moved = app.get(&format!("/api/v1/visits/{visit}")).await.body;
     assert_ne!(utc(moved["window_start"].as_str().unwrap()), utc("2026-11-23T09:00:00-05:00"));
+}
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_adds_a_customer_and_a_bad_phone_saves_nothing() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    set_password(&app, "owner@example.test", "correct horse battery").await;
+    let before = app.get("/api/v1/customers").await.body["items"].as_array().unwrap().len();
+
+    browser.screen(390, true).await;
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", "owner@example.test").await;
+    browser.type_into("#password", "correct horse battery").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_url("/app").await;
+    browser.go(&app.url("/app/customers")).await;
+    browser.wait_text("Add a customer").await;
+    browser.click("a[href='/app/customers/new']").await;
+    browser.wait_text("Send updates by").await;
+    browser.type_into("input[name=name]", "Rosa Delgado").await;
+    browser.type_into("input[name=phone]", "555").await;
+    browser.type_into("input[name=address]", "1450 Grand Concourse, Bronx").await;
+    browser.click("form.customer button[type=submit]").await;
+    let refused = browser.wait_text("Nothing was saved").await;
+    assert!(refused.contains("Phone:"), "the phone's own problem is shown beside it: {refused}");
+    let typed = browser.js("return document.querySelector('input[name=name]').value", json!([])).await;
+    assert_eq!(typed, json!("Rosa Delgado"), "what was typed is kept");
+    assert_eq!(app.get("/api/v1/customers").await.body["items"].as_array().unwrap().len(), before, "nothing was saved");
+    browser.full_page_screenshot("customer-form-refused-phone").await;
+
+    browser.js("document.querySelector('input[name=phone]').value = ''; return true", json!([])).await;
+    browser.type_into("input[name=phone]", "(718) 555-0163").await;
+    browser.click("form.customer button[type=submit]").await;
+    let page = browser.wait_text("How we reach them").await;
+    assert!(
+        page.contains("Rosa Delgado") && page.contains("+17185550163") && page.contains("updates go here"),
+        "{page}"
+    );
+    let (width, screen) = browser.widths().await;
+    assert!(width <= screen, "fits a phone: {width} > {screen}");
+    browser.full_page_screenshot("customer-page-phone").await;
+    let all = app.get("/api/v1/customers").await.body;
+    let rosa = all["items"].as_array().unwrap().iter().find(|c| c["name"] == "Rosa Delgado").expect("saved");
+    assert_eq!(rosa["phone"], "+17185550163");
+
+    // Found again from the list's search, by the digits of the phone.
+    browser.go(&app.url("/app/customers?q=555-0163")).await;
+    let found = browser.wait_text("Customers").await;
+    assert!(found.contains("Rosa Delgado"), "{found}");
 }

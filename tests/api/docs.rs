@@ -37,6 +37,7 @@ const SERVED: &[(&str, &str)] = &[
     ("post", "/webhooks/twilio/inbound"),
     ("get", "/api/v1/jobs/{id}/estimates"),
     ("post", "/api/v1/jobs/{id}/estimates"),
+    ("patch", "/api/v1/customers/{id}"),
     ("get", "/api/v1/estimates/{id}"),
     ("patch", "/api/v1/estimates/{id}"),
     ("post", "/api/v1/estimates/{id}/send"),

@@ -137,7 +137,7 @@ pub(super) async fn board(
             "date": date.to_string(), "day": date.format("%A, %B %-d").to_string(),
             "prev": (date - Duration::days(1)).to_string(), "next": (date + Duration::days(1)).to_string(),
             "today": today.to_string(), "is_today": date == today, "zone": zone.name(),
-            "lanes": lanes, "ticks": ticks, "now_left": now_left, "unscheduled": unscheduled,
+            "lanes": lanes, "visit_count": entries.len(), "ticks": ticks, "now_left": now_left, "unscheduled": unscheduled,
             "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to,
         }),
     );
@@ -237,6 +237,11 @@ impl WeekdayIndex for NaiveDate {
 #[derive(Deserialize)]
 pub(super) struct MoveForm {
     csrf: String,
+    /// The board's one move form names the visit; a visit's own URL does not.
+    #[serde(default)]
+    visit_id: Option<String>,
+    /// Empty: the same person (or crew) as now.
+    #[serde(default)]
     staff_id: String,
     date: String,
     start: String,
@@ -253,10 +258,31 @@ impl WithCsrf for MoveForm {
 /// the script the form posts and the board comes back.
 pub(super) async fn move_visit(
     State(state): State<AppState>,
-    SignedIn { caller, .. }: SignedIn,
+    signed_in: SignedIn,
     Path(id): Path<String>,
     headers: HeaderMap,
     SignedForm(f): SignedForm<MoveForm>,
+) -> Result<Response, PageError> {
+    move_one(state, signed_in, &id, headers, f).await
+}
+
+/// The board's keyboard path: one form beside the board, naming the visit.
+pub(super) async fn move_chosen(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    headers: HeaderMap,
+    SignedForm(f): SignedForm<MoveForm>,
+) -> Result<Response, PageError> {
+    let id = f.visit_id.clone().unwrap_or_default();
+    move_one(state, signed_in, &id, headers, f).await
+}
+
+async fn move_one(
+    state: AppState,
+    SignedIn { caller, .. }: SignedIn,
+    id: &str,
+    headers: HeaderMap,
+    f: MoveForm,
 ) -> Result<Response, PageError> {
     let wants_json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
     let answer = |status: StatusCode, text: String, date: &str| -> Response {
@@ -271,7 +297,7 @@ pub(super) async fn move_visit(
     if !caller.role.can_dispatch() {
         return Ok(answer(StatusCode::FORBIDDEN, "Only the office moves visits.".into(), &f.date));
     }
-    let Some(id) = super::super::id_in_path(&id) else {
+    let Some(id) = super::super::id_in_path(id) else {
         return Ok(answer(StatusCode::NOT_FOUND, "That visit is not on the board.".into(), &f.date));
     };
     let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
@@ -283,8 +309,12 @@ pub(super) async fn move_visit(
         }
         Err(e) => return Err(e.into()),
     };
+    // Empty: the same person or crew as now.
     let parsed = (
-        f.staff_id.trim().parse::<i64>().ok(),
+        match f.staff_id.trim() {
+            "" => Some(None),
+            s => s.parse::<i64>().ok().map(Some),
+        },
         NaiveDate::parse_from_str(f.date.trim(), "%Y-%m-%d").ok(),
         NaiveTime::parse_from_str(f.start.trim(), "%H:%M").ok(),
     );
@@ -301,7 +331,10 @@ pub(super) async fn move_visit(
     };
     let v = &current.visit;
     let window_end = window_start + (v.window_end - v.window_start);
-    let staff_ids = if current.staff_ids == [staff_id] { None } else { Some(vec![staff_id]) };
+    let staff_ids = match staff_id {
+        Some(id) if current.staff_ids != [id] => Some(vec![id]),
+        _ => None,
+    };
     if staff_ids.is_none() && window_start == v.window_start {
         return Ok(answer(StatusCode::OK, "Nothing to change.".into(), &f.date));
     }

@@ -67,9 +67,27 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if signed_in.caller.role != Role::Admin {
-            return Err(problem(state, StatusCode::FORBIDDEN, "Only admins manage staff.").into());
+            return Err(problem(state, StatusCode::FORBIDDEN, "Only admins manage staff and settings.").into());
         }
         Ok(Admin(signed_in))
+    }
+}
+
+/// A signed-in admin or dispatcher (the office); field staff get a page
+/// that says this is the office's.
+pub struct Office(pub SignedIn);
+
+impl FromRequestParts<AppState> for Office {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if !signed_in.caller.role.can_dispatch() {
+            return Err(
+                problem(state, StatusCode::FORBIDDEN, "This page is the office's: admins and dispatchers.").into()
+            );
+        }
+        Ok(Office(signed_in))
     }
 }
 

@@ -8,9 +8,12 @@
 mod assets;
 mod board;
 mod call;
+mod customers;
 mod extract;
 mod job;
+mod jobs;
 mod people;
+mod settings;
 mod signin;
 mod today;
 
@@ -39,14 +42,21 @@ pub fn router() -> Router<AppState> {
         .route("/app/new/job", post(call::open_and_book))
         .route("/app/new/done", get(call::done))
         .route("/app/customers/search", get(call::search))
+        .route("/app/customers", get(customers::list).post(customers::create))
+        .route("/app/customers/new", get(customers::new_form))
+        .route("/app/customers/{id}", get(customers::show).post(customers::update))
+        .route("/app/customers/{id}/edit", get(customers::edit_form))
         .route("/app/visits/{id}/move", post(board::move_visit))
+        .route("/app/board/move", post(board::move_chosen))
         .route("/assets/board.js", get(assets::board))
         .route("/assets/call.js", get(assets::call))
         .route("/assets/job.js", get(assets::job))
         .route("/app/visits/{id}/status", post(today::visit_status))
+        .route("/app/jobs", get(jobs::list))
         .route("/app/jobs/{id}", get(job::job_page))
         .route("/app/jobs/{id}/notes", post(job::job_note))
         .route("/app/jobs/{id}/visits", post(job::job_book))
+        .route("/app/settings", get(settings::page).post(settings::save))
         .route("/app/staff", get(people::staff_page).post(people::staff_add))
         .route("/app/staff/{id}/role", post(people::staff_role))
         .route("/app/staff/{id}/invite", post(people::staff_invite))
@@ -64,6 +74,56 @@ fn render(state: &AppState, name: &str, status: StatusCode, ctx: serde_json::Val
         }
         Err(e) => super::error::failure(e),
     }
+}
+
+/// The office's and crew's screens reached from the main navigation, and
+/// who sees each (`staff_base.html` draws it).
+const NAV: &[(&str, &str, Seen)] = &[
+    ("/app", "Today", Seen::Everyone),
+    ("/app/board", "Board", Seen::Office),
+    ("/app/new", "New call", Seen::Office),
+    ("/app/customers", "Customers", Seen::Office),
+    ("/app/jobs", "Jobs", Seen::Office),
+    ("/app/staff", "Staff", Seen::Admin),
+    ("/app/settings", "Settings", Seen::Admin),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Everyone,
+    Office,
+    Admin,
+}
+
+/// A screen built on `staff_base.html`: the page's own context plus the
+/// organization's name, the main navigation (with `current` marked) and
+/// the session's CSRF token for the sign-out form.
+fn screen(
+    state: &AppState,
+    who: &extract::SignedIn,
+    org: &str,
+    current: &str,
+    name: &str,
+    status: StatusCode,
+    mut ctx: serde_json::Value,
+) -> Response {
+    let role = who.caller.role;
+    let nav: Vec<serde_json::Value> = NAV
+        .iter()
+        .filter(|(_, _, seen)| match seen {
+            Seen::Everyone => true,
+            Seen::Office => role.can_dispatch(),
+            Seen::Admin => role == crate::domain::people::Role::Admin,
+        })
+        .map(|(href, label, _)| json!({"href": href, "label": label, "current": *href == current}))
+        .collect();
+    if let Some(map) = ctx.as_object_mut() {
+        map.insert("org".into(), json!(org));
+        map.insert("nav".into(), json!(nav));
+        map.insert("csrf".into(), json!(who.session.csrf_token));
+        map.insert("me".into(), json!({"name": who.me.name, "role": role.as_str()}));
+    }
+    render(state, name, status, ctx)
 }
 
 /// A short page that says what went wrong, with the way back.
