@@ -305,3 +305,149 @@ async fn the_admin_changes_settings_in_the_browser_checked_as_the_api_and_audite
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.get("/api/v1/organization").await.body, after);
 }
+
+/// Form pairs for the visit page's change form.
+fn change_form(csrf: &str, date: &str, start: &str, end: &str, staff: &[i64], reason: &str) -> Vec<(String, String)> {
+    let mut f = vec![
+        ("csrf".to_string(), csrf.to_string()),
+        ("date".to_string(), date.to_string()),
+        ("start".to_string(), start.to_string()),
+        ("end".to_string(), end.to_string()),
+        ("reason".to_string(), reason.to_string()),
+    ];
+    f.extend(staff.iter().map(|s| ("staff_ids".to_string(), s.to_string())));
+    f
+}
+
+#[tokio::test]
+async fn the_office_moves_reassigns_and_cancels_a_visit_from_its_page_and_closes_the_job() {
+    let app = spawn_app().await;
+    let (cookie, csrf) = admin_session(&app).await;
+    let marcus = app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let nadia = app
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Nadia Brooks", "phone": "+1 212 555 0142", "timezone": "America/New_York", "address": "48 Linden St, Brooklyn"}),
+        )
+        .await
+        .id();
+    let job_a = app.job(nadia).await;
+    let first = app.book(job_a, &[marcus], "2026-11-23T09:00:00-05:00", "2026-11-23T10:00:00-05:00", 90).await.id();
+    let walter = app.customer("Walter Kim", "America/New_York").await;
+    let job_b = app.job(walter).await;
+    let second = app.book(job_b, &[marcus], "2026-11-23T13:00:00-05:00", "2026-11-23T14:00:00-05:00", 90).await.id();
+
+    let (status, html) = page(&app, &cookie, &format!("/app/visits/{second}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Move or reassign") && html.contains("Cancel this visit"), "{html}");
+    let (_, job_page) = page(&app, &cookie, &format!("/app/jobs/{job_b}")).await;
+    assert!(job_page.contains(&format!("href=\"/app/visits/{second}\"")), "the job page links each open visit");
+
+    // Into Marcus's morning visit: refused in plain words, nothing changed, nobody told.
+    let before = app.get(&format!("/api/v1/visits/{second}")).await.body;
+    let told_before = app.outbox("").await.len();
+    let r = client()
+        .post(app.url(&format!("/app/visits/{second}/change")))
+        .header(COOKIE, &cookie)
+        .form(&change_form(&csrf, "2026-11-23", "09:15", "10:15", &[marcus], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Marcus could no longer reach 48 Linden St, Brooklyn") && html.contains("Nothing was changed."),
+        "{html}"
+    );
+    assert!(html.contains("value=\"09:15\""), "what was typed is kept");
+    assert_eq!(app.get(&format!("/api/v1/visits/{second}")).await.body, before);
+    assert_eq!(app.outbox("").await.len(), told_before);
+
+    // A bad time is named.
+    let r = client()
+        .post(app.url(&format!("/app/visits/{second}/change")))
+        .header(COOKIE, &cookie)
+        .form(&change_form(&csrf, "2026-11-23", "25:00", "14:00", &[marcus], ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("is not a time of day"));
+
+    // To Lena at 11:30 with a reason: moved, reassigned, the customer told why.
+    let r = client()
+        .post(app.url(&format!("/app/visits/{second}/change")))
+        .header(COOKIE, &cookie)
+        .form(&change_form(&csrf, "2026-11-23", "11:30", "12:30", &[lena], "Marcus is needed on an emergency"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let moved = app.get(&format!("/api/v1/visits/{second}")).await.body;
+    assert_eq!(utc(moved["window_start"].as_str().unwrap()), utc("2026-11-23T11:30:00-05:00"));
+    assert_eq!(moved["staff_ids"], json!([lena]));
+    let told = app.outbox(&format!("job_id={job_b}")).await;
+    assert!(
+        told.iter().any(|m| m["body_text"].as_str().unwrap_or_default().contains("Marcus is needed on an emergency")),
+        "the reason reaches the customer: {told:?}"
+    );
+
+    // Completing job A with its visit still booked: the page says which visit.
+    let r = client()
+        .post(app.url(&format!("/app/jobs/{job_a}/status")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("to", "completed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains(&format!("visit {first}")));
+    assert_ne!(app.get(&format!("/api/v1/jobs/{job_a}")).await.body["status"], "completed");
+
+    // Cancel the visit with a reason; then the job closes.
+    let r = client()
+        .post(app.url(&format!("/app/visits/{first}/cancel")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("reason", "You told us the leak stopped")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/visits/{first}")).await.body["status"], "cancelled");
+    assert!(!app.outbox("kind=visit_cancelled").await.is_empty(), "the customer is told");
+    let r = client()
+        .post(app.url(&format!("/app/jobs/{job_a}/status")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("to", "completed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/jobs/{job_a}")).await.body["status"], "completed");
+
+    // Cancelling job B cancels its visit and tells the customer once.
+    let r = client()
+        .post(app.url(&format!("/app/jobs/{job_b}/status")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("to", "cancelled"), ("reason", "You chose another contractor")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/visits/{second}")).await.body["status"], "cancelled");
+    assert!(!app.outbox("kind=job_cancelled").await.is_empty());
+
+    // Field staff cannot use any of it.
+    let (tech, tech_csrf) = app.session_for(lena).await;
+    let (status, _) = page(&app, &tech, &format!("/app/visits/{second}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let r = client()
+        .post(app.url(&format!("/app/visits/{second}/cancel")))
+        .header(COOKIE, &tech)
+        .form(&[("csrf", tech_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

@@ -368,7 +368,7 @@ async fn move_one(
 
 /// A booking conflict in plain words: "Marcus could no longer reach 48
 /// Linden Street between 9:00 and 11:00 AM (Nadia Brooks)."
-async fn explain_conflict(
+pub(super) async fn explain_conflict(
     state: &AppState,
     org: &organization::Model,
     zone: Zone,

@@ -52,7 +52,7 @@ pub(super) async fn job_page(
 
 /// The job page with `status`; `form` holds what was typed into a form
 /// that was refused (`note`, `booking`), shown again with why.
-async fn job_view(
+pub(super) async fn job_view(
     state: &AppState,
     session: &session::Model,
     caller: &Caller,
@@ -72,7 +72,8 @@ async fn job_view(
         .iter()
         .map(|v| {
             let who: Vec<&str> = v.staff_ids.iter().filter_map(|id| names.get(id).copied()).collect();
-            json!({"kind": v.visit.kind.as_str().replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
+            json!({"id": v.visit.id, "kind": v.visit.kind.as_str().replace('_', "-"), "window": window_phrase(zone, v.visit.window_start, v.visit.window_end),
+                   "open": v.visit.status.can_move_to(crate::domain::visit::VisitStatus::Cancelled),
                    "status": v.visit.status.as_str().replace('_', " "), "who": who.join(", ")})
         })
         .collect();
@@ -113,6 +114,7 @@ async fn job_view(
         status,
         json!({
             "csrf": session.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
+            "close": form["close"], "job_open": job.status.is_open(),
             "booking": booking,
             "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.as_str().replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},

@@ -16,6 +16,7 @@ mod people;
 mod settings;
 mod signin;
 mod today;
+mod visit;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -46,6 +47,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/customers/new", get(customers::new_form))
         .route("/app/customers/{id}", get(customers::show).post(customers::update))
         .route("/app/customers/{id}/edit", get(customers::edit_form))
+        .route("/app/visits/{id}", get(visit::page))
+        .route("/app/visits/{id}/change", post(visit::change))
+        .route("/app/visits/{id}/cancel", post(visit::cancel))
+        .route("/app/jobs/{id}/status", post(visit::job_status))
         .route("/app/visits/{id}/move", post(board::move_visit))
         .route("/app/board/move", post(board::move_chosen))
         .route("/assets/board.js", get(assets::board))
