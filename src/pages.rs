@@ -15,6 +15,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("staff_jobs.html", include_str!("../templates/pages/staff_jobs.html")),
     ("staff_settings.html", include_str!("../templates/pages/staff_settings.html")),
     ("staff_visit.html", include_str!("../templates/pages/staff_visit.html")),
+    ("staff_estimate.html", include_str!("../templates/pages/staff_estimate.html")),
     ("staff_login.html", include_str!("../templates/pages/staff_login.html")),
     ("staff_app.html", include_str!("../templates/pages/staff_app.html")),
     ("staff_board.html", include_str!("../templates/pages/staff_board.html")),

@@ -1,16 +1,14 @@
 //! Estimates for the office: write, revise, send.
 
 use super::{path_id, ApiJson, Page};
-use crate::api::error::{ApiError, Problems};
+use crate::api::error::ApiError;
 use crate::auth::Caller;
-use crate::domain::bounds;
-use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
 use crate::state::AppState;
-use crate::store::estimates::{self, DraftLine, EstimateDraft, EstimateView, Tax};
+use crate::store::estimates::{self, EstimateDraft, EstimateView};
+use crate::usecases::estimates::{EstimateFields, LineFields, TaxFields};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -79,92 +77,32 @@ struct LineInput {
     unit_price_minor: Option<i64>,
 }
 
-/// Checks every field of an estimate, naming each problem (`lines[2].quantity`).
+impl From<EstimateInput> for EstimateFields {
+    fn from(i: EstimateInput) -> Self {
+        EstimateFields {
+            currency: i.currency,
+            tax_rate_bp: i.tax_rate_bp,
+            taxes: i.taxes.map(|ts| ts.into_iter().map(|t| TaxFields { name: t.name, rate_bp: t.rate_bp }).collect()),
+            notes: i.notes,
+            valid_until: i.valid_until,
+            lines: i.lines.map(|ls| {
+                ls.into_iter()
+                    .map(|l| LineFields {
+                        kind: l.kind,
+                        description: l.description,
+                        quantity: l.quantity,
+                        unit: l.unit,
+                        unit_price_minor: l.unit_price_minor,
+                    })
+                    .collect()
+            }),
+            confirm: i.confirm,
+        }
+    }
+}
+
 fn parse(input: EstimateInput, org: &crate::entities::organization::Model) -> Result<EstimateDraft, ApiError> {
-    let mut p = Problems::default();
-    let currency = match input.currency {
-        None => Currency::parse(&org.currency).ok(),
-        Some(c) => p.check("currency", Currency::parse(&c)),
-    };
-    let mut taxes = Vec::new();
-    let mut unusual = Vec::new();
-    if let Some(bp) = input.tax_rate_bp {
-        taxes.push(Tax { name: "Tax".into(), rate_bp: bp, amount_minor: 0 });
-        if (0..=10_000).contains(&bp) {
-            unusual.extend(bounds::unusual_tax("tax_rate_bp", bp));
-        } else {
-            p.add("tax_rate_bp", "must be between 0 and 10000 basis points (100%)");
-        }
-    }
-    for (i, t) in input.taxes.unwrap_or_default().into_iter().enumerate() {
-        let name = super::required_text(&mut p, &format!("taxes[{i}].name"), t.name, 80);
-        match t.rate_bp {
-            Some(bp) if (0..=10_000).contains(&bp) => {
-                unusual.extend(bounds::unusual_tax(&format!("taxes[{i}].rate_bp"), bp));
-                taxes.push(Tax { name: name.unwrap_or_default(), rate_bp: bp, amount_minor: 0 })
-            }
-            Some(_) => p.add(&format!("taxes[{i}].rate_bp"), "must be between 0 and 10000 basis points (100%)"),
-            None => p.add(&format!("taxes[{i}].rate_bp"), "is required"),
-        }
-    }
-    if taxes.len() > 5 {
-        p.add("taxes", "at most 5 taxes");
-    }
-    let notes = super::optional_text(&mut p, "notes", input.notes, 5000).unwrap_or_default();
-    let valid_until = input.valid_until.and_then(|v| {
-        p.check(
-            "valid_until",
-            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("'{v}' is not a date such as 2026-12-31")),
-        )
-    });
-    let raw_lines = input.lines.unwrap_or_default();
-    if raw_lines.len() > MAX_LINES {
-        p.add("lines", format!("at most {MAX_LINES} lines"));
-    }
-    let mut lines = Vec::new();
-    for (i, l) in raw_lines.into_iter().enumerate().take(MAX_LINES) {
-        let f = |name: &str| format!("lines[{i}].{name}");
-        let kind = match l.kind.as_deref() {
-            None => {
-                p.add(&f("kind"), format!("is required (one of {})", LineKind::choices()));
-                None
-            }
-            Some(k) => p.check(
-                &f("kind"),
-                LineKind::parse(k.trim()).ok_or(format!("'{k}' is not one of {}", LineKind::choices())),
-            ),
-        };
-        let description = super::required_text(&mut p, &f("description"), l.description, 300);
-        let quantity = match l.quantity {
-            None => {
-                p.add(&f("quantity"), "is required (a decimal string such as \"2.5\")");
-                None
-            }
-            Some(Value::String(s)) => p.check(&f("quantity"), Quantity::parse(&s)),
-            Some(other) => {
-                p.add(&f("quantity"), format!("must be a decimal string such as \"2.5\", not {other}"));
-                None
-            }
-        };
-        let unit = super::optional_text(&mut p, &f("unit"), l.unit, 20).unwrap_or_default();
-        if l.unit_price_minor.is_none() {
-            p.add(&f("unit_price_minor"), "is required (integer minor units, e.g. 8500 for $85.00)");
-        }
-        if let (Some(kind), Some(description), Some(quantity), Some(unit_price_minor)) =
-            (kind, description, quantity, l.unit_price_minor)
-        {
-            lines.push(DraftLine { kind, description, quantity, unit, unit_price_minor });
-        }
-    }
-    p.into_result()?;
-    let currency = currency.ok_or_else(|| {
-        ApiError::field("currency", format!("the organization's currency {} is unknown", org.currency))
-    })?;
-    let confirmed = input.confirm.unwrap_or(false);
-    let draft = EstimateDraft { currency, taxes, notes, valid_until, lines, confirmed, unusual };
-    estimates::price(&draft)?;
-    Ok(draft)
+    Ok(crate::usecases::estimates::parse(input.into(), org)?)
 }
 
 async fn respond(state: &AppState, full: &estimates::Full) -> Result<EstimateView, ApiError> {

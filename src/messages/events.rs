@@ -172,7 +172,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     previous: Option<&crate::store::estimates::Full>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    use crate::domain::money::{diff, LineKind};
+    use crate::domain::money::LineKind;
     let e = &est.estimate;
     let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     let parties = Parties { org, customer, job };
@@ -222,21 +222,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
             "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
         }),
     );
-    let changes = previous.map(|p| {
-        let d = diff(&p.priced_lines(), &est.priced_lines());
-        json!({
-            "previous_version": p.estimate.version,
-            "old_total": c.format(p.estimate.total_minor),
-            "new_total": c.format(e.total_minor),
-            "added": d.added.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
-            "removed": d.removed.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
-            "repriced": d.repriced.iter().map(|(o, nw)| json!({
-                "description": nw.description,
-                "old": c.format(o.total_minor), "new": c.format(nw.total_minor),
-                "old_quantity": o.quantity, "new_quantity": nw.quantity,
-            })).collect::<Vec<_>>(),
-        })
-    });
+    let changes = previous.map(|p| revision_changes(p, est, &c));
     ctx.insert("changes".into(), changes.unwrap_or(Value::Null));
     let plan = Plan {
         kind: MessageKind::PricingBreakdown,
@@ -249,6 +235,29 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     Ok(())
+}
+
+/// What a revision changed since the version the customer saw, as the
+/// pricing breakdown tells it (and the estimate editor shows before it is
+/// sent): lines added, removed and repriced, and the totals.
+pub fn revision_changes(
+    previous: &crate::store::estimates::Full,
+    est: &crate::store::estimates::Full,
+    c: &crate::domain::money::Currency,
+) -> Value {
+    let d = crate::domain::money::diff(&previous.priced_lines(), &est.priced_lines());
+    json!({
+        "previous_version": previous.estimate.version,
+        "old_total": c.format(previous.estimate.total_minor),
+        "new_total": c.format(est.estimate.total_minor),
+        "added": d.added.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
+        "removed": d.removed.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
+        "repriced": d.repriced.iter().map(|(o, nw)| json!({
+            "description": nw.description,
+            "old": c.format(o.total_minor), "new": c.format(nw.total_minor),
+            "old_quantity": o.quantity, "new_quantity": nw.quantity,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// A message of `kind` with the usual context plus `extra`, once per `key`.

@@ -4,18 +4,161 @@
 //! work: `crate::store::estimates`.
 
 use crate::db::Db;
+use crate::domain::bounds;
 use crate::domain::job::{JobStatus, TimelineKind};
 use crate::domain::money::EstimateStatus;
+use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
 use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::{customer, estimate, job, organization};
-use crate::error::Error;
+use crate::error::{Error, Problems};
 use crate::messages::NotifyCtx;
 use crate::store::estimates::{load, outdated, Full};
+use crate::store::estimates::{DraftLine, EstimateDraft, Tax};
 use crate::store::timeline::{self, Event};
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// An estimate as typed in (a JSON body, the editor's form), before it is
+/// checked: the whole of it (an edit replaces every line).
+#[derive(Debug, Clone, Default)]
+pub struct EstimateFields {
+    pub currency: Option<String>,
+    pub tax_rate_bp: Option<i64>,
+    pub taxes: Option<Vec<TaxFields>>,
+    pub notes: Option<String>,
+    pub valid_until: Option<String>,
+    pub lines: Option<Vec<LineFields>>,
+    pub confirm: Option<bool>,
+}
+
+/// A named tax as typed in.
+#[derive(Debug, Clone, Default)]
+pub struct TaxFields {
+    pub name: Option<String>,
+    pub rate_bp: Option<i64>,
+}
+
+/// One line as typed in; the quantity is a decimal string (a JSON number
+/// is refused, so no amount is rounded on the way).
+#[derive(Debug, Clone, Default)]
+pub struct LineFields {
+    pub kind: Option<String>,
+    pub description: Option<String>,
+    pub quantity: Option<Value>,
+    pub unit: Option<String>,
+    pub unit_price_minor: Option<i64>,
+}
+
+/// Checks every field of an estimate, naming each problem (`lines[2].quantity`).
+pub fn parse(input: EstimateFields, org: &organization::Model) -> Result<EstimateDraft, Error> {
+    let mut p = Problems::default();
+    let currency = match input.currency {
+        None => Currency::parse(&org.currency).ok(),
+        Some(c) => p.check("currency", Currency::parse(&c)),
+    };
+    let mut taxes = Vec::new();
+    let mut unusual = Vec::new();
+    if let Some(bp) = input.tax_rate_bp {
+        taxes.push(Tax { name: "Tax".into(), rate_bp: bp, amount_minor: 0 });
+        if (0..=10_000).contains(&bp) {
+            unusual.extend(bounds::unusual_tax("tax_rate_bp", bp));
+        } else {
+            p.add("tax_rate_bp", "must be between 0 and 10000 basis points (100%)");
+        }
+    }
+    for (i, t) in input.taxes.unwrap_or_default().into_iter().enumerate() {
+        let name = crate::error::required_text(&mut p, &format!("taxes[{i}].name"), t.name, 80);
+        match t.rate_bp {
+            Some(bp) if (0..=10_000).contains(&bp) => {
+                unusual.extend(bounds::unusual_tax(&format!("taxes[{i}].rate_bp"), bp));
+                taxes.push(Tax { name: name.unwrap_or_default(), rate_bp: bp, amount_minor: 0 })
+            }
+            Some(_) => p.add(&format!("taxes[{i}].rate_bp"), "must be between 0 and 10000 basis points (100%)"),
+            None => p.add(&format!("taxes[{i}].rate_bp"), "is required"),
+        }
+    }
+    if taxes.len() > 5 {
+        p.add("taxes", "at most 5 taxes");
+    }
+    let notes = crate::error::optional_text(&mut p, "notes", input.notes, 5000).unwrap_or_default();
+    let valid_until = input.valid_until.and_then(|v| {
+        p.check(
+            "valid_until",
+            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("'{v}' is not a date such as 2026-12-31")),
+        )
+    });
+    let raw_lines = input.lines.unwrap_or_default();
+    if raw_lines.len() > MAX_LINES {
+        p.add("lines", format!("at most {MAX_LINES} lines"));
+    }
+    let mut lines = Vec::new();
+    for (i, l) in raw_lines.into_iter().enumerate().take(MAX_LINES) {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        let kind = match l.kind.as_deref() {
+            None => {
+                p.add(&f("kind"), format!("is required (one of {})", LineKind::choices()));
+                None
+            }
+            Some(k) => p.check(
+                &f("kind"),
+                LineKind::parse(k.trim()).ok_or(format!("'{k}' is not one of {}", LineKind::choices())),
+            ),
+        };
+        let description = crate::error::required_text(&mut p, &f("description"), l.description, 300);
+        let quantity = match l.quantity {
+            None => {
+                p.add(&f("quantity"), "is required (a decimal string such as \"2.5\")");
+                None
+            }
+            Some(Value::String(s)) => p.check(&f("quantity"), Quantity::parse(&s)),
+            Some(other) => {
+                p.add(&f("quantity"), format!("must be a decimal string such as \"2.5\", not {other}"));
+                None
+            }
+        };
+        let unit = crate::error::optional_text(&mut p, &f("unit"), l.unit, 20).unwrap_or_default();
+        if l.unit_price_minor.is_none() {
+            p.add(&f("unit_price_minor"), "is required (integer minor units, e.g. 8500 for $85.00)");
+        }
+        if let (Some(kind), Some(description), Some(quantity), Some(unit_price_minor)) =
+            (kind, description, quantity, l.unit_price_minor)
+        {
+            lines.push(DraftLine { kind, description, quantity, unit, unit_price_minor });
+        }
+    }
+    p.into_result()?;
+    let currency = currency
+        .ok_or_else(|| Error::field("currency", format!("the organization's currency {} is unknown", org.currency)))?;
+    let confirmed = input.confirm.unwrap_or(false);
+    let draft = EstimateDraft { currency, taxes, notes, valid_until, lines, confirmed, unusual };
+    crate::store::estimates::price(&draft)?;
+    Ok(draft)
+}
+
+/// The newest version before `e` that the customer was sent: what a
+/// revision is compared with, in the message and in the editor.
+pub async fn previous_sent<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    e: &estimate::Model,
+) -> Result<Option<Full>, Error> {
+    let previous = estimate::Entity::find()
+        .filter(estimate::Column::JobId.eq(e.job_id))
+        .filter(estimate::Column::OrganizationId.eq(org_id))
+        .filter(estimate::Column::Version.lt(e.version))
+        .filter(estimate::Column::SentAt.is_not_null())
+        .order_by_desc(estimate::Column::Version)
+        .one(db)
+        .await?;
+    match previous {
+        Some(p) => Ok(Some(load(db, org_id, p.id).await?)),
+        None => Ok(None),
+    }
+}
 
 /// Sends a draft: the customer gets the pricing breakdown, earlier versions
 /// are superseded, and the job waits for approval.
@@ -53,13 +196,7 @@ pub async fn send(
         return Err(Error::field("lines", "an empty estimate cannot be sent; add at least one line"));
     }
     let e = &full.estimate;
-    let previous = estimate::Entity::find()
-        .filter(estimate::Column::JobId.eq(e.job_id))
-        .filter(estimate::Column::Version.lt(e.version))
-        .filter(estimate::Column::SentAt.is_not_null())
-        .order_by_desc(estimate::Column::Version)
-        .one(&txn)
-        .await?;
+    let previous = previous_sent(&txn, org.id, e).await?;
     estimate::Entity::update_many()
         .col_expr(estimate::Column::Status, Expr::value(EstimateStatus::Superseded))
         .filter(estimate::Column::JobId.eq(e.job_id))
@@ -73,10 +210,6 @@ pub async fn send(
         .await?;
     let job = crate::store::jobs::get(&txn, org.id, e.job_id).await?;
     let customer = crate::store::customers::get(&txn, org.id, job.customer_id).await?;
-    let previous = match previous {
-        Some(p) => Some(load(&txn, org.id, p.id).await?),
-        None => None,
-    };
     crate::messages::events::pricing_breakdown(&txn, n, org, &job, &customer, &full, previous.as_ref(), now).await?;
     crate::store::promises::answered(&txn, job.id, "a revised estimate", now).await?;
     let currency = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;

@@ -753,3 +753,83 @@ async fn in_a_real_browser_the_office_adds_a_customer_and_a_bad_phone_saves_noth
     let found = browser.wait_text("Customers").await;
     assert!(found.contains("Rosa Delgado"), "{found}");
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_office_writes_revises_and_sends_an_estimate_and_the_customer_approves() {
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    set_password(&app, "owner@example.test", "correct horse battery").await;
+    let job = app.ny_job().await;
+
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", "owner@example.test").await;
+    browser.type_into("#password", "correct horse battery").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_url("/app").await;
+    browser.go(&app.url(&format!("/app/jobs/{job}"))).await;
+    browser.wait_text("Write an estimate").await;
+    browser.click(&format!("a[href='/app/jobs/{job}/estimate']")).await;
+    browser.wait_text("Write the estimate").await;
+
+    // Two lines and a tax; a price typed wrong first is named by its line.
+    let fill = |row: usize, css: &str| format!("table.lines tr:nth-child({}) input[name={css}]", row + 1);
+    browser.type_into(&fill(1, "description"), "Dry out the basement").await;
+    browser.type_into(&fill(1, "quantity"), "6").await;
+    browser.type_into(&fill(1, "unit"), "hr").await;
+    browser.type_into(&fill(1, "price"), "85").await;
+    browser.js("document.querySelectorAll('select[name=kind]')[1].value = 'equipment'; return true", json!([])).await;
+    browser.type_into(&fill(2, "description"), "Dehumidifier rental").await;
+    browser.type_into(&fill(2, "quantity"), "2").await;
+    browser.type_into(&fill(2, "unit"), "day").await;
+    browser.type_into(&fill(2, "price"), "45.505").await;
+    browser.type_into("input[name=tax_name]", "Sales tax").await;
+    browser.type_into("input[name=tax_rate]", "8.25").await;
+    browser.click("form.estimate button[type=submit]").await;
+    let refused = browser.wait_text("Nothing was saved").await;
+    assert!(refused.contains("Line 2, unit price: '45.505' has more than 2 decimal places"), "{refused}");
+    assert!(app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"].as_array().unwrap().is_empty());
+    browser.js("document.querySelectorAll('input[name=price]')[1].value = ''; return true", json!([])).await;
+    browser.type_into(&fill(2, "price"), "45.50").await;
+    browser.click("form.estimate button[type=submit]").await;
+    let saved = browser.wait_text("Version 1: not sent yet").await;
+    // The server's prices, exactly as the API has them.
+    let api = app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"][0].clone();
+    assert_eq!(api["total"], "$650.58", "601.00 + 8.25% tax (49.58)");
+    assert!(saved.contains(api["total"].as_str().unwrap()) && saved.contains("$49.58"), "{saved}");
+    browser.click("form[action$='/send'] button").await;
+    browser.wait_text("Revise it (a new version)").await;
+    assert_eq!(app.outbox("kind=pricing_breakdown").await.len(), 2, "text and email");
+
+    // A revision: 8 hours instead of 6. The editor says what the customer will read changed.
+    browser.js("document.querySelectorAll('input[name=quantity]')[0].value = ''; return true", json!([])).await;
+    browser.type_into(&fill(1, "quantity"), "8").await;
+    browser.click("form.estimate button[type=submit]").await;
+    let preview = browser.wait_text("What the customer will read changed since version 1").await;
+    assert!(preview.contains("Changed: Dry out the basement, $510.00 → $680.00 (6 → 8)"), "{preview}");
+    assert!(preview.contains("Total: $650.58 → $834.61"), "{preview}");
+    browser.full_page_screenshot("estimate-editor").await;
+    browser.click("form[action$='/send'] button").await;
+    browser.wait_text("Revise it (a new version)").await;
+
+    // The customer approves version 2 from their link; the editor shows it.
+    let link = customer_link(&app, job).await;
+    browser.screen(390, true).await;
+    browser.go(&link).await;
+    browser.wait_text("Estimate (version 2)").await;
+    browser.click("form[action$='/approve'] button").await;
+    browser.wait_text("You approved this estimate").await;
+    let v2 = app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == 2)
+        .cloned()
+        .unwrap();
+    assert_eq!(v2["status"], "approved");
+    browser.go(&app.url(&format!("/app/jobs/{job}/estimate"))).await;
+    let page = browser.wait_text("Versions").await;
+    assert!(page.contains("approved") && page.contains("The customer has answered"), "{page}");
+    let (width, screen) = browser.widths().await;
+    assert!(width <= screen, "the editor fits a phone: {width} > {screen}");
+    browser.full_page_screenshot("estimate-editor-phone").await;
+}

@@ -115,6 +115,7 @@ pub(super) async fn job_view(
         json!({
             "csrf": session.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
             "close": form["close"], "job_open": job.status.is_open(),
+            "may_price": office || caller.role == crate::domain::people::Role::Estimator,
             "booking": booking,
             "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.as_str().replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},

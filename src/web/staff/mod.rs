@@ -9,6 +9,7 @@ mod assets;
 mod board;
 mod call;
 mod customers;
+mod estimate;
 mod extract;
 mod job;
 mod jobs;
@@ -51,6 +52,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/visits/{id}/change", post(visit::change))
         .route("/app/visits/{id}/cancel", post(visit::cancel))
         .route("/app/jobs/{id}/status", post(visit::job_status))
+        .route("/app/jobs/{id}/estimate", get(estimate::page).post(estimate::save))
+        .route("/app/estimates/{id}/send", post(estimate::send))
         .route("/app/visits/{id}/move", post(board::move_visit))
         .route("/app/board/move", post(board::move_chosen))
         .route("/assets/board.js", get(assets::board))
