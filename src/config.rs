@@ -41,6 +41,9 @@ pub struct Settings {
     pub notifier_enabled: bool,
     /// `KEPT_TRUSTED_PROXY`: the reverse proxy's address, whose X-Forwarded-For is believed.
     pub trusted_proxy: Option<std::net::IpAddr>,
+    /// `KEPT_PAGE_CACHE_MS`: how long a rendered board may be served again
+    /// while nothing on it changed (default 2000; 0 turns it off).
+    pub page_cache_ms: u64,
 }
 
 /// Twilio (or a Twilio-compatible provider) for SMS.
@@ -90,6 +93,7 @@ impl std::fmt::Debug for Settings {
             .field("sms_rate_per_second", &self.sms_rate_per_second)
             .field("notifier_enabled", &self.notifier_enabled)
             .field("trusted_proxy", &self.trusted_proxy)
+            .field("page_cache_ms", &self.page_cache_ms)
             .finish()
     }
 }
@@ -192,6 +196,11 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "KEPT_TRUSTED_PROXY",
         default: "unset",
         meaning: "the reverse proxy's IP; only its X-Forwarded-For is believed for abuse limits",
+    },
+    EnvVar {
+        name: "KEPT_PAGE_CACHE_MS",
+        default: "2000",
+        meaning: "how long a rendered board is served again while nothing on it changed (0: off)",
     },
 ];
 
@@ -319,6 +328,13 @@ impl Settings {
                 message: format!("'{v}' is not an IP address"),
             })?),
         };
+        let page_cache_ms = match get("KEPT_PAGE_CACHE_MS") {
+            None => 2000,
+            Some(v) => v.trim().parse::<u64>().ok().filter(|ms| *ms <= 60_000).ok_or_else(|| ConfigError {
+                var: "KEPT_PAGE_CACHE_MS",
+                message: format!("'{v}' is not a whole number of milliseconds from 0 to 60000"),
+            })?,
+        };
         let provider_configured = smtp_url.is_some() || twilio.is_some();
         Ok(Settings {
             database_url,
@@ -334,6 +350,7 @@ impl Settings {
             sms_rate_per_second,
             notifier_enabled,
             trusted_proxy,
+            page_cache_ms,
         })
     }
 

@@ -72,9 +72,91 @@ impl Pages {
     }
 }
 
+/// Rendered pages kept for a moment, for pages many people (or one
+/// person's many tabs) ask for at once: the dispatcher's board is fetched
+/// again by every open board whenever anything on it changes. An entry
+/// stands only while nothing in its organization changed (the live bus's
+/// counts, bumped before a change's request answers), within the same
+/// minute of the application's clock (the page draws "now"), and for at
+/// most `ttl` (what the bus does not carry, like a changed working hour).
+pub struct PageCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<PageKey, Cached>>,
+}
+
+/// A cached page: whose organization, which page, and for whom.
+pub type PageKey = (i64, String, i64);
+
+/// What a page's freshness is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// `live::Changes::of` for the page's organization.
+    pub changes: (u64, u64),
+    /// The application's clock, in whole minutes.
+    pub minute: i64,
+}
+
+struct Cached {
+    stamp: Stamp,
+    at: std::time::Instant,
+    html: std::sync::Arc<str>,
+}
+
+impl PageCache {
+    /// The most entries kept; past it, the stale go, then everything.
+    const MAX_ENTRIES: usize = 512;
+
+    /// A cache whose entries last at most `ttl` (zero: nothing is kept).
+    pub fn new(ttl: std::time::Duration) -> PageCache {
+        PageCache { ttl, entries: Default::default() }
+    }
+
+    /// The page rendered for `key` if it still stands at `stamp`.
+    pub fn get(&self, key: &PageKey, stamp: Stamp) -> Option<std::sync::Arc<str>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let c = entries.get(key)?;
+        (c.stamp == stamp && c.at.elapsed() < self.ttl).then(|| c.html.clone())
+    }
+
+    /// Keeps `html`, rendered at `stamp` (taken before its data was read).
+    pub fn put(&self, key: PageKey, stamp: Stamp, html: std::sync::Arc<str>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            let ttl = self.ttl;
+            entries.retain(|_, c| c.at.elapsed() < ttl);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Cached { stamp, at: std::time::Instant::now(), html });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_page_stands_only_while_nothing_changed_within_the_minute_and_the_ttl() {
+        let cache = PageCache::new(std::time::Duration::from_millis(200));
+        let key: PageKey = (1, "board 2026-11-23".into(), 7);
+        let stamp = Stamp { changes: (0, 3), minute: 100 };
+        assert!(cache.get(&key, stamp).is_none());
+        cache.put(key.clone(), stamp, "<p>board</p>".into());
+        assert_eq!(cache.get(&key, stamp).as_deref(), Some("<p>board</p>"));
+        assert!(cache.get(&key, Stamp { changes: (0, 4), ..stamp }).is_none(), "the organization changed");
+        assert!(cache.get(&key, Stamp { changes: (1, 3), ..stamp }).is_none(), "events were lost");
+        assert!(cache.get(&key, Stamp { minute: 101, ..stamp }).is_none(), "a minute later");
+        assert!(cache.get(&(1, "board 2026-11-23".into(), 8), stamp).is_none(), "someone else's");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(cache.get(&key, stamp).is_none(), "past its time");
+        let off = PageCache::new(std::time::Duration::ZERO);
+        off.put(key.clone(), stamp, "x".into());
+        assert!(off.get(&key, stamp).is_none(), "a zero ttl keeps nothing");
+    }
 
     #[test]
     fn every_page_template_compiles() {

@@ -43,6 +43,8 @@ impl Application {
             crate::notify::NotifyCtx { templates: Arc::new(templates), public_url: settings.public_url.clone(), live };
         let transports = Arc::new(crate::notify::transport::Transports::from_settings(&settings)?);
         let listener = TcpListener::bind(settings.listen).await?;
+        let page_cache =
+            Arc::new(crate::pages::PageCache::new(std::time::Duration::from_millis(settings.page_cache_ms)));
         Ok(Application {
             state: AppState {
                 db,
@@ -54,6 +56,7 @@ impl Application {
                 clock,
                 settings: Arc::new(settings),
                 pages: Arc::new(pages),
+                page_cache,
             },
             listener,
             _server_lock: server_lock,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The page templates, compiled once at build.
     pub pages: Arc<crate::pages::Pages>,
+    /// Rendered pages kept for a moment (the board).
+    pub page_cache: Arc<crate::pages::PageCache>,
 }
 
 /// Extractors that need only the database (`auth::Caller`) take it from here.

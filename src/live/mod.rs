@@ -193,6 +193,37 @@ pub enum Received {
 pub struct Bus {
     tx: broadcast::Sender<Received>,
     closed: Arc<watch::Sender<bool>>,
+    changes: Arc<Changes>,
+}
+
+/// How many times each organization's data changed as this process knows
+/// it: bumped when a change published here commits (synchronously, before
+/// its request answers) and when another process's event arrives. A page
+/// cache compares these to know whether what it rendered still stands.
+#[derive(Default)]
+pub struct Changes {
+    /// Bumped when events may have been lost (a listener reconnected):
+    /// everything is stale.
+    all: std::sync::atomic::AtomicU64,
+    orgs: std::sync::Mutex<std::collections::HashMap<i64, u64>>,
+}
+
+impl Changes {
+    pub(crate) fn bump(&self, organization_id: i64) {
+        let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
+        *orgs.entry(organization_id).or_default() += 1;
+    }
+
+    pub(crate) fn bump_all(&self) {
+        self.all.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The organization's change count (with the everything-stale count).
+    pub fn of(&self, organization_id: i64) -> (u64, u64) {
+        let all = self.all.load(std::sync::atomic::Ordering::SeqCst);
+        let orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
+        (all, orgs.get(&organization_id).copied().unwrap_or_default())
+    }
 }
 
 impl std::fmt::Debug for Bus {
@@ -213,7 +244,7 @@ impl Bus {
     pub fn new() -> Bus {
         let (tx, _) = broadcast::channel(BACKLOG);
         let (closed, _) = watch::channel(false);
-        Bus { tx, closed: Arc::new(closed) }
+        Bus { tx, closed: Arc::new(closed), changes: Arc::default() }
     }
 
     /// LISTENs on [`CHANNEL`] at `url` and re-broadcasts what arrives here,
@@ -225,11 +256,18 @@ impl Bus {
 
     /// Publishes `event` as part of `txn`: sent only if, and once, it commits.
     pub async fn publish(&self, txn: &WriteTxn, event: LiveEvent) -> Result<(), DbErr> {
+        let changes = self.changes.clone();
+        let org = event.organization_id;
         match txn.get_database_backend() {
-            DbBackend::Postgres => notify(txn, &event).await,
+            DbBackend::Postgres => {
+                notify(txn, &event).await?;
+                txn.after_commit(move || changes.bump(org));
+                Ok(())
+            }
             _ => {
                 let tx = self.tx.clone();
                 txn.after_commit(move || {
+                    changes.bump(org);
                     // Nobody listening is not an error.
                     let _ = tx.send(Received::Event(Arc::new(event)));
                 });
@@ -238,11 +276,17 @@ impl Bus {
         }
     }
 
+    /// What changed, per organization, as this process knows it.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
     /// Publishes `event` about a change already committed (a single
     /// statement outside a transaction). The change stands whatever happens
     /// here, so a failure is logged, not returned: a lost event costs a
     /// client a refetch, never a wrong answer.
     pub async fn publish_committed<C: ConnectionTrait>(&self, db: &C, event: LiveEvent) {
+        self.changes.bump(event.organization_id);
         match db.get_database_backend() {
             DbBackend::Postgres => {
                 if let Err(e) = notify(db, &event).await {

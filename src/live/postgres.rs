@@ -24,17 +24,23 @@ pub(super) async fn start(bus: &Bus, url: &str) -> Result<(), sqlx::Error> {
     let url = url.to_string();
     // Weak: a bus nobody holds any more (a stopped app) ends the task.
     let tx = bus.tx.downgrade();
+    let changes = bus.changes.clone();
     let mut closed = bus.closed.subscribe();
     tokio::spawn(async move {
         tokio::select! {
             _ = closed.wait_for(|c| *c) => {}
-            _ = relay(listener, &url, &tx) => {}
+            _ = relay(listener, &url, &tx, &changes) => {}
         }
     });
     Ok(())
 }
 
-async fn relay(mut listener: PgListener, url: &str, tx: &tokio::sync::broadcast::WeakSender<Received>) {
+async fn relay(
+    mut listener: PgListener,
+    url: &str,
+    tx: &tokio::sync::broadcast::WeakSender<Received>,
+    changes: &super::Changes,
+) {
     // Sends to this process's subscribers; false once the bus is gone.
     let send = |received: Received| match tx.upgrade() {
         Some(sender) => {
@@ -47,6 +53,7 @@ async fn relay(mut listener: PgListener, url: &str, tx: &tokio::sync::broadcast:
         match listener.try_recv().await {
             Ok(Some(n)) => match serde_json::from_str::<LiveEvent>(n.payload()) {
                 Ok(event) => {
+                    changes.bump(event.organization_id);
                     if !send(Received::Event(Arc::new(event))) {
                         return;
                     }
@@ -56,6 +63,7 @@ async fn relay(mut listener: PgListener, url: &str, tx: &tokio::sync::broadcast:
             // The connection dropped and sqlx has already reconnected.
             Ok(None) => {
                 tracing::warn!("the live events listener reconnected; streams will resync");
+                changes.bump_all();
                 if !send(Received::Resync) {
                     return;
                 }
@@ -77,6 +85,7 @@ async fn relay(mut listener: PgListener, url: &str, tx: &tokio::sync::broadcast:
                     }
                 };
                 tracing::info!("the live events listener is back; streams will resync");
+                changes.bump_all();
                 if !send(Received::Resync) {
                     return;
                 }

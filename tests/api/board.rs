@@ -235,3 +235,40 @@ async fn the_boards_one_move_form_names_the_visit_and_keeps_the_crew_when_no_one
     assert_eq!(utc(moved["window_start"].as_str().unwrap()), utc("2026-11-23T11:30:00-05:00"));
     assert_eq!(moved["staff_ids"], before["staff_ids"], "the same crew");
 }
+
+#[tokio::test]
+async fn a_board_served_again_carries_each_sessions_token_and_shows_a_change_at_once() {
+    let app = spawn_app().await;
+    let day = a_day(&app).await;
+    let (cookie, csrf) = admin_session(&app).await;
+    let (cookie2, csrf2) = admin_session(&app).await;
+    let get = |cookie: String| {
+        let url = app.url("/app/board?date=2026-11-23");
+        async move { client().get(url).header(COOKIE, cookie).send().await.unwrap().text().await.unwrap() }
+    };
+    let first = get(cookie.clone()).await;
+    let again = get(cookie.clone()).await;
+    assert_eq!(first, again, "the same page for the same person");
+    assert!(first.contains(&format!("value=\"{csrf}\"")) && !first.contains("kept-csrf-slot"));
+    let other = get(cookie2.clone()).await;
+    assert!(other.contains(&format!("value=\"{csrf2}\"")) && !other.contains(&csrf), "each session its own token");
+
+    // A booking made now is on the very next page, not a moment later.
+    let walter = app.customer("Walter Kim", "America/New_York").await;
+    let job = app.job(walter).await;
+    let r = app.book(job, &[day.lena], "2026-11-23T15:00:00-05:00", "2026-11-23T16:00:00-05:00", 60).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let visit = r.id();
+    let after = get(cookie.clone()).await;
+    assert!(after.contains(&format!("id=\"visit-{visit}\"")), "the new visit is drawn at once");
+    // A move too.
+    let r = app
+        .patch(
+            &format!("/api/v1/visits/{visit}"),
+            json!({"window_start": "2026-11-23T16:00:00-05:00", "window_end": "2026-11-23T17:00:00-05:00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let moved = get(cookie).await;
+    assert!(moved.contains("4:00 PM–5:00 PM") && !moved.contains("3:00 PM–4:00 PM"), "the move is drawn at once");
+}

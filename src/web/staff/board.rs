@@ -8,13 +8,14 @@
 //! which window.
 
 use super::extract::{SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::problem;
 use crate::domain::job::JobStatus;
 use crate::domain::people::Role;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{organization, staff};
 use crate::error::Error;
+use crate::pages::Stamp;
 use crate::state::AppState;
 use crate::store::visits::VisitChanges;
 use crate::web::PageError;
@@ -57,6 +58,13 @@ pub(super) async fn board(
             }
         },
     };
+    // Every open board fetches the page again when anything on it changes:
+    // the same page for the same person is rendered once while it stands.
+    let key = (org.id, format!("board {date}"), me.id);
+    let stamp = Stamp { changes: state.notify.live.changes().of(org.id), minute: now.timestamp().div_euclid(60) };
+    if let Some(html) = state.page_cache.get(&key, stamp) {
+        return Ok(board_response(&html, &session.csrf_token));
+    }
     let everyone = crate::store::staff::all(&state.db, org.id).await?;
     let mut field: Vec<staff::Model> = everyone.iter().filter(|p| p.role.can_visit()).cloned().collect();
     field.sort_by(|a, b| (a.role != Role::Estimator, &a.name).cmp(&(b.role != Role::Estimator, &b.name)));
@@ -128,21 +136,34 @@ pub(super) async fn board(
         .map(|h| json!({"left": (h - from) as f64 / (to - from) as f64 * 100.0, "label": hour_label(h)}))
         .collect();
     let now_left = (date == today).then(|| axis.left(now));
-    let mut r = render(
-        &state,
-        "staff_board.html",
-        StatusCode::OK,
-        json!({
-            "org": org.name, "me": {"name": me.name, "role": me.role.as_str()}, "csrf": session.csrf_token,
+    let html: std::sync::Arc<str> = state
+        .pages
+        .render(
+            "staff_board.html",
+            json!({
+            "org": org.name, "me": {"name": me.name, "role": me.role.as_str()}, "csrf": CSRF_SLOT,
             "date": date.to_string(), "day": date.format("%A, %B %-d").to_string(),
             "prev": (date - Duration::days(1)).to_string(), "next": (date + Duration::days(1)).to_string(),
             "today": today.to_string(), "is_today": date == today, "zone": zone.name(),
             "lanes": lanes, "visit_count": entries.len(), "ticks": ticks, "now_left": now_left, "unscheduled": unscheduled,
             "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to,
         }),
-    );
+        )?
+        .into();
+    state.page_cache.put(key, stamp, html.clone());
+    Ok(board_response(&html, &session.csrf_token))
+}
+
+/// Stands in the cached page for the session's CSRF token.
+const CSRF_SLOT: &str = "kept-csrf-slot";
+
+/// The board page for one session: its token in every form, never cached
+/// by the browser, and allowed its own script.
+fn board_response(html: &str, csrf: &str) -> Response {
+    let mut r = (StatusCode::OK, axum::response::Html(html.replace(CSRF_SLOT, csrf))).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(super::assets::SCRIPTED_POLICY));
-    Ok(r)
+    r
 }
 
 /// Positions on the axis, as percentages of its width.
