@@ -345,10 +345,10 @@ async fn in_a_real_browser_staff_sign_in_and_a_customer_approves_an_estimate() {
     assert!(page.contains("Water under the sink.") && page.contains("Lena Okafor"), "{page}");
     browser.screenshot("staff-job").await;
     // The office books a second visit for Lena, typing the window in the customer's time.
-    browser.click(&format!("input[name=staff_ids][value='{lena}']")).await;
-    browser.type_into("input[name=date]", "11212026").await;
-    browser.type_into("input[name=start]", "0900AM").await;
-    browser.type_into("input[name=end]", "1100AM").await;
+    browser.click(&format!("form.book input[name=staff_ids][value='{lena}']")).await;
+    browser.type_into("form.book input[name=date]", "11212026").await;
+    browser.type_into("form.book input[name=start]", "0900AM").await;
+    browser.type_into("form.book input[name=end]", "1100AM").await;
     browser.click("form.book button").await;
     let page = browser.wait_text("Saturday, November 21, between 9:00 AM and 11:00 AM").await;
     assert!(!page.contains("is not"), "{page}");

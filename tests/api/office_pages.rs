@@ -451,3 +451,45 @@ async fn the_office_moves_reassigns_and_cancels_a_visit_from_its_page_and_closes
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+/// The value of the first `<input ... name="{name}" value="...">` after `from` in `html`.
+fn hidden(html: &str, from: usize, name: &str) -> String {
+    let at = html[from..].find(&format!("name=\"{name}\" value=\"")).map(|i| i + from).expect(name);
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn the_job_page_suggests_windows_that_book_in_one_tap() {
+    let app = spawn_app().await;
+    let (cookie, csrf) = admin_session(&app).await;
+    let marcus = app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    let job = app.ny_job().await;
+    let (status, html) = page(&app, &cookie, &format!("/app/jobs/{job}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let at = html.find("<ul class=\"suggested\">").expect("suggested windows are offered");
+    assert!(html.contains("Marcus Bell"), "{html}");
+    let field = |name: &str| hidden(&html, at, name);
+    assert_eq!(field("kind"), "estimate");
+    assert_eq!(field("staff_ids"), marcus.to_string());
+    let r = client()
+        .post(app.url(&format!("/app/jobs/{job}/visits")))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", &field("kind")),
+            ("staff_ids", &field("staff_ids")),
+            ("date", &field("date")),
+            ("start", &field("start")),
+            ("end", &field("end")),
+            ("duration", &field("duration")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let visits = app.get(&format!("/api/v1/jobs/{job}/visits")).await.body["items"].clone();
+    assert_eq!(visits.as_array().unwrap().len(), 1);
+    assert_eq!(visits[0]["staff_ids"], json!([marcus]));
+    assert!(utc(visits[0]["window_start"].as_str().unwrap()) >= app.state.clock.now(), "a window still to come");
+}

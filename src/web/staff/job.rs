@@ -108,6 +108,8 @@ pub(super) async fn job_view(
         .map(|e| json!({"when": when(e.at), "kind": e.kind, "summary": e.summary}))
         .collect();
     let booking = if office { booking_form(&staff, zone, state.clock.now(), &form["booking"]) } else { Value::Null };
+    let suggested =
+        if office && job.status.is_open() { suggestions(state, &job, zone, &names).await? } else { json!(null) };
     let mut r = render(
         state,
         "staff_job.html",
@@ -116,7 +118,7 @@ pub(super) async fn job_view(
             "csrf": session.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
             "close": form["close"], "job_open": job.status.is_open(),
             "may_price": office || caller.role == crate::domain::people::Role::Estimator,
-            "booking": booking,
+            "booking": booking, "suggested": suggested,
             "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.as_str().replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
             "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
@@ -159,6 +161,51 @@ pub(super) async fn job_note(
         .await?;
     Ok(Redirect::to(&format!("/app/jobs/{}", job.id)).into_response())
 }
+
+/// The earliest windows for the job's next visit that keep every promise
+/// already made (`usecases::availability`), each bookable in one tap: an
+/// estimate of an hour until the customer approved one, then two hours of work.
+async fn suggestions(
+    state: &AppState,
+    job: &job::Model,
+    zone: Zone,
+    names: &HashMap<i64, &str>,
+) -> Result<Value, Error> {
+    use crate::domain::job::JobStatus;
+    use crate::domain::visit::VisitKind;
+    let (kind, minutes) = match job.status {
+        JobStatus::Approved | JobStatus::InProgress => (VisitKind::Work, 120),
+        _ => (VisitKind::Estimate, 60),
+    };
+    let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
+    let ask = crate::usecases::availability::Ask {
+        job_id: job.id,
+        kind,
+        duration_minutes: minutes,
+        window_minutes: None,
+        from: None,
+        days: crate::usecases::availability::DEFAULT_DAYS,
+        staff_ids: None,
+        limit: SUGGESTED,
+    };
+    let offers = crate::usecases::availability::suggest(&state.db, &org, ask, state.clock.now()).await?;
+    let windows: Vec<Value> = offers
+        .iter()
+        .map(|o| {
+            let (start, end) = (zone.local(o.window_start), zone.local(o.window_end));
+            json!({"staff_id": o.staff_id, "who": names.get(&o.staff_id), "date": start.format("%Y-%m-%d").to_string(),
+                   "start": start.format("%H:%M").to_string(), "end": end.format("%H:%M").to_string(),
+                   "label": format!("{} – {}", start.format("%a %b %-d, %-I:%M %p"), end.format("%-I:%M %p")),
+                   "travel": o.added_travel_minutes})
+        })
+        .collect();
+    Ok(
+        json!({"kind": kind.as_str(), "kind_label": kind.as_str().replace('_', "-"), "minutes": minutes, "windows": windows}),
+    )
+}
+
+/// How many windows the job page suggests.
+const SUGGESTED: usize = 5;
 
 /// The office's booking form: every staff member to choose from, and what
 /// was typed (kept when a booking is refused, with why).
