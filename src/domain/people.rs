@@ -77,11 +77,14 @@ pub enum AuditAction {
     RoleChanged,
     StaffInvited,
     DataExport,
+    WordingChanged,
+    MessageResent,
 }
 str_enum!(AuditAction {
     SignIn => "sign_in", SignInFailed => "sign_in_failed", SignOut => "sign_out",
     PasswordResetRequested => "password_reset_requested", PasswordSet => "password_set",
     RoleChanged => "role_changed", StaffInvited => "staff_invited", DataExport => "data_export",
+    WordingChanged => "wording_changed", MessageResent => "message_resent",
 });
 
 /// Parses a phone number to E.164. Numbers without a `+` are read as

@@ -45,6 +45,7 @@ pub async fn introductions<C: ConnectionTrait>(
     let customer = customer_of(db, job).await?;
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     for person in introduce {
         let link = outbox::new_link(&n.public_url);
         let mut ctx = compose::base_ctx(&parties, &link.url);
@@ -59,7 +60,7 @@ pub async fn introductions<C: ConnectionTrait>(
             expires_at: Some(v.window_end),
             ctx: &ctx,
         };
-        let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+        let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
         outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     }
     Ok(())
@@ -82,6 +83,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
     let customer = customer_of(db, job).await?;
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.insert("staff".into(), compose::staff_ctx(lead));
@@ -97,7 +99,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
         expires_at: Some(eta + chrono::Duration::minutes(30)),
         ctx: &ctx,
     };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     Ok(())
 }
@@ -120,6 +122,7 @@ pub async fn reply<C: ConnectionTrait>(
     use crate::entities::{inbound_message, message};
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let parties = Parties { org, customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.insert("body".into(), json!(body));
@@ -134,7 +137,7 @@ pub async fn reply<C: ConnectionTrait>(
         expires_at: None,
         ctx: &ctx,
     };
-    let drafts: Vec<_> = compose::drafts(&n.templates, &parties, plan)
+    let drafts: Vec<_> = compose::drafts(&n.templates, &wording, &parties, plan)
         .map_err(template_err)?
         .into_iter()
         .filter(|d| channels.contains(&d.channel))
@@ -176,6 +179,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     let e = &est.estimate;
     let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     let parties = Parties { org, customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     let lines: Vec<Value> = est
@@ -246,7 +250,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
         expires_at: None,
         ctx: &ctx,
     };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     Ok(())
 }
@@ -281,11 +285,12 @@ pub async fn about<C: ConnectionTrait>(
     extra: serde_json::Map<String, Value>,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
+    let wording = compose::wording_of(db, parties.org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.extend(extra);
     let plan = Plan { kind, key, visit_id, due_at: now, expires_at, ctx: &ctx };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
     Ok(outbox::enqueue(db, parties.org.id, drafts, Some((&link, parties.job.id)), now).await?)
 }
 

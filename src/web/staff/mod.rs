@@ -8,11 +8,15 @@
 mod assets;
 mod board;
 mod call;
+mod conversation;
 mod extract;
+mod inbox;
 mod job;
+mod outbox;
 mod people;
 mod signin;
 mod today;
+mod wording;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -50,6 +54,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/staff", get(people::staff_page).post(people::staff_add))
         .route("/app/staff/{id}/role", post(people::staff_role))
         .route("/app/staff/{id}/invite", post(people::staff_invite))
+        .route("/app/outbox", get(outbox::outbox_page))
+        .route("/app/messages/{id}/resend", post(outbox::resend))
+        .route("/app/inbox", get(inbox::inbox_page))
+        .route("/app/inbound/{id}/attach", post(inbox::attach))
+        .route("/app/jobs/{id}/reply", post(conversation::reply))
+        .route("/app/wording", get(wording::editor))
+        .route("/app/wording/{kind}", post(wording::submit))
+        .route("/assets/wording.js", get(wording::script))
         .route("/reset", get(signin::forgot_page).post(signin::forgot))
         .route("/reset/{token}", get(signin::reset_page).post(signin::reset))
 }
