@@ -408,10 +408,13 @@ async fn in_a_real_browser_the_office_answers_a_text_and_files_an_unmatched_one(
     browser.go(&app.url(&format!("/app/jobs/{job}"))).await;
     let page = browser.wait_text("Conversation with Walter Kim").await;
     assert!(page.contains("Is the crew still coming today?"), "{page}");
+    app.clock.advance(chrono::Duration::minutes(3));
     browser.type_into("#reply-body", "Yes: Lena arrives between 1 and 3 PM. We'll text when she's on her way.").await;
     browser.click("form.reply button[type=submit]").await;
     let page = browser.wait_text("Lena arrives between 1 and 3 PM").await;
     assert!(page.contains("Reply · Text"), "the answer is in the thread: {page}");
+    let (asked, answered) = (page.find("Is the crew still coming today?"), page.find("Lena arrives between 1 and 3 PM"));
+    assert!(asked < answered, "in the order it happened: {page}");
     app.tick().await;
     let sent = twilio.accepted();
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -520,7 +523,7 @@ async fn in_a_real_browser_the_admin_rewords_the_status_update_and_the_next_one_
     assert!(page.contains("Status update") && page.contains("Marcus Bell arrives for the work visit"), "{page}");
 
     // Our own words: the preview follows as they are typed.
-    let ours = "{{ org.name }}: Good {{ slot }}, {{ customer.first_name }}! A quick check-in on your {{ job.title | lower }}.\n{% if next_promise %}Next: {{ next_promise.label }}, {{ next_promise.when }}.{% endif %}\n{{ link }}";
+    let ours = "{{ org.name }}: Good {{ slot }}, {{ customer.first_name }}! A quick check-in on your {{ job.title | lower }}.\n{% if next_promise %}Next: {{ next_promise.label }}, {{ next_promise.when }}.{% endif %}\n\n{{ link }}";
     retype(&browser, "#p-sms", ours).await;
     let page = browser.wait_text("A quick check-in on your leak.").await;
     assert!(page.contains("GSM-7"), "{page}");

@@ -50,7 +50,7 @@ pub(super) fn why(m: &message::Model, zone: Zone) -> String {
         MessageState::Retry => format!("Retrying at {}: {err}", local(zone, m.next_attempt_at)),
         MessageState::Suppressed => format!("Not sent: {err}"),
         MessageState::NoProvider => format!("Not sent: {err}. The customer would have read what is below."),
-        MessageState::Pending => format!("Due {}.", local(zone, m.due_at)),
+        MessageState::Pending => format!("Waiting to go out (due {}).", local(zone, m.due_at)),
         MessageState::Sending => "Being sent now.".into(),
         MessageState::Sent => {
             let when = m.sent_at.map(|t| local(zone, t)).unwrap_or_default();

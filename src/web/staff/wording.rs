@@ -48,6 +48,9 @@ fn when_sent(kind: MessageKind) -> &'static str {
 }
 
 fn label(s: &str) -> String {
+    if s == "follow_up_resolution" {
+        return "Follow-up closed".into();
+    }
     let s = s.replace('_', " ");
     let mut c = s.chars();
     match c.next() {
@@ -143,7 +146,8 @@ async fn view(
         .iter()
         .map(|p| {
             let body = typed.get(&p.part).cloned().unwrap_or_else(|| p.body.clone());
-            let rows = (body.lines().count() + 1).clamp(2, 18);
+            // Room for what is there, long lines wrapped, and a line more.
+            let rows = body.lines().map(|l| 1 + l.chars().count() / 60).sum::<usize>().clamp(1, 17) + 1;
             json!({"name": p.part.as_str(), "label": part_label(p.part), "body": body, "customized": p.customized,
                    "changed": body != p.body, "error": errors.get(p.part.as_str()), "rows": rows,
                    "default": p.default})
