@@ -155,7 +155,7 @@ pub async fn since<C: ConnectionTrait>(
     Ok(news
         .into_iter()
         .map(|(job, mut items)| {
-            items.sort_by(|a, b| b.0.cmp(&a.0));
+            items.sort_by_key(|item| std::cmp::Reverse(item.0));
             (job, items.into_iter().map(|(_, v)| v).collect())
         })
         .collect())

@@ -19,6 +19,7 @@ use serde_json::json;
 
 /// One line of the thread: a message we sent (or meant to), or a text they sent.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a thread is tens of entries, read once
 pub enum Entry {
     Out {
         message: message::Model,
@@ -380,7 +381,7 @@ pub async fn attach(
     };
     n.live.publish(&txn, event).await?;
     txn.commit().await?;
-    Ok(inbound_message::Entity::find_by_id(text.id).one(db).await?.ok_or(Error::NotFound)?)
+    inbound_message::Entity::find_by_id(text.id).one(db).await?.ok_or(Error::NotFound)
 }
 
 /// What the outbox page shows: its filters, and where a page ends.

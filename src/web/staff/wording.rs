@@ -209,7 +209,7 @@ pub(super) async fn submit(
     Path(kind): Path<String>,
     SignedForm(f): SignedForm<EditorForm>,
 ) -> Result<Response, PageError> {
-    let caller = signed_in.caller.clone();
+    let caller = signed_in.caller;
     if !caller.role.can_dispatch() {
         return Ok(problem(&state, StatusCode::FORBIDDEN, "Only the office sees the message wording."));
     }
