@@ -81,6 +81,8 @@ pub async fn thread<C: ConnectionTrait>(
 /// The office writes to the job's customer (`channels`: every channel that
 /// reaches them when `None`), through the outbox. A channel the customer
 /// opted out of, or has no working address for, is refused naming it.
+/// `admit` runs once the message is fit to send and before anything is
+/// written (the callers' abuse limits: a refused message spends none).
 /// Returns the messages queued, one per channel.
 #[allow(clippy::too_many_arguments)]
 pub async fn reply(
@@ -91,6 +93,7 @@ pub async fn reply(
     body: &str,
     channels: Option<Vec<Channel>>,
     from_staff: Option<i64>,
+    admit: impl FnOnce(&customer::Model) -> Result<(), Error>,
     now: DateTime<Utc>,
 ) -> Result<Vec<message::Model>, Error> {
     let job = crate::store::jobs::get(db, org_id, job_id).await?;
@@ -116,6 +119,7 @@ pub async fn reply(
             return Err(Error::field("channels", format!("{}: {why}", c.as_str())));
         }
     }
+    admit(&customer)?;
     let from_name = match from_staff {
         Some(sid) => crate::store::staff::get(db, org_id, sid).await.map(|s| s.name).unwrap_or_else(|_| org.name.clone()),
         None => org.name.clone(),

@@ -102,13 +102,15 @@ pub(super) async fn reply(
         let text = format!("Your message was not sent: {}. Go back and try again.", p);
         return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, &text));
     }
-    state
-        .limits
-        .hit(&[
-            (&format!("message:customer:{}", job.customer_id), crate::limits::MESSAGE_PER_CUSTOMER),
-            (&format!("message:ip:{ip}"), crate::limits::MESSAGE_PER_IP),
-        ])
-        .map_err(Error::TooManyRequests)?;
+    let admit = |customer: &crate::entities::customer::Model| {
+        state
+            .limits
+            .hit(&[
+                (&format!("message:customer:{}", customer.id), crate::limits::MESSAGE_PER_CUSTOMER),
+                (&format!("message:ip:{ip}"), crate::limits::MESSAGE_PER_IP),
+            ])
+            .map_err(Error::TooManyRequests)
+    };
     match conversations::reply(
         &state.db,
         &state.notify,
@@ -117,6 +119,7 @@ pub(super) async fn reply(
         body.as_deref().unwrap_or_default(),
         Some(channels),
         caller.staff_id,
+        admit,
         state.clock.now(),
     )
     .await
