@@ -175,13 +175,37 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     previous: Option<&crate::store::estimates::Full>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    use crate::domain::money::{diff, LineKind};
-    let e = &est.estimate;
-    let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     let parties = Parties { org, customer, job };
     let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
+    let (estimate, changes) = pricing_values(est, previous)?;
+    ctx.insert("estimate".into(), estimate);
+    ctx.insert("changes".into(), changes);
+    let e = &est.estimate;
+    let plan = Plan {
+        kind: MessageKind::PricingBreakdown,
+        key: format!("pricing_breakdown:{}", e.id),
+        visit_id: None,
+        due_at: now,
+        expires_at: None,
+        ctx: &ctx,
+    };
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
+    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    Ok(())
+}
+
+/// What a pricing breakdown says of an estimate (`estimate`) and, for a
+/// revision, of what changed since `previous` (`changes`, or null): the
+/// values its templates are given, for a send and for a preview alike.
+pub fn pricing_values(
+    est: &crate::store::estimates::Full,
+    previous: Option<&crate::store::estimates::Full>,
+) -> Result<(Value, Value), Error> {
+    use crate::domain::money::{diff, LineKind};
+    let e = &est.estimate;
+    let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
     let lines: Vec<Value> = est
         .lines
         .iter()
@@ -210,9 +234,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
             json!({"name": t.name, "rate": format!("{rate}%"), "amount": c.format(t.amount_minor)})
         })
         .collect();
-    ctx.insert(
-        "estimate".into(),
-        json!({
+    let estimate = json!({
             "version": e.version,
             "is_revision": previous.is_some(),
             "lines": lines,
@@ -224,8 +246,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
             "currency": e.currency,
             "notes": e.notes,
             "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
-        }),
-    );
+        });
     let changes = previous.map(|p| {
         let d = diff(&p.priced_lines(), &est.priced_lines());
         json!({
@@ -241,18 +262,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
             })).collect::<Vec<_>>(),
         })
     });
-    ctx.insert("changes".into(), changes.unwrap_or(Value::Null));
-    let plan = Plan {
-        kind: MessageKind::PricingBreakdown,
-        key: format!("pricing_breakdown:{}", e.id),
-        visit_id: None,
-        due_at: now,
-        expires_at: None,
-        ctx: &ctx,
-    };
-    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
-    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
-    Ok(())
+    Ok((estimate, changes.unwrap_or(Value::Null)))
 }
 
 /// A message of `kind` with the usual context plus `extra`, once per `key`.

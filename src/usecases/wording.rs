@@ -304,6 +304,21 @@ async fn real_ctx<C: ConnectionTrait>(
             }
         }
     }
+    if kind == MessageKind::PricingBreakdown {
+        // The job's latest estimate, and what changed since the last one sent.
+        let all = crate::store::estimates::for_job(db, p.org.id, p.job.id).await?;
+        if let Some(latest) = all.last() {
+            let full = crate::store::estimates::load(db, p.org.id, latest.id).await?;
+            let previous = match all.iter().rev().find(|e| e.version < latest.version && e.sent_at.is_some()) {
+                Some(e) => Some(crate::store::estimates::load(db, p.org.id, e.id).await?),
+                None => None,
+            };
+            let (estimate, changes) = crate::messages::events::pricing_values(&full, previous.as_ref())?;
+            ctx.insert("estimate".into(), estimate);
+            ctx.insert("changes".into(), changes);
+            real.extend(["estimate", "changes"]);
+        }
+    }
     if kind == MessageKind::StatusUpdate {
         // The next update: news since the current slot, until now.
         let times = parse_times(&p.org.update_times).unwrap_or_default();

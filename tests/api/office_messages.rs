@@ -165,6 +165,16 @@ async fn a_preview_renders_unsaved_drafts_for_the_jobs_customer_with_segments_an
     let r = app.post(path, json!({"job_id": job, "parts": {"fax": "x"}})).await;
     assert_eq!((r.status, r.fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["parts.fax".to_string()]), "{}", r.body);
 
+    // The pricing breakdown of her real estimate.
+    let r = app
+        .post(&format!("/api/v1/jobs/{job}/estimates"), json!({"tax_rate_bp": 825, "lines": [{"kind": "labor", "description": "Dry-out, 2 technicians", "quantity": "2.5", "unit": "h", "unit_price_minor": 8500}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app.post("/api/v1/message-templates/pricing_breakdown/preview", json!({"job_id": job})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["sms"]["body"].as_str().unwrap().contains("$230.03"), "{}", r.body["sms"]);
+    assert!(!r.body["examples"].as_array().unwrap().contains(&json!("estimate")), "{}", r.body);
+
     assert_eq!(status_update(&app.get("/api/v1/message-templates").await.body)["customized"], false);
     let reminder = app.get("/api/v1/message-templates").await.body["items"]
         .as_array()
