@@ -38,7 +38,13 @@ pub struct TemplatePart {
 
 impl From<PartWording> for TemplatePart {
     fn from(p: PartWording) -> Self {
-        TemplatePart { part: p.part, body: p.body, customized: p.customized, default: p.default, updated_at: p.updated_at }
+        TemplatePart {
+            part: p.part,
+            body: p.body,
+            customized: p.customized,
+            default: p.default,
+            updated_at: p.updated_at,
+        }
     }
 }
 

@@ -354,10 +354,8 @@ pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
 pub async fn wording_of<C: sea_orm::ConnectionTrait>(db: &C, org_id: i64) -> Result<Wording, sea_orm::DbErr> {
     use crate::entities::message_wording;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let rows = message_wording::Entity::find()
-        .filter(message_wording::Column::OrganizationId.eq(org_id))
-        .all(db)
-        .await?;
+    let rows =
+        message_wording::Entity::find().filter(message_wording::Column::OrganizationId.eq(org_id)).all(db).await?;
     Ok(Wording::compile(rows.into_iter().filter_map(|r| match Part::parse(&r.part) {
         Some(part) => Some((r.kind, part, r.body)),
         None => {
@@ -414,7 +412,12 @@ mod tests {
     fn a_misspelt_name_is_refused_with_its_line_and_what_may_be_used() {
         let t = Templates::embedded().unwrap();
         let sample = Value::Object(sample_ctx(MessageKind::Reminder));
-        let e = t.check(MessageKind::Reminder, Part::Sms, "Hi {{ customer.first_name }},\nsee you {{ vist.date }}", &sample);
+        let e = t.check(
+            MessageKind::Reminder,
+            Part::Sms,
+            "Hi {{ customer.first_name }},\nsee you {{ vist.date }}",
+            &sample,
+        );
         let e = e.unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.reason.contains("`vist.date`") && e.reason.contains("visit.date"), "{e}");

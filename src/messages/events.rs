@@ -235,18 +235,18 @@ pub fn pricing_values(
         })
         .collect();
     let estimate = json!({
-            "version": e.version,
-            "is_revision": previous.is_some(),
-            "lines": lines,
-            "top_lines": top,
-            "taxes": taxes,
-            "subtotal": c.format(e.subtotal_minor),
-            "tax": c.format(e.tax_minor),
-            "total": c.format(e.total_minor),
-            "currency": e.currency,
-            "notes": e.notes,
-            "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
-        });
+        "version": e.version,
+        "is_revision": previous.is_some(),
+        "lines": lines,
+        "top_lines": top,
+        "taxes": taxes,
+        "subtotal": c.format(e.subtotal_minor),
+        "tax": c.format(e.tax_minor),
+        "total": c.format(e.total_minor),
+        "currency": e.currency,
+        "notes": e.notes,
+        "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
+    });
     let changes = previous.map(|p| {
         let d = diff(&p.priced_lines(), &est.priced_lines());
         json!({

@@ -159,7 +159,9 @@ impl Wording {
                 Ok(()) => {
                     w.names.insert(name);
                 }
-                Err(e) => tracing::warn!(template = %name, error = %e, "stored wording does not compile; using the file"),
+                Err(e) => {
+                    tracing::warn!(template = %name, error = %e, "stored wording does not compile; using the file")
+                }
             }
         }
         w
@@ -230,12 +232,20 @@ impl Templates {
     /// The company's wording of the part if it has one and it renders;
     /// otherwise the default. A company's template failing on values it
     /// was not tried with is logged, and the default speaks instead.
-    fn render_in(&self, w: &Wording, kind: MessageKind, part: Part, ctx: &impl Serialize) -> Result<String, TemplateError> {
+    fn render_in(
+        &self,
+        w: &Wording,
+        kind: MessageKind,
+        part: Part,
+        ctx: &impl Serialize,
+    ) -> Result<String, TemplateError> {
         let name = format!("{kind}/{}", part.file());
         if w.names.contains(&name) {
             match w.env.get_template(&name).and_then(|t| t.render(ctx)) {
                 Ok(text) => return Ok(text),
-                Err(e) => tracing::warn!(template = %name, error = %format!("{e:#}"), "the company's wording failed; using the default"),
+                Err(e) => {
+                    tracing::warn!(template = %name, error = %format!("{e:#}"), "the company's wording failed; using the default")
+                }
             }
         }
         self.render(&name, ctx)

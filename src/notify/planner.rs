@@ -21,9 +21,7 @@ use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::outbox::{self, Link};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

@@ -58,10 +58,8 @@ pub async fn thread<C: ConnectionTrait>(
     if let Some(me) = field_staff {
         out_q = out_q.filter(message::Column::JobId.eq(job.id));
         in_q = in_q.filter(inbound_message::Column::JobId.eq(job.id));
-        pricing = crate::store::estimates::for_job(db, org_id, job.id)
-            .await?
-            .iter()
-            .any(|e| e.author_staff_id == Some(me));
+        pricing =
+            crate::store::estimates::for_job(db, org_id, job.id).await?.iter().any(|e| e.author_staff_id == Some(me));
     }
     let sent = out_q.order_by_asc(message::Column::Id).all(db).await?;
     let received = in_q.order_by_asc(inbound_message::Column::Id).all(db).await?;
@@ -121,12 +119,13 @@ pub async fn reply(
     }
     admit(&customer)?;
     let from_name = match from_staff {
-        Some(sid) => crate::store::staff::get(db, org_id, sid).await.map(|s| s.name).unwrap_or_else(|_| org.name.clone()),
+        Some(sid) => {
+            crate::store::staff::get(db, org_id, sid).await.map(|s| s.name).unwrap_or_else(|_| org.name.clone())
+        }
         None => org.name.clone(),
     };
     let txn = db.begin().await?;
-    let keys =
-        crate::messages::events::reply(&txn, n, &org, &job, &customer, &channels, body, &from_name, now).await?;
+    let keys = crate::messages::events::reply(&txn, n, &org, &job, &customer, &channels, body, &from_name, now).await?;
     txn.commit().await?;
     Ok(message::Entity::find()
         .filter(message::Column::OrganizationId.eq(org_id))
@@ -194,7 +193,10 @@ pub async fn resend(
                 let why = match old.channel {
                     Channel::Sms if c.sms_opted_out => "the customer opted out of texts".to_string(),
                     Channel::Email if c.email_opted_out => "the customer opted out of email".to_string(),
-                    ch => format!("the customer no longer has {} on file", if ch == Channel::Sms { "a number for texts" } else { "an email address" }),
+                    ch => format!(
+                        "the customer no longer has {} on file",
+                        if ch == Channel::Sms { "a number for texts" } else { "an email address" }
+                    ),
                 };
                 return Err(Error::Conflict {
                     code: "unreachable",
@@ -442,7 +444,11 @@ pub async fn outbox<C: ConnectionTrait>(
 }
 
 /// The unmatched inbox: texts to our number from nobody we know, newest first.
-pub async fn unmatched<C: ConnectionTrait>(db: &C, org_id: i64, limit: u64) -> Result<Vec<inbound_message::Model>, Error> {
+pub async fn unmatched<C: ConnectionTrait>(
+    db: &C,
+    org_id: i64,
+    limit: u64,
+) -> Result<Vec<inbound_message::Model>, Error> {
     use sea_orm::QuerySelect;
     Ok(inbound_message::Entity::find()
         .filter(inbound_message::Column::OrganizationId.eq(org_id))

@@ -51,10 +51,7 @@ pub fn parse_kind(raw: &str) -> Result<MessageKind, Error> {
         Some(k) => Err(Error::field("kind", format!("'{k}' is the office's own message and keeps our wording"))),
         None => Err(Error::field(
             "kind",
-            format!(
-                "'{raw}' is not one of {}",
-                kinds().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-            ),
+            format!("'{raw}' is not one of {}", kinds().iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")),
         )),
     }
 }
@@ -95,7 +92,12 @@ pub async fn list<C: ConnectionTrait>(db: &C, t: &Templates, org_id: i64) -> Res
 }
 
 /// One kind, as `list` gives it.
-pub async fn one<C: ConnectionTrait>(db: &C, t: &Templates, org_id: i64, kind: MessageKind) -> Result<KindWording, Error> {
+pub async fn one<C: ConnectionTrait>(
+    db: &C,
+    t: &Templates,
+    org_id: i64,
+    kind: MessageKind,
+) -> Result<KindWording, Error> {
     list(db, t, org_id).await?.into_iter().find(|k| k.kind == kind).ok_or(Error::NotFound)
 }
 
@@ -134,7 +136,11 @@ pub async fn save(
             message_wording::Column::Kind,
             message_wording::Column::Part,
         ])
-        .update_columns([message_wording::Column::Body, message_wording::Column::UpdatedBy, message_wording::Column::UpdatedAt])
+        .update_columns([
+            message_wording::Column::Body,
+            message_wording::Column::UpdatedBy,
+            message_wording::Column::UpdatedAt,
+        ])
         .to_owned(),
     )
     .exec_without_returning(&txn)
@@ -223,7 +229,8 @@ pub async fn preview<C: ConnectionTrait>(
 ) -> Result<Preview, Error> {
     let mut problems = Vec::new();
     for (part, body) in &drafts {
-        if let Err(Error::Validation(mut f)) = check(&n.templates, kind, *part, body, &format!("parts.{}", part.as_str()))
+        if let Err(Error::Validation(mut f)) =
+            check(&n.templates, kind, *part, body, &format!("parts.{}", part.as_str()))
         {
             problems.append(&mut f);
         }

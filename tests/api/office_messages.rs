@@ -69,13 +69,25 @@ async fn a_wording_that_does_not_compile_is_refused_with_its_line_and_nothing_is
     let app = spawn_app().await;
     let path = "/api/v1/message-templates/status_update/sms";
     // An unclosed tag on line 2.
-    let r = put(&app, &app.token, path, json!({"body": "Hi {{ customer.first_name }},\nstatus: {{ job.status_label }\n{{ link }}"})).await;
+    let r = put(
+        &app,
+        &app.token,
+        path,
+        json!({"body": "Hi {{ customer.first_name }},\nstatus: {{ job.status_label }\n{{ link }}"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(r.fields(), vec!["body".to_string()]);
     let why = r.body["fields"][0]["message"].as_str().unwrap();
     assert!(why.starts_with("line 2: "), "{why}");
     // A name the message does not have (a typo), on line 3.
-    let r = put(&app, &app.token, path, json!({"body": "Hi {{ customer.first_name }},\n\nyour {{ jbo.title }}: {{ link }}"})).await;
+    let r = put(
+        &app,
+        &app.token,
+        path,
+        json!({"body": "Hi {{ customer.first_name }},\n\nyour {{ jbo.title }}: {{ link }}"}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let why = r.body["fields"][0]["message"].as_str().unwrap();
     assert!(why.starts_with("line 3: ") && why.contains("`jbo"), "{why}");
@@ -107,9 +119,8 @@ async fn only_admins_change_wording_and_field_staff_see_none_of_it() {
     assert_eq!(app.get_as(&dispatcher, "/api/v1/message-templates").await.status, StatusCode::OK);
     assert_eq!(app.get_as(&tech, "/api/v1/message-templates").await.status, StatusCode::FORBIDDEN);
     let job = app.ny_job().await;
-    let r = app
-        .send_as(&tech, Method::POST, "/api/v1/message-templates/reminder/preview", &json!({"job_id": job}))
-        .await;
+    let r =
+        app.send_as(&tech, Method::POST, "/api/v1/message-templates/reminder/preview", &json!({"job_id": job})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
         .send_as(&dispatcher, Method::POST, "/api/v1/message-templates/reminder/preview", &json!({"job_id": job}))
@@ -138,7 +149,10 @@ async fn a_preview_renders_unsaved_drafts_for_the_jobs_customer_with_segments_an
     let r = app.post(path, json!({"job_id": job, "parts": {"sms": sms}})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let body = r.body["sms"]["body"].as_str().unwrap();
-    assert!(body.starts_with("Hi Anika, Marcus Bell comes Monday, November 23, between 7:30 PM and 9:30 PM IST."), "{body}");
+    assert!(
+        body.starts_with("Hi Anika, Marcus Bell comes Monday, November 23, between 7:30 PM and 9:30 PM IST."),
+        "{body}"
+    );
     assert_eq!(r.body["sms"]["encoding"], "GSM-7");
     assert_eq!(r.body["sms"]["segments"], 1, "{}", r.body);
     assert_eq!(r.body["timezone"], "Asia/Kolkata");
@@ -203,9 +217,15 @@ async fn the_companys_wording_is_used_for_the_next_status_update_and_delete_rest
     let sms = app.outbox(&format!("job_id={job}&kind=status_update&channel=sms")).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
     let body = sms[0]["body_text"].as_str().unwrap();
-    assert!(body.starts_with("Good afternoon, Nadia! Your leak is just opened. https://kept.example.test/c/"), "{body}");
+    assert!(
+        body.starts_with("Good afternoon, Nadia! Your leak is just opened. https://kept.example.test/c/"),
+        "{body}"
+    );
     let email = app.outbox(&format!("job_id={job}&kind=status_update&channel=email")).await;
-    assert!(!email[0]["body_text"].as_str().unwrap().starts_with("Good afternoon, Nadia! Your leak"), "email keeps ours");
+    assert!(
+        !email[0]["body_text"].as_str().unwrap().starts_with("Good afternoon, Nadia! Your leak"),
+        "email keeps ours"
+    );
 
     let r = app.send_as(&app.token, Method::DELETE, path, &json!(null)).await;
     assert_eq!((r.status, r.body["customized"].clone()), (StatusCode::OK, json!(false)), "{}", r.body);
@@ -213,7 +233,11 @@ async fn the_companys_wording_is_used_for_the_next_status_update_and_delete_rest
     app.tick().await;
     let sms = app.outbox(&format!("job_id={job}&kind=status_update&channel=sms")).await;
     assert_eq!(sms.len(), 2, "{sms:?}");
-    assert!(!sms[1]["body_text"].as_str().unwrap().contains("Your leak is"), "the default again: {}", sms[1]["body_text"]);
+    assert!(
+        !sms[1]["body_text"].as_str().unwrap().contains("Your leak is"),
+        "the default again: {}",
+        sms[1]["body_text"]
+    );
 }
 
 #[tokio::test]
@@ -222,7 +246,10 @@ async fn a_jobs_conversation_lists_what_we_sent_and_what_they_texted_in_order() 
     let app = spawn_app_with(TestDb::new().await, &twilio.env()).await;
     app.clock.set(utc("2026-11-23T15:00:00Z")); // 10:00 in New York
     let c = app
-        .post("/api/v1/customers", json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}))
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}),
+        )
         .await
         .id();
     let job = app.job(c).await;
@@ -237,7 +264,12 @@ async fn a_jobs_conversation_lists_what_we_sent_and_what_they_texted_in_order() 
     let items = r.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{items:?}");
     assert_eq!(
-        (items[0]["direction"].as_str(), items[0]["kind"].as_str(), items[0]["state"].as_str(), items[0]["channel"].as_str()),
+        (
+            items[0]["direction"].as_str(),
+            items[0]["kind"].as_str(),
+            items[0]["state"].as_str(),
+            items[0]["channel"].as_str()
+        ),
         (Some("outbound"), Some("reply"), Some("sent"), Some("sms"))
     );
     assert!(items[0]["body"].as_str().unwrap().contains("We'll call you at noon."));
@@ -266,7 +298,10 @@ async fn an_uncertain_message_is_sent_again_once_linked_and_audited_and_nothing_
     let app = spawn_app_with(TestDb::new().await, &twilio.env()).await;
     app.clock.set(utc("2026-11-23T15:00:00Z"));
     let c = app
-        .post("/api/v1/customers", json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}))
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}),
+        )
         .await
         .id();
     let job = app.job(c).await;
@@ -294,7 +329,10 @@ async fn an_uncertain_message_is_sent_again_once_linked_and_audited_and_nothing_
     let audit = app.get("/api/v1/audit").await.body;
     let entry = audit["items"].as_array().unwrap().iter().find(|a| a["action"] == "message_resent").cloned();
     let entry = entry.unwrap_or_else(|| panic!("{audit}"));
-    assert_eq!((entry["detail"]["message_id"].as_i64(), entry["detail"]["new_message_id"].as_i64()), (Some(id), Some(again)));
+    assert_eq!(
+        (entry["detail"]["message_id"].as_i64(), entry["detail"]["new_message_id"].as_i64()),
+        (Some(id), Some(again))
+    );
     let conv = app.get(&format!("/api/v1/jobs/{job}/conversation")).await.body;
     assert_eq!(conv["items"][0]["resent_as_id"].as_i64(), Some(again), "{conv}");
 
@@ -314,7 +352,10 @@ async fn a_message_to_a_number_that_cannot_receive_texts_is_not_sent_again() {
     let app = spawn_app_with(TestDb::new().await, &twilio.env()).await;
     app.clock.set(utc("2026-11-23T15:00:00Z"));
     let c = app
-        .post("/api/v1/customers", json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}))
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}),
+        )
         .await
         .id();
     let job = app.job(c).await;
@@ -332,7 +373,10 @@ async fn a_text_from_an_unknown_number_is_filed_under_a_job_or_a_customer() {
     let twilio = FakeTwilio::start().await;
     let app = spawn_app_with(TestDb::new().await, &twilio.env()).await;
     let c = app
-        .post("/api/v1/customers", json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}))
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}),
+        )
         .await
         .id();
     let job = app.job(c).await;
@@ -368,7 +412,8 @@ async fn a_text_from_an_unknown_number_is_filed_under_a_job_or_a_customer() {
     assert_eq!(customer["phone"], "+12135550178", "the sender's number is not taken as theirs");
 
     let rival = app.rival_token().await;
-    let r = app.send_as(&rival, Method::POST, &format!("/api/v1/inbound/{other}/attach"), &json!({"customer_id": c})).await;
+    let r =
+        app.send_as(&rival, Method::POST, &format!("/api/v1/inbound/{other}/attach"), &json!({"customer_id": c})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -423,7 +468,8 @@ async fn in_a_real_browser_the_office_answers_a_text_and_files_an_unmatched_one(
     browser.click("form.reply button[type=submit]").await;
     let page = browser.wait_text("Lena arrives between 1 and 3 PM").await;
     assert!(page.contains("Reply · Text"), "the answer is in the thread: {page}");
-    let (asked, answered) = (page.find("Is the crew still coming today?"), page.find("Lena arrives between 1 and 3 PM"));
+    let (asked, answered) =
+        (page.find("Is the crew still coming today?"), page.find("Lena arrives between 1 and 3 PM"));
     assert!(asked < answered, "in the order it happened: {page}");
     app.tick().await;
     let sent = twilio.accepted();
@@ -471,7 +517,10 @@ async fn in_a_real_browser_the_outbox_says_why_and_the_office_sends_an_uncertain
     set_password(&app, "owner@example.test", "correct horse battery").await;
     app.clock.set(utc("2026-11-23T15:00:00Z")); // 10:00 in New York, 2:00 AM in Sydney
     let walter = app
-        .post("/api/v1/customers", json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}))
+        .post(
+            "/api/v1/customers",
+            json!({"name": "Walter Kim", "phone": "+1 213 555 0178", "timezone": "America/New_York"}),
+        )
         .await
         .id();
     let job = app.job(walter).await;
@@ -482,7 +531,11 @@ async fn in_a_real_browser_the_outbox_says_why_and_the_office_sends_an_uncertain
         .await
         .id();
     let far = app.job(owen).await;
-    app.post(&format!("/api/v1/jobs/{far}/messages"), json!({"body": "Your roof report is ready.", "channels": ["sms"]})).await;
+    app.post(
+        &format!("/api/v1/jobs/{far}/messages"),
+        json!({"body": "Your roof report is ready.", "channels": ["sms"]}),
+    )
+    .await;
     app.tick().await;
     let uncertain = app.outbox(&format!("job_id={job}")).await[0].clone();
     assert_eq!(uncertain["state"], "uncertain", "{uncertain}");

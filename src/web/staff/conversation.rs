@@ -18,29 +18,35 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// How many of the latest messages the job page shows (two updates a day
+/// add up); the outbox has the rest.
+const THREAD_SHOWN: usize = 60;
+
 /// The conversation part of the job page: the thread (newest last), and
 /// for the office the channels a reply can take now.
 pub(super) async fn section(state: &AppState, caller: &Caller, job: &job::Model) -> Result<Value, Error> {
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
     let zone = crate::store::customers::zone(&customer)?;
-    let items: Vec<Value> =
-        conversations::thread(&state.db, caller.organization_id, job, crate::access::field_staff(caller))
-            .await?
-            .into_iter()
-            .map(|e| match e {
-                Entry::Out { message, resent_as } => {
-                    let mut v = super::outbox::message_view(&message, zone, resent_as);
-                    v["direction"] = json!("outbound");
-                    v["other_job"] = json!(message.job_id.is_some_and(|j| j != job.id));
-                    v
-                }
-                Entry::In(t) => json!({
-                    "direction": "inbound", "id": t.id, "body": t.body, "kind": t.kind.as_str(),
-                    "when": super::outbox::local(zone, t.received_at), "from": t.from_number,
-                    "job_id": t.job_id, "other_job": t.job_id.is_some_and(|j| j != job.id),
-                }),
-            })
-            .collect();
+    let thread =
+        conversations::thread(&state.db, caller.organization_id, job, crate::access::field_staff(caller)).await?;
+    let older = thread.len().saturating_sub(THREAD_SHOWN);
+    let items: Vec<Value> = thread
+        .into_iter()
+        .skip(older)
+        .map(|e| match e {
+            Entry::Out { message, resent_as } => {
+                let mut v = super::outbox::message_view(&message, zone, resent_as);
+                v["direction"] = json!("outbound");
+                v["other_job"] = json!(message.job_id.is_some_and(|j| j != job.id));
+                v
+            }
+            Entry::In(t) => json!({
+                "direction": "inbound", "id": t.id, "body": t.body, "kind": t.kind.as_str(),
+                "when": super::outbox::local(zone, t.received_at), "from": t.from_number,
+                "job_id": t.job_id, "other_job": t.job_id.is_some_and(|j| j != job.id),
+            }),
+        })
+        .collect();
     let office = caller.role.can_dispatch();
     let channels: Vec<Value> = crate::messages::compose::addresses(&customer)
         .into_iter()
@@ -50,7 +56,7 @@ pub(super) async fn section(state: &AppState, caller: &Caller, job: &job::Model)
         })
         .collect();
     let reachable = channels.iter().any(|c| c["blocked"].is_null());
-    Ok(json!({"items": items, "reply": office, "channels": channels, "reachable": reachable,
+    Ok(json!({"items": items, "older": older, "reply": office, "channels": channels, "reachable": reachable,
               "back": format!("/app/jobs/{}#conversation", job.id)}))
 }
 

@@ -124,7 +124,8 @@ pub(super) async fn outbox_page(
     let st = given(&q.state).and_then(|v| {
         p.check("state", MessageState::parse(&v).ok_or(format!("'{v}' is not one of {}", MessageState::choices())))
     });
-    let job_id = given(&q.job).and_then(|v| p.check("job", v.parse::<i64>().map_err(|_| format!("'{v}' is not a job number"))));
+    let job_id =
+        given(&q.job).and_then(|v| p.check("job", v.parse::<i64>().map_err(|_| format!("'{v}' is not a job number"))));
     let before = given(&q.before).and_then(|v| v.parse::<i64>().ok());
     let error = (!p.0.is_empty()).then(|| p.to_string());
     let filter = OutboxFilter { kind, channel, state: st, job_id, before, admin: caller.role == Role::Admin };
@@ -236,6 +237,14 @@ pub(super) async fn resend(
         Some((p, a)) => (p.to_string(), format!("#{a}")),
         None => (back.clone(), String::new()),
     };
-    let sep = if path.contains('?') { if path.ends_with('?') { "" } else { "&" } } else { "?" };
+    let sep = if path.contains('?') {
+        if path.ends_with('?') {
+            ""
+        } else {
+            "&"
+        }
+    } else {
+        "?"
+    };
     Ok(Redirect::to(&format!("{path}{sep}resent={}{anchor}", m.id)).into_response())
 }

@@ -119,26 +119,24 @@ async fn view(
         .filter_map(|p| typed.get(&p.part).filter(|t| **t != p.body).map(|t| (p.part, t.clone())))
         .collect();
     let preview = match job_id {
-        Some(j) => {
-            match wording::preview(&state.db, &state.notify, org.id, kind, j, drafts, state.clock.now()).await {
-                Ok(v) => Some(json!({
-                    "sms": v.sms, "segments": v.segments, "characters": v.sms.chars().count(),
-                    "encoding": if v.encoding == SmsEncoding::Gsm7 { "GSM-7" } else { "UCS-2" },
-                    "subject": v.subject, "text": v.text, "html": v.html, "customer": v.customer_name,
-                    "timezone": v.timezone, "examples": v.examples,
-                    "channels": v.channels.iter().map(|c| if *c == crate::domain::people::Channel::Sms { "text" } else { "email" }).collect::<Vec<_>>(),
-                })),
-                Err(Error::Validation(fields)) => {
-                    for f in fields {
-                        let part = f.field.trim_start_matches("parts.").to_string();
-                        errors.entry(part).or_insert(f.message);
-                    }
-                    status = StatusCode::UNPROCESSABLE_ENTITY;
-                    None
+        Some(j) => match wording::preview(&state.db, &state.notify, org.id, kind, j, drafts, state.clock.now()).await {
+            Ok(v) => Some(json!({
+                "sms": v.sms, "segments": v.segments, "characters": v.sms.chars().count(),
+                "encoding": if v.encoding == SmsEncoding::Gsm7 { "GSM-7" } else { "UCS-2" },
+                "subject": v.subject, "text": v.text, "html": v.html, "customer": v.customer_name,
+                "timezone": v.timezone, "examples": v.examples,
+                "channels": v.channels.iter().map(|c| if *c == crate::domain::people::Channel::Sms { "text" } else { "email" }).collect::<Vec<_>>(),
+            })),
+            Err(Error::Validation(fields)) => {
+                for f in fields {
+                    let part = f.field.trim_start_matches("parts.").to_string();
+                    errors.entry(part).or_insert(f.message);
                 }
-                Err(e) => return Err(e.into()),
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+                None
             }
-        }
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     let parts: Vec<Value> = this
@@ -155,8 +153,10 @@ async fn view(
         .collect();
     let kinds: Vec<Value> = all
         .iter()
-        .map(|k| json!({"value": k.kind.as_str(), "label": label(k.kind.as_str()),
-                        "customized": k.parts.iter().any(|p| p.customized), "current": k.kind == kind}))
+        .map(|k| {
+            json!({"value": k.kind.as_str(), "label": label(k.kind.as_str()),
+                        "customized": k.parts.iter().any(|p| p.customized), "current": k.kind == kind})
+        })
         .collect();
     let jobs: Vec<Value> = jobs
         .iter()
