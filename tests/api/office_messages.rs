@@ -479,6 +479,12 @@ async fn in_a_real_browser_the_office_answers_a_text_and_files_an_unmatched_one(
     browser.go(&app.url(&format!("/app/jobs/{job}"))).await;
     let thread = browser.wait_text("Conversation with Walter Kim").await;
     assert!(thread.contains("Sent "), "its state: {thread}");
+    // Live: their next text appears in the thread without a reload.
+    browser.js("window.keptMark = 12; return true;", json!([])).await;
+    app.clock.advance(chrono::Duration::minutes(2));
+    text_in(&app, &twilio.token, "SM302", "+12135550178", "Perfect, thank you!").await;
+    browser.wait_text("Perfect, thank you!").await;
+    assert_eq!(browser.js("return window.keptMark;", json!([])).await, json!(12), "redrawn in place, not reloaded");
     browser.full_page_screenshot("office-job-conversation").await;
 
     // The unmatched inbox: Mina's text is filed under Walter's job.
@@ -497,7 +503,7 @@ async fn in_a_real_browser_the_office_answers_a_text_and_files_an_unmatched_one(
     assert!(page.contains("from +13105550111"), "the other number is shown: {page}");
     assert_eq!(app.get("/api/v1/inbound?matched=false").await.body["items"], json!([]));
     let conv = app.get(&format!("/api/v1/jobs/{job}/conversation")).await.body;
-    assert_eq!(conv["items"].as_array().unwrap().len(), 3, "{conv}");
+    assert_eq!(conv["items"].as_array().unwrap().len(), 4, "{conv}");
 
     browser.screen(360, true).await;
     browser.go(&app.url(&format!("/app/jobs/{job}"))).await;
