@@ -423,6 +423,29 @@ mod tests {
     }
 
     #[test]
+    fn a_companys_wording_is_used_and_one_failing_on_a_messages_values_gives_way_to_the_default() {
+        let t = Templates::embedded().unwrap();
+        let mut ctx = crate::messages::compose::sample_ctx(MessageKind::StatusUpdate);
+        let w = Wording::compile([
+            (MessageKind::StatusUpdate, Part::Sms, "Hi {{ customer.first_name }}: {{ news[1].text }}".to_string()),
+            (MessageKind::StatusUpdate, Part::Subject, "{{ org.name }} checking in".to_string()),
+        ]);
+        assert!(w.has(MessageKind::StatusUpdate, Part::Sms) && !w.has(MessageKind::StatusUpdate, Part::EmailText));
+        let sms = t.sms_in(&w, MessageKind::StatusUpdate, &ctx).unwrap();
+        assert!(sms.starts_with("Hi Nadia: We moved your work visit"), "{sms}");
+        let email = t.email_in(&w, MessageKind::StatusUpdate, &ctx).unwrap();
+        assert_eq!(email.subject, "Harbor & Pine Restoration checking in");
+        assert_eq!(email.text, t.email(MessageKind::StatusUpdate, &ctx).unwrap().text, "the rest is the default");
+        // A day with one piece of news: our wording fails on it, the default speaks.
+        ctx.insert("news".into(), serde_json::json!([{"text": "Parts ordered", "when": "Mon 2:10 PM"}]));
+        let sms = t.sms_in(&w, MessageKind::StatusUpdate, &ctx).unwrap();
+        assert_eq!(sms, t.sms(MessageKind::StatusUpdate, &ctx).unwrap());
+        // Stored wording that no longer compiles is left out.
+        let w = Wording::compile([(MessageKind::Reminder, Part::Sms, "{{ broken".to_string())]);
+        assert!(!w.has(MessageKind::Reminder, Part::Sms));
+    }
+
+    #[test]
     fn every_message_kind_has_its_templates_and_no_folder_is_left_over() {
         let kinds: Vec<&str> = MessageKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(kinds, KINDS);
