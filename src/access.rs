@@ -78,6 +78,13 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     ("POST", "/estimates/{id}/send", Access::Estimating, true),
     ("GET", "/outbox", Access::Office, false),
     ("GET", "/inbound", Access::Office, false),
+    ("POST", "/inbound/{id}/attach", Access::Office, false),
+    ("GET", "/jobs/{id}/conversation", Access::Staff, true),
+    ("POST", "/messages/{id}/resend", Access::Office, false),
+    ("GET", "/message-templates", Access::Office, false),
+    ("PUT", "/message-templates/{kind}/{part}", Access::Admin, false),
+    ("DELETE", "/message-templates/{kind}/{part}", Access::Admin, false),
+    ("POST", "/message-templates/{kind}/preview", Access::Office, false),
     ("GET", "/promises", Access::Office, false),
     ("POST", "/promises/{id}/kept", Access::Office, false),
     ("GET", "/metrics/promises", Access::Office, false),
@@ -246,6 +253,14 @@ async fn owned<C: ConnectionTrait>(db: &C, org_id: i64, resource: &str, id: i64)
             promise::Entity::find_by_id(id).filter(promise::Column::OrganizationId.eq(org_id)).count(db).await?
         }
         "tasks" => task::Entity::find_by_id(id).filter(task::Column::OrganizationId.eq(org_id)).count(db).await?,
+        "messages" => {
+            use crate::entities::message;
+            message::Entity::find_by_id(id).filter(message::Column::OrganizationId.eq(org_id)).count(db).await?
+        }
+        "inbound" => {
+            use crate::entities::inbound_message as inbound;
+            inbound::Entity::find_by_id(id).filter(inbound::Column::OrganizationId.eq(org_id)).count(db).await?
+        }
         other => return Err(ApiError::Internal(format!("no organization check for /{other}/{{id}}"))),
     };
     Ok(n > 0)
@@ -266,7 +281,7 @@ mod tests {
 
     #[test]
     fn every_route_with_an_id_has_an_organization_check() {
-        let known = ["jobs", "visits", "estimates", "staff", "customers", "promises", "tasks"];
+        let known = ["jobs", "visits", "estimates", "staff", "customers", "promises", "tasks", "messages", "inbound"];
         for (_, path, _, _) in API_ROUTES {
             if let Some((resource, _)) = path_id(path, path) {
                 assert!(known.contains(&resource), "{path}");

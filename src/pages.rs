@@ -24,6 +24,12 @@ const SOURCES: &[(&str, &str)] = &[
     ("staff_job.html", include_str!("../templates/pages/staff_job.html")),
     ("staff_admin.html", include_str!("../templates/pages/staff_admin.html")),
     ("staff_problem.html", include_str!("../templates/pages/staff_problem.html")),
+    ("staff_outbox.html", include_str!("../templates/pages/staff_outbox.html")),
+    ("staff_inbox.html", include_str!("../templates/pages/staff_inbox.html")),
+    ("staff_wording.html", include_str!("../templates/pages/staff_wording.html")),
+    ("staff_conversation.html", include_str!("../templates/pages/staff_conversation.html")),
+    ("staff_office_nav.html", include_str!("../templates/pages/staff_office_nav.html")),
+    ("staff_office_style.html", include_str!("../templates/pages/staff_office_style.html")),
     ("customer_job.html", include_str!("../templates/pages/customer_job.html")),
     ("customer_notice.html", include_str!("../templates/pages/customer_notice.html")),
 ];

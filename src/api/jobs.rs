@@ -319,53 +319,30 @@ async fn send_message(
     p.into_result()?;
     let org_id = caller.organization_id;
     let job = crate::store::jobs::get(&state.db, org_id, path_id(&id)?).await?;
-    let customer = crate::store::customers::get(&state.db, org_id, job.customer_id).await?;
-    let org = crate::store::orgs::get(&state.db, org_id).await?;
-    let reachable: Vec<Channel> = crate::messages::compose::reachable(&customer).into_iter().map(|(c, _)| c).collect();
-    let channels = requested.unwrap_or_else(|| reachable.clone());
-    if channels.is_empty() {
-        return Err(ApiError::field("channels", "name at least one channel"));
-    }
-    for c in &channels {
-        if !reachable.contains(c) {
-            let why = match c {
-                Channel::Sms if customer.sms_opted_out => "the customer opted out of texts (they can reply START)",
-                Channel::Email if customer.email_opted_out => "the customer opted out of email",
-                _ => "the customer has no working address for this channel",
-            };
-            return Err(ApiError::field("channels", format!("{}: {why}", c.as_str())));
-        }
-    }
-    // Each message texts or mails a person: limited per customer and per address.
+    // Each message texts or mails a person: limited per customer and per
+    // address, once the use case found it fit to send (the page's answers too).
     let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
-    state
-        .limits
-        .hit(&[
-            (&format!("message:customer:{}", customer.id), crate::limits::MESSAGE_PER_CUSTOMER),
-            (&format!("message:ip:{ip}"), crate::limits::MESSAGE_PER_IP),
-        ])
-        .map_err(ApiError::TooManyRequests)?;
-    let from_name = match caller.staff_id {
-        Some(sid) => {
-            crate::store::staff::get(&state.db, org_id, sid).await.map(|s| s.name).unwrap_or_else(|_| org.name.clone())
-        }
-        None => org.name.clone(),
+    let admit = |customer: &crate::entities::customer::Model| {
+        state
+            .limits
+            .hit(&[
+                (&format!("message:customer:{}", customer.id), crate::limits::MESSAGE_PER_CUSTOMER),
+                (&format!("message:ip:{ip}"), crate::limits::MESSAGE_PER_IP),
+            ])
+            .map_err(crate::error::Error::TooManyRequests)
     };
-    let now = state.clock.now();
-    let txn = state.db.begin().await?;
-    let keys = crate::messages::events::reply(
-        &txn,
+    let messages = crate::usecases::conversations::reply(
+        &state.db,
         &state.notify,
-        &org,
-        &job,
-        &customer,
-        &channels,
+        org_id,
+        job.id,
         body.as_deref().unwrap_or_default(),
-        &from_name,
-        now,
+        requested,
+        caller.staff_id,
+        admit,
+        state.clock.now(),
     )
     .await?;
-    txn.commit().await?;
     if state.settings.notifier_enabled {
         // A direct answer should not wait for the next minute.
         let s = state.clone();
@@ -375,16 +352,6 @@ async fn send_message(
             }
         });
     }
-    let messages = {
-        use crate::entities::message;
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-        message::Entity::find()
-            .filter(message::Column::OrganizationId.eq(org_id))
-            .filter(message::Column::DedupeKey.is_in(keys))
-            .order_by_asc(message::Column::Id)
-            .all(&state.db)
-            .await?
-    };
     let items: Vec<super::outbox::MessageView> = messages.into_iter().map(Into::into).collect();
     Ok((StatusCode::CREATED, Json(Queued { items })))
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: one module per resource, merged here.
 
 mod availability;
+mod conversations;
 mod customers;
 pub mod docs;
 /// The HTTP error and its JSON body (`crate::http_error`), by its old name.
@@ -16,6 +17,7 @@ mod promises;
 pub(crate) mod staff;
 pub(crate) mod views;
 mod visits;
+mod wording;
 
 use crate::api::error::{ApiError, FieldError};
 use crate::state::AppState;
@@ -42,6 +44,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(promises::router())
         .merge(exports::router())
         .merge(events::router())
+        .merge(wording::router())
+        .merge(conversations::router())
 }
 
 /// `Json<T>` whose rejections are our JSON problem bodies: a body that is

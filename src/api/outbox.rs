@@ -58,6 +58,8 @@ pub struct MessageView {
     /// The provider's delivery receipt, when one came.
     pub provider_status: Option<crate::domain::messaging::ProviderStatus>,
     pub provider_error_code: Option<i32>,
+    /// The office sent this again: the failed or uncertain message it repeats.
+    pub resent_from_id: Option<i64>,
 }
 
 impl From<message::Model> for MessageView {
@@ -86,6 +88,7 @@ impl From<message::Model> for MessageView {
             sent_at: m.sent_at,
             provider_status: m.provider_status,
             provider_error_code: m.provider_error_code,
+            resent_from_id: m.resent_from_id,
         }
     }
 }

@@ -78,12 +78,15 @@ pub enum AuditAction {
     StaffInvited,
     DataExport,
     SettingsChanged,
+    WordingChanged,
+    MessageResent,
 }
 str_enum!(AuditAction {
     SignIn => "sign_in", SignInFailed => "sign_in_failed", SignOut => "sign_out",
     PasswordResetRequested => "password_reset_requested", PasswordSet => "password_set",
     RoleChanged => "role_changed", StaffInvited => "staff_invited", DataExport => "data_export",
     SettingsChanged => "settings_changed",
+    WordingChanged => "wording_changed", MessageResent => "message_resent",
 });
 
 /// Parses a phone number to E.164. Numbers without a `+` are read as

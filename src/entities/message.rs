@@ -38,6 +38,8 @@ pub struct Model {
     pub provider_status_at: Option<DateTimeUtc>,
     /// A direct reply to a customer who just wrote to us may go out in quiet hours until then.
     pub quiet_hours_exempt_until: Option<DateTimeUtc>,
+    /// The office sent this again: the failed or uncertain message it repeats.
+    pub resent_from_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

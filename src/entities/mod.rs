@@ -94,6 +94,7 @@ pub mod estimate_line;
 pub mod inbound_message;
 pub mod job;
 pub mod message;
+pub mod message_wording;
 pub mod organization;
 pub mod password_reset;
 pub mod promise;

@@ -1,7 +1,7 @@
 //! Turning a job's facts into messages: template contexts and drafts, one
 //! per channel the customer can be reached on.
 
-use super::templates::{TemplateError, Templates};
+use super::templates::{Part, TemplateError, Templates, Wording};
 use crate::domain::job::JobStatus;
 use crate::domain::messaging::{sms_segments, MessageKind, SmsEncoding};
 use crate::domain::people::Channel;
@@ -195,17 +195,23 @@ pub struct Plan<'a> {
 /// Renders `plan` for every channel the customer chose. A channel we may not
 /// use (opted out, dead number) still gets its row, suppressed, so the
 /// outbox and the timeline show what the customer did not receive and why.
-pub fn drafts(templates: &Templates, p: &Parties<'_>, plan: Plan<'_>) -> Result<Vec<Draft>, TemplateError> {
+/// `wording` is the organization's own (`wording_of`), or `Wording::none()`.
+pub fn drafts(
+    templates: &Templates,
+    wording: &Wording,
+    p: &Parties<'_>,
+    plan: Plan<'_>,
+) -> Result<Vec<Draft>, TemplateError> {
     let mut out = Vec::new();
     for (channel, recipient, blocked) in addresses(p.customer) {
         let (subject, body_text, body_html, segments) = match channel {
             Channel::Sms => {
-                let body = templates.sms(plan.kind, plan.ctx)?;
+                let body = templates.sms_in(wording, plan.kind, plan.ctx)?;
                 let seg = sms_segments(&body);
                 (None, body, None, Some((seg.count, seg.encoding)))
             }
             Channel::Email => {
-                let e = templates.email(plan.kind, plan.ctx)?;
+                let e = templates.email_in(wording, plan.kind, plan.ctx)?;
                 (Some(e.subject), e.text, Some(e.html), None)
             }
         };
@@ -227,6 +233,136 @@ pub fn drafts(templates: &Templates, p: &Parties<'_>, plan: Plan<'_>) -> Result<
         });
     }
     Ok(out)
+}
+
+/// Example values for every name a message of `kind` is given, in the
+/// shape the code that sends it builds them: what a company's wording is
+/// checked against before it is saved, and what a preview shows where the
+/// job has no such event (a reschedule it never had).
+pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "org".into(),
+        json!({"name": "Harbor & Pine Restoration", "mission_statement": "We treat every home like our own.",
+               "phone": "+1 212 555 0100", "email": "office@example.test", "update_cadence": "twice a day"}),
+    );
+    m.insert("customer".into(), json!({"name": "Nadia Brooks", "first_name": "Nadia"}));
+    m.insert(
+        "job".into(),
+        json!({"title": "Water under the kitchen sink", "status": "scheduled", "status_label": "scheduled"}),
+    );
+    m.insert("link".into(), json!("https://kept.example/c/0123456789abcdef0123456789abcdef01234567"));
+    let staff = json!({"name": "Marcus Bell", "first_name": "Marcus", "role": "estimator", "role_label": "estimator",
+                       "bio": "Marcus has dried out over 400 basements.", "photo_url": "https://kept.example/avatars/MB.svg"});
+    let visit = json!({"kind": "estimate", "kind_label": "estimate visit",
+        "window": "Tuesday, November 24, between 9:00 AM and 11:00 AM EST", "date": "Tuesday, November 24",
+        "start_time": "9:00 AM", "end_time": "11:00 AM", "tz_abbr": "EST", "duration_minutes": 60,
+        "duration_label": "about 1 hour"});
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    match kind {
+        MessageKind::Introduction | MessageKind::Reminder => {
+            put("staff", staff);
+            put("others", json!(["Lena Okafor"]));
+            put("visit", visit);
+        }
+        MessageKind::OnMyWay => {
+            put("staff", staff);
+            put("others", json!(["Lena Okafor"]));
+            put("visit", visit);
+            put("eta", json!("9:40 AM"));
+            put("eta_minutes", json!(20));
+        }
+        MessageKind::StatusUpdate => {
+            put("slot", json!("morning"));
+            put(
+                "news",
+                json!([{"text": "Parts ordered: the pump arrives Tuesday", "when": "Mon 2:10 PM"},
+                       {"text": "We moved your work visit to Tuesday, November 24, between 9:00 AM and 11:00 AM EST", "when": "Mon 11:05 AM"}]),
+            );
+            put(
+                "next_promise",
+                json!({"label": "Marcus Bell arrives for the estimate visit", "when": "Tuesday, November 24, between 9:00 AM and 11:00 AM EST"}),
+            );
+            put("next_update", json!("4:30 PM"));
+        }
+        MessageKind::Reply => {
+            put("body", json!("Marcus can come at 9 tomorrow instead. Does that work?"));
+            put("from_name", json!("Dana Price"));
+        }
+        MessageKind::PricingBreakdown => {
+            put(
+                "estimate",
+                json!({"version": 2, "is_revision": true, "currency": "USD", "subtotal": "$1,240.00", "tax": "$102.30",
+                    "total": "$1,342.30", "notes": "Includes haul-away of the damaged cabinet.", "valid_until": "December 31, 2026",
+                    "lines": [{"description": "Dry-out, 2 technicians", "kind": "labor", "quantity": "8", "unit": "h",
+                               "unit_price": "$85.00", "total": "$680.00", "is_discount": false},
+                              {"description": "Returning customer", "kind": "discount", "quantity": "1", "unit": null,
+                               "unit_price": "$40.00", "total": "-$40.00", "is_discount": true}],
+                    "top_lines": [{"description": "Dry-out, 2 technicians", "total": "$680.00"}],
+                    "taxes": [{"name": "Sales tax", "rate": "8.25%", "amount": "$102.30"}]}),
+            );
+            put(
+                "changes",
+                json!({"previous_version": 1, "old_total": "$1,100.00", "new_total": "$1,342.30",
+                    "added": [{"description": "Cabinet haul-away", "total": "$150.00"}],
+                    "removed": [{"description": "Mold test", "total": "$60.00"}],
+                    "repriced": [{"description": "Dry-out, 2 technicians", "old": "$510.00", "new": "$680.00",
+                                  "old_quantity": "6", "new_quantity": "8"}]}),
+            );
+        }
+        MessageKind::RunningLate => {
+            put("new_window", json!("Tuesday, November 24, between 1:00 PM and 3:00 PM EST"));
+            put("callback_by", json!("10:45 AM"));
+        }
+        MessageKind::ThankYou | MessageKind::DispatcherAlert | MessageKind::PasswordReset => {}
+        MessageKind::FollowUpResolution => {
+            put("resolution", json!("We came back and re-sealed the joint under the sink at no charge."));
+        }
+        MessageKind::VisitRescheduled => {
+            put("visit", visit);
+            put("old_window", json!("Monday, November 23, between 9:00 AM and 11:00 AM EST"));
+            put("reason", json!("The replacement valve arrives Tuesday morning."));
+            put("staff", staff);
+            put("others", json!([]));
+            put("crew_changed", json!(false));
+            put("removed", json!([]));
+        }
+        MessageKind::VisitCancelled => {
+            put("visit", visit);
+            put("reason", json!("The insurer asked us to wait for their adjuster."));
+            put("next_visit", json!("Thursday, November 26, between 1:00 PM and 3:00 PM EST"));
+            put("callback_by", json!("Wednesday, November 25, 10:00 AM EST"));
+        }
+        MessageKind::VisitReassigned => {
+            put("visit", visit);
+            put("staff", staff);
+            put("others", json!([]));
+            put("removed", json!(["Lena Okafor"]));
+        }
+        MessageKind::JobCancelled => {
+            put("reason", json!("You told us the insurer will send their own crew."));
+            put("cancelled_visits", json!(["Tuesday, November 24, between 9:00 AM and 11:00 AM EST"]));
+        }
+    }
+    m
+}
+
+/// The organization's own wording of its messages, compiled (one query;
+/// usually no rows, and then every message is the files' wording).
+pub async fn wording_of<C: sea_orm::ConnectionTrait>(db: &C, org_id: i64) -> Result<Wording, sea_orm::DbErr> {
+    use crate::entities::message_wording;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let rows =
+        message_wording::Entity::find().filter(message_wording::Column::OrganizationId.eq(org_id)).all(db).await?;
+    Ok(Wording::compile(rows.into_iter().filter_map(|r| match Part::parse(&r.part) {
+        Some(part) => Some((r.kind, part, r.body)),
+        None => {
+            tracing::warn!(part = %r.part, "stored wording for an unknown part; ignored");
+            None
+        }
+    })))
 }
 
 #[cfg(test)]
@@ -256,6 +392,39 @@ mod tests {
         let syd = Zone::parse("Australia/Sydney").unwrap();
         assert!(window_phrase(syd, utc("2026-11-24T12:00:00Z"), utc("2026-11-24T14:00:00Z"))
             .starts_with("between Tuesday, November 24 at 11:00 PM and Wednesday at 1:00 AM"));
+    }
+
+    #[test]
+    fn every_default_wording_passes_the_check_a_companys_wording_must_pass() {
+        // The examples name everything each default uses, strictly: else a
+        // company saving the default back would be refused.
+        let t = Templates::embedded().unwrap();
+        for kind in MessageKind::ALL.iter().copied().filter(|k| super::super::templates::editable(*k)) {
+            for part in Part::ALL {
+                let source = t.default_source(kind, *part).to_string();
+                let sample = Value::Object(sample_ctx(kind));
+                assert_eq!(t.check(kind, *part, &source, &sample), Ok(()), "{kind}/{}", part.file());
+            }
+        }
+    }
+
+    #[test]
+    fn a_misspelt_name_is_refused_with_its_line_and_what_may_be_used() {
+        let t = Templates::embedded().unwrap();
+        let sample = Value::Object(sample_ctx(MessageKind::Reminder));
+        let e = t.check(
+            MessageKind::Reminder,
+            Part::Sms,
+            "Hi {{ customer.first_name }},\nsee you {{ vist.date }}",
+            &sample,
+        );
+        let e = e.unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.reason.contains("`vist.date`") && e.reason.contains("visit.date"), "{e}");
+        let e = t.check(MessageKind::Reminder, Part::Sms, "{% for x in others %}{{ x }}{% endfor %}", &sample);
+        assert_eq!(e, Ok(()), "loop names are the template's own");
+        let e = t.check(MessageKind::Reminder, Part::Sms, "Hi\n{% if visit %}\nopen", &sample).unwrap_err();
+        assert!(e.line >= 2, "{e}");
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub async fn introductions<C: ConnectionTrait>(
     let customer = customer_of(db, job).await?;
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     for person in introduce {
         let link = outbox::new_link(&n.public_url);
         let mut ctx = compose::base_ctx(&parties, &link.url);
@@ -59,7 +60,7 @@ pub async fn introductions<C: ConnectionTrait>(
             expires_at: Some(v.window_end),
             ctx: &ctx,
         };
-        let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+        let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
         outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     }
     Ok(())
@@ -82,6 +83,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
     let customer = customer_of(db, job).await?;
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.insert("staff".into(), compose::staff_ctx(lead));
@@ -97,7 +99,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
         expires_at: Some(eta + chrono::Duration::minutes(30)),
         ctx: &ctx,
     };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     Ok(())
 }
@@ -120,6 +122,7 @@ pub async fn reply<C: ConnectionTrait>(
     use crate::entities::{inbound_message, message};
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let parties = Parties { org, customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.insert("body".into(), json!(body));
@@ -134,7 +137,7 @@ pub async fn reply<C: ConnectionTrait>(
         expires_at: None,
         ctx: &ctx,
     };
-    let drafts: Vec<_> = compose::drafts(&n.templates, &parties, plan)
+    let drafts: Vec<_> = compose::drafts(&n.templates, &wording, &parties, plan)
         .map_err(template_err)?
         .into_iter()
         .filter(|d| channels.contains(&d.channel))
@@ -172,12 +175,37 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
     previous: Option<&crate::store::estimates::Full>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    let parties = Parties { org, customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
+    let link = outbox::new_link(&n.public_url);
+    let mut ctx = compose::base_ctx(&parties, &link.url);
+    let (estimate, changes) = pricing_values(est, previous)?;
+    ctx.insert("estimate".into(), estimate);
+    ctx.insert("changes".into(), changes);
+    let e = &est.estimate;
+    let plan = Plan {
+        kind: MessageKind::PricingBreakdown,
+        key: format!("pricing_breakdown:{}", e.id),
+        visit_id: None,
+        due_at: now,
+        expires_at: None,
+        ctx: &ctx,
+    };
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
+    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
+    Ok(())
+}
+
+/// What a pricing breakdown says of an estimate (`estimate`) and, for a
+/// revision, of what changed since `previous` (`changes`, or null): the
+/// values its templates are given, for a send and for a preview alike.
+pub fn pricing_values(
+    est: &crate::store::estimates::Full,
+    previous: Option<&crate::store::estimates::Full>,
+) -> Result<(Value, Value), Error> {
     use crate::domain::money::LineKind;
     let e = &est.estimate;
     let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
-    let parties = Parties { org, customer, job };
-    let link = outbox::new_link(&n.public_url);
-    let mut ctx = compose::base_ctx(&parties, &link.url);
     let lines: Vec<Value> = est
         .lines
         .iter()
@@ -206,35 +234,21 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
             json!({"name": t.name, "rate": format!("{rate}%"), "amount": c.format(t.amount_minor)})
         })
         .collect();
-    ctx.insert(
-        "estimate".into(),
-        json!({
-            "version": e.version,
-            "is_revision": previous.is_some(),
-            "lines": lines,
-            "top_lines": top,
-            "taxes": taxes,
-            "subtotal": c.format(e.subtotal_minor),
-            "tax": c.format(e.tax_minor),
-            "total": c.format(e.total_minor),
-            "currency": e.currency,
-            "notes": e.notes,
-            "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
-        }),
-    );
+    let estimate = json!({
+        "version": e.version,
+        "is_revision": previous.is_some(),
+        "lines": lines,
+        "top_lines": top,
+        "taxes": taxes,
+        "subtotal": c.format(e.subtotal_minor),
+        "tax": c.format(e.tax_minor),
+        "total": c.format(e.total_minor),
+        "currency": e.currency,
+        "notes": e.notes,
+        "valid_until": e.valid_until.map(|d| d.format("%B %-d, %Y").to_string()).unwrap_or_default(),
+    });
     let changes = previous.map(|p| revision_changes(p, est, &c));
-    ctx.insert("changes".into(), changes.unwrap_or(Value::Null));
-    let plan = Plan {
-        kind: MessageKind::PricingBreakdown,
-        key: format!("pricing_breakdown:{}", e.id),
-        visit_id: None,
-        due_at: now,
-        expires_at: None,
-        ctx: &ctx,
-    };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
-    outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
-    Ok(())
+    Ok((estimate, changes.unwrap_or(Value::Null)))
 }
 
 /// What a revision changed since the version the customer saw, as the
@@ -290,11 +304,12 @@ pub async fn about<C: ConnectionTrait>(
     extra: serde_json::Map<String, Value>,
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
+    let wording = compose::wording_of(db, parties.org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.extend(extra);
     let plan = Plan { kind, key, visit_id, due_at: now, expires_at, ctx: &ctx };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(template_err)?;
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(template_err)?;
     Ok(outbox::enqueue(db, parties.org.id, drafts, Some((&link, parties.job.id)), now).await?)
 }
 

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod changes;
 pub mod compose;
 pub mod events;
+pub mod news;
 pub mod outbox;
 pub mod templates;
 

@@ -10,20 +10,18 @@
 
 use super::NotifyCtx;
 use crate::db::Db;
-use crate::domain::job::{JobStatus, TimelineKind};
-use crate::domain::messaging::{current_slot, parse_times, MessageKind, MessageState};
+use crate::domain::job::JobStatus;
+use crate::domain::messaging::{current_slot, parse_times, MessageKind};
 use crate::domain::promise::PromiseKind;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
-use crate::entities::{customer, job, organization, staff, timeline_event, visit, visit_staff};
+use crate::entities::{customer, job, organization, staff, visit, visit_staff};
 use crate::error::Error;
 use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::outbox::{self, Link};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -161,35 +159,10 @@ async fn plan_batch(
 ) -> Result<(u64, u64), Error> {
     let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
     let customers = crate::store::customers::by_ids(db, jobs.iter().map(|j| j.customer_id)).await?;
-    // News: the office's notes since the previous slot, newest first.
-    let mut news: HashMap<i64, Vec<(DateTime<Utc>, Value)>> = HashMap::new();
-    for e in timeline_event::Entity::find()
-        .filter(timeline_event::Column::JobId.is_in(ids.clone()))
-        .filter(timeline_event::Column::Kind.eq(TimelineKind::Note))
-        .filter(timeline_event::Column::At.gt(previous))
-        .filter(timeline_event::Column::At.lte(slot))
-        .order_by_desc(timeline_event::Column::At)
-        .order_by_desc(timeline_event::Column::Id)
-        .all(db)
-        .await?
-    {
-        let when = e.at.with_timezone(&zone.0).format("%a %-I:%M %p").to_string();
-        news.entry(e.job_id).or_default().push((e.at, json!({"text": e.summary, "when": when})));
-    }
-    // And what we told the customer since: an apology, a move, an ETA.
-    for (job_id, at, text) in told_since(db, &ids, zone, previous, slot).await? {
-        let when = at.with_timezone(&zone.0).format("%a %-I:%M %p").to_string();
-        news.entry(job_id).or_default().push((at, json!({"text": text, "when": when})));
-    }
-    let news: HashMap<i64, Vec<Value>> = news
-        .into_iter()
-        .map(|(job, mut items)| {
-            items.sort_by(|a, b| b.0.cmp(&a.0));
-            (job, items.into_iter().map(|(_, v)| v).collect())
-        })
-        .collect();
-    let promises = next_promises(db, &ids, zone, now).await?;
+    let news = crate::messages::news::since(db, &ids, zone, previous, slot).await?;
+    let promises = crate::messages::news::next_promises(db, &ids, zone, now).await?;
 
+    let wording = compose::wording_of(db, org.id).await?;
     let mut drafts = Vec::new();
     let mut links: Vec<(Link, i64)> = Vec::new();
     let mut promised = Vec::new();
@@ -211,7 +184,7 @@ async fn plan_batch(
             expires_at: Some(next),
             ctx: &ctx,
         };
-        let d = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
+        let d = compose::drafts(&n.templates, &wording, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
         if d.iter().any(|d| d.blocked.is_none()) {
             promised.push(j.id);
         }
@@ -257,115 +230,6 @@ async fn plan_batch(
     Ok((ids.len() as u64, inserted))
 }
 
-/// Messages since the last update that changed what the customer expects
-/// (an apology, a move, a cancellation, a new crew, an ETA), one line each
-/// however many channels carried them: `(job, when, what)`.
-async fn told_since<C: ConnectionTrait>(
-    db: &C,
-    job_ids: &[i64],
-    zone: Zone,
-    previous: DateTime<Utc>,
-    slot: DateTime<Utc>,
-) -> Result<Vec<(i64, DateTime<Utc>, String)>, Error> {
-    use crate::entities::message;
-    const NEWS: &[MessageKind] = &[
-        MessageKind::RunningLate,
-        MessageKind::VisitRescheduled,
-        MessageKind::VisitCancelled,
-        MessageKind::VisitReassigned,
-        MessageKind::OnMyWay,
-        MessageKind::JobCancelled,
-    ];
-    let messages = message::Entity::find()
-        .filter(message::Column::JobId.is_in(job_ids.iter().copied()))
-        .filter(message::Column::Kind.is_in(NEWS.iter().copied()))
-        .filter(message::Column::CreatedAt.gt(previous))
-        .filter(message::Column::CreatedAt.lte(slot))
-        .filter(message::Column::State.ne(MessageState::Suppressed))
-        .order_by_asc(message::Column::Id)
-        .all(db)
-        .await?;
-    let visits: HashMap<i64, visit::Model> = visit::Entity::find()
-        .filter(visit::Column::Id.is_in(messages.iter().filter_map(|m| m.visit_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v))
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for m in messages {
-        // One event, several channels: the dedupe key less its channel.
-        let event = m.dedupe_key.rsplit_once(':').map(|(e, _)| e.to_string()).unwrap_or(m.dedupe_key.clone());
-        let Some(job_id) = m.job_id else { continue };
-        if !seen.insert(event) {
-            continue;
-        }
-        let v = m.visit_id.and_then(|id| visits.get(&id));
-        let window = v.map(|v| compose::window_phrase(zone, v.window_start, v.window_end));
-        let kind = v.map(|v| format!("{} visit", v.kind.as_str().replace('_', "-"))).unwrap_or_else(|| "visit".into());
-        let text = match (m.kind, window) {
-            (MessageKind::RunningLate, Some(w)) => {
-                format!("We were running late and apologized; your new arrival window is {w}")
-            }
-            (MessageKind::RunningLate, None) => {
-                "We were running late and apologized; we're calling you about a new time".into()
-            }
-            (MessageKind::VisitRescheduled, Some(w)) => format!("We moved your {kind} to {w}"),
-            (MessageKind::VisitCancelled, _) => format!("We cancelled your {kind}"),
-            (MessageKind::VisitReassigned, _) => format!("A change of crew for your {kind}"),
-            (MessageKind::OnMyWay, _) => "We were on our way and sent you our arrival time".into(),
-            (MessageKind::JobCancelled, _) => "We cancelled the job".into(),
-            (other, _) => other.as_str().replace('_', " "),
-        };
-        out.push((job_id, m.created_at, text));
-    }
-    Ok(out)
-}
-
-/// Each job's next promised arrival: who comes, for what, and when.
-async fn next_promises<C: ConnectionTrait>(
-    db: &C,
-    job_ids: &[i64],
-    zone: Zone,
-    now: DateTime<Utc>,
-) -> Result<HashMap<i64, Value>, Error> {
-    let visits = visit::Entity::find()
-        .filter(visit::Column::JobId.is_in(job_ids.iter().copied()))
-        .filter(visit::Column::Status.is_in([VisitStatus::Scheduled, VisitStatus::EnRoute]))
-        .filter(visit::Column::WindowEnd.gte(now))
-        .order_by_asc(visit::Column::WindowStart)
-        .order_by_asc(visit::Column::Id)
-        .all(db)
-        .await?;
-    let mut first: HashMap<i64, visit::Model> = HashMap::new();
-    for v in visits {
-        first.entry(v.job_id).or_insert(v);
-    }
-    let visit_ids: Vec<i64> = first.values().map(|v| v.id).collect();
-    let assignments = visit_staff::Entity::find().filter(visit_staff::Column::VisitId.is_in(visit_ids)).all(db).await?;
-    let people: HashMap<i64, String> = staff::Entity::find()
-        .filter(staff::Column::Id.is_in(assignments.iter().map(|a| a.staff_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
-    let mut out = HashMap::new();
-    for (job_id, v) in first {
-        let names: Vec<&str> = assignments
-            .iter()
-            .filter(|a| a.visit_id == v.id)
-            .filter_map(|a| people.get(&a.staff_id).map(String::as_str))
-            .collect();
-        let who = if names.is_empty() { "We".to_string() } else { names.join(" and ") };
-        let verb = if names.len() > 1 { "arrive" } else { "arrives" };
-        let label = format!("{who} {verb} for the {} visit", v.kind.as_str().replace('_', "-"));
-        out.insert(job_id, json!({"label": label, "when": compose::window_phrase(zone, v.window_start, v.window_end)}));
-    }
-    Ok(out)
-}
-
 /// Day-before reminders for visits starting within 24 hours that were booked
 /// (or last moved) before the reminder would have been due.
 async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: DateTime<Utc>) -> Result<u64, Error> {
@@ -407,6 +271,7 @@ async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: 
         .map(|s| (s.id, s))
         .collect();
 
+    let wording = compose::wording_of(db, org.id).await?;
     let mut drafts = Vec::new();
     let mut links = Vec::new();
     for v in &visits {
@@ -440,7 +305,7 @@ async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: 
             expires_at: Some(v.window_start),
             ctx: &ctx,
         };
-        let d = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
+        let d = compose::drafts(&n.templates, &wording, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
         if !d.is_empty() {
             drafts.extend(d);
             links.push((link, j.id));

@@ -272,6 +272,7 @@ pub async fn running_late<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let parties = Parties { org, customer, job };
+    let wording = compose::wording_of(db, org.id).await?;
     let link = outbox::new_link(&n.public_url);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     let (key, callback_by) = match new_visit {
@@ -293,7 +294,7 @@ pub async fn running_late<C: ConnectionTrait>(
         expires_at: None,
         ctx: &ctx,
     };
-    let drafts = compose::drafts(&n.templates, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
+    let drafts = compose::drafts(&n.templates, &wording, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
     outbox::enqueue(db, org.id, drafts, Some((&link, job.id)), now).await?;
     if let Some(by) = callback_by {
         promises::make(

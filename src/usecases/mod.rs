@@ -4,6 +4,7 @@
 //! pages, the webhooks, the CLI and the demo seeder all call these.
 
 pub mod availability;
+pub mod conversations;
 pub mod customers;
 pub mod estimates;
 pub mod invitations;
@@ -14,3 +15,4 @@ pub mod ratings;
 pub mod staff;
 pub mod texts;
 pub mod visits;
+pub mod wording;

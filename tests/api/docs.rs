@@ -60,6 +60,13 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/api/v1/exports/customers"),
     ("get", "/api/v1/exports/jobs"),
     ("get", "/api/v1/events"),
+    ("get", "/api/v1/message-templates"),
+    ("put", "/api/v1/message-templates/{kind}/{part}"),
+    ("delete", "/api/v1/message-templates/{kind}/{part}"),
+    ("post", "/api/v1/message-templates/{kind}/preview"),
+    ("get", "/api/v1/jobs/{id}/conversation"),
+    ("post", "/api/v1/messages/{id}/resend"),
+    ("post", "/api/v1/inbound/{id}/attach"),
 ];
 
 /// Paths served at the root rather than under /api/v1.

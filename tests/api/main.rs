@@ -23,6 +23,7 @@ mod jobs;
 mod layers;
 mod ledger;
 mod notifier;
+mod office_messages;
 mod office_pages;
 mod other_time;
 mod promise_changes;

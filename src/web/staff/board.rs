@@ -142,6 +142,7 @@ pub(super) async fn board(
             "staff_board.html",
             json!({
             "org": org.name, "me": {"name": me.name, "role": me.role.as_str()}, "csrf": CSRF_SLOT,
+            "nav": super::nav(me.role, "/app/board"),
             "date": date.to_string(), "day": date.format("%A, %B %-d").to_string(),
             "prev": (date - Duration::days(1)).to_string(), "next": (date + Duration::days(1)).to_string(),
             "today": today.to_string(), "is_today": date == today, "zone": zone.name(),

@@ -122,6 +122,7 @@ pub(super) async fn job_view(
             "job": {"id": job.id, "title": job.title, "story": job.story, "status": job.status.as_str().replace('_', " ")},
             "customer": {"name": customer.name, "phone": customer.phone, "email": customer.email, "address": customer.address},
             "visits": visits, "promises": promises, "timeline": timeline, "estimates": estimates,
+            "conversation": super::conversation::section(state, caller, &job).await?,
         }),
     );
     // Its script keeps the page current from the event stream.

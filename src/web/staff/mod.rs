@@ -8,16 +8,20 @@
 mod assets;
 mod board;
 mod call;
+mod conversation;
 mod customers;
 mod estimate;
 mod extract;
+mod inbox;
 mod job;
 mod jobs;
+mod outbox;
 mod people;
 mod settings;
 mod signin;
 mod today;
 mod visit;
+mod wording;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -68,6 +72,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/staff", get(people::staff_page).post(people::staff_add))
         .route("/app/staff/{id}/role", post(people::staff_role))
         .route("/app/staff/{id}/invite", post(people::staff_invite))
+        .route("/app/outbox", get(outbox::outbox_page))
+        .route("/app/messages/{id}/resend", post(outbox::resend))
+        .route("/app/inbox", get(inbox::inbox_page))
+        .route("/app/inbound/{id}/attach", post(inbox::attach))
+        .route("/app/jobs/{id}/reply", post(conversation::reply))
+        .route("/app/wording", get(wording::editor))
+        .route("/app/wording/{kind}", post(wording::submit))
+        .route("/assets/wording.js", get(wording::script))
         .route("/reset", get(signin::forgot_page).post(signin::forgot))
         .route("/reset/{token}", get(signin::reset_page).post(signin::reset))
 }
@@ -92,6 +104,9 @@ const NAV: &[(&str, &str, Seen)] = &[
     ("/app/new", "New call", Seen::Office),
     ("/app/customers", "Customers", Seen::Office),
     ("/app/jobs", "Jobs", Seen::Office),
+    ("/app/outbox", "Outbox", Seen::Office),
+    ("/app/inbox", "Unmatched texts", Seen::Office),
+    ("/app/wording", "Message wording", Seen::Office),
     ("/app/staff", "Staff", Seen::Admin),
     ("/app/settings", "Settings", Seen::Admin),
 ];
@@ -101,6 +116,18 @@ enum Seen {
     Everyone,
     Office,
     Admin,
+}
+
+/// The main navigation as `role` sees it, `current` marked.
+fn nav(role: crate::domain::people::Role, current: &str) -> Vec<serde_json::Value> {
+    NAV.iter()
+        .filter(|(_, _, seen)| match seen {
+            Seen::Everyone => true,
+            Seen::Office => role.can_dispatch(),
+            Seen::Admin => role == crate::domain::people::Role::Admin,
+        })
+        .map(|(href, label, _)| json!({"href": href, "label": label, "current": *href == current}))
+        .collect()
 }
 
 /// A screen built on `staff_base.html`: the page's own context plus the
@@ -116,15 +143,7 @@ fn screen(
     mut ctx: serde_json::Value,
 ) -> Response {
     let role = who.caller.role;
-    let nav: Vec<serde_json::Value> = NAV
-        .iter()
-        .filter(|(_, _, seen)| match seen {
-            Seen::Everyone => true,
-            Seen::Office => role.can_dispatch(),
-            Seen::Admin => role == crate::domain::people::Role::Admin,
-        })
-        .map(|(href, label, _)| json!({"href": href, "label": label, "current": *href == current}))
-        .collect();
+    let nav = nav(role, current);
     if let Some(map) = ctx.as_object_mut() {
         map.insert("org".into(), json!(org));
         map.insert("nav".into(), json!(nav));
