@@ -85,6 +85,13 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     // Field roles receive only their own visits' events (the stream filters
     // rather than refuses, so it is not marked narrowed).
     ("GET", "/events", Access::Staff, false),
+    // The crew's phone: their own visits (narrowed), their own feed (or an
+    // admin's say), and the feed itself, opened by its secret alone.
+    ("POST", "/visits/{id}/late", Access::Staff, true),
+    ("POST", "/visits/{id}/notes", Access::Staff, true),
+    ("POST", "/staff/{id}/calendar", Access::Staff, false),
+    ("DELETE", "/staff/{id}/calendar", Access::Staff, false),
+    ("GET", "/calendar/{token}", Access::Public, false),
 ];
 
 /// Routes a signed-in page may also call with its session cookie instead

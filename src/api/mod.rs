@@ -8,6 +8,7 @@ pub use crate::http_error as error;
 mod estimates;
 mod events;
 mod exports;
+mod field;
 mod inbound;
 pub(crate) mod jobs;
 mod organization;
@@ -42,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(promises::router())
         .merge(exports::router())
         .merge(events::router())
+        .merge(field::router())
 }
 
 /// `Json<T>` whose rejections are our JSON problem bodies: a body that is

@@ -77,11 +77,16 @@ pub enum AuditAction {
     RoleChanged,
     StaffInvited,
     DataExport,
+    CalendarFeedIssued,
+    CalendarFeedRevoked,
+    SessionsEnded,
 }
 str_enum!(AuditAction {
     SignIn => "sign_in", SignInFailed => "sign_in_failed", SignOut => "sign_out",
     PasswordResetRequested => "password_reset_requested", PasswordSet => "password_set",
     RoleChanged => "role_changed", StaffInvited => "staff_invited", DataExport => "data_export",
+    CalendarFeedIssued => "calendar_feed_issued", CalendarFeedRevoked => "calendar_feed_revoked",
+    SessionsEnded => "sessions_ended",
 });
 
 /// Parses a phone number to E.164. Numbers without a `+` are read as

@@ -18,6 +18,7 @@ mod delivery;
 mod demo;
 mod docs;
 mod estimates;
+mod field;
 mod events;
 mod jobs;
 mod layers;
