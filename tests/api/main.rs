@@ -10,6 +10,7 @@ mod access;
 mod availability;
 mod board;
 mod browser;
+mod calendar;
 mod call;
 mod cli;
 mod concurrency;
