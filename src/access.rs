@@ -92,6 +92,8 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     ("POST", "/staff/{id}/calendar", Access::Staff, false),
     ("DELETE", "/staff/{id}/calendar", Access::Staff, false),
     ("GET", "/calendar/{token}", Access::Public, false),
+    ("GET", "/staff/{id}/sessions", Access::Staff, false),
+    ("DELETE", "/staff/{id}/sessions", Access::Staff, false),
 ];
 
 /// Routes a signed-in page may also call with its session cookie instead

@@ -1,5 +1,6 @@
-//! The crew's phone: running late, notes from the field, and the private
-//! calendar feed (its address, and the feed itself).
+//! The crew's phone: running late, notes from the field, the private
+//! calendar feed (its address, and the feed itself), and the devices a
+//! person is signed in on.
 
 use super::views::{TimelineView, VisitView};
 use super::{path_id, ApiJson};
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(field_note))
         .routes(routes!(issue_calendar, revoke_calendar))
         .routes(routes!(calendar_feed))
+        .routes(routes!(list_sessions, end_sessions))
 }
 
 /// The new arrival time.
@@ -175,7 +177,7 @@ fn ensure_self_or_admin(caller: &Caller, staff_id: i64) -> Result<(), ApiError> 
     if caller.role == Role::Admin || caller.staff_id == Some(staff_id) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("only the person themselves or an admin can manage their calendar feed".into()))
+        Err(ApiError::Forbidden("only the person themselves or an admin can do this".into()))
     }
 }
 
@@ -257,6 +259,74 @@ async fn calendar_feed(
         feed.body,
     )
         .into_response())
+}
+
+/// A device someone is signed in on.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: i64,
+    /// As the browser named itself when signing in.
+    pub device: String,
+    /// "Keep me signed in on this device" (90 days rather than 14).
+    pub long_lived: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A person's sessions.
+#[derive(Serialize, ToSchema)]
+pub struct Sessions {
+    pub items: Vec<SessionView>,
+}
+
+/// The devices the person is signed in on (their own, or anyone's for an admin).
+#[utoipa::path(get, path = "/staff/{id}/sessions", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    responses((status = 200, description = "Live sessions, newest first", body = Sessions)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Sessions>, ApiError> {
+    let id = path_id(&id)?;
+    ensure_self_or_admin(&caller, id)?;
+    let person = crate::store::staff::get(&state.db, caller.organization_id, id).await?;
+    let items = crate::store::sessions::live_of(&state.db, person.id, state.clock.now())
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id,
+            device: s.device,
+            long_lived: s.long_lived,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        })
+        .collect();
+    Ok(Json(Sessions { items }))
+}
+
+/// How many sessions ended.
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
+/// Sign the person out on every device (a lost phone, someone leaving): their
+/// own, or anyone's for an admin. API tokens are not sessions and stay.
+#[utoipa::path(delete, path = "/staff/{id}/sessions", tag = "staff",
+    params(("id" = i64, Path, description = "The staff member")),
+    responses((status = 200, description = "Signed out everywhere", body = SessionsEnded)))]
+async fn end_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let id = path_id(&id)?;
+    ensure_self_or_admin(&caller, id)?;
+    let person = crate::store::staff::get(&state.db, caller.organization_id, id).await?;
+    let ended =
+        crate::store::sessions::end_sessions(&state.db, &person, None, caller.staff_id, state.clock.now()).await?;
+    Ok(Json(SessionsEnded { ended }))
 }
 
 /// Whether `If-None-Match` names this ETag (or is `*`); weak validators

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     base: String,
     session: String,
@@ -45,7 +45,7 @@ fn which(name: &str) -> Option<String> {
 
 impl Driver {
     /// Starts chromedriver and a headless Chromium session, or None (skipped).
-    async fn start() -> Option<Driver> {
+    pub(crate) async fn start() -> Option<Driver> {
         let (Some(driver), Some(chromium)) = (which("chromedriver"), which("chromium")) else {
             assert!(
                 std::env::var("KEPT_TEST_REQUIRE_BROWSER").as_deref() != Ok("1"),
@@ -130,7 +130,7 @@ impl Driver {
         Some(Driver { child, base, session, http, profile, _turn: turn })
     }
 
-    async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    pub(crate) async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let req = self.http.request(method, url);
         let req = match body {
@@ -144,36 +144,36 @@ impl Driver {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         self.try_call(method, path, body).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
-    async fn go(&self, url: &str) {
+    pub(crate) async fn go(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let v =
             self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
         v[ELEMENT].as_str().unwrap().to_string()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text}))).await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_string()
     }
 
     /// The page's text; empty while a navigation replaces the page.
-    async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         let Ok(body) = self
             .try_call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": "body"})))
             .await
@@ -188,7 +188,7 @@ impl Driver {
     }
 
     /// Waits (up to 15 s, for a busy machine) until the page shows `needle`.
-    async fn wait_text(&self, needle: &str) -> String {
+    pub(crate) async fn wait_text(&self, needle: &str) -> String {
         let mut last = String::new();
         for _ in 0..150 {
             last = self.text().await;
@@ -201,7 +201,7 @@ impl Driver {
     }
 
     /// Waits until the address ends with `suffix`.
-    async fn wait_url(&self, suffix: &str) {
+    pub(crate) async fn wait_url(&self, suffix: &str) {
         for _ in 0..150 {
             if self.url().await.ends_with(suffix) {
                 return;
@@ -213,24 +213,24 @@ impl Driver {
 
     /// Saves what the browser shows, for a person to look at
     /// (target/screenshots/{name}.png).
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
         save_png(name, b64.as_str().unwrap_or(""));
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
-    async fn js(&self, script: &str, args: Value) -> Value {
+    pub(crate) async fn js(&self, script: &str, args: Value) -> Value {
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
     }
 
     /// A Chrome DevTools command, through chromedriver.
-    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+    pub(crate) async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.call(reqwest::Method::POST, "/goog/cdp/execute", Some(json!({"cmd": cmd, "params": params}))).await
     }
 
     /// Shows pages as a screen `width` CSS pixels wide does (`phone`: a
     /// touch screen honouring the viewport meta tag), from here on.
-    async fn screen(&self, width: u32, phone: bool) {
+    pub(crate) async fn screen(&self, width: u32, phone: bool) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": if phone { 844 } else { 900 }, "deviceScaleFactor": 1, "mobile": phone}),
@@ -240,14 +240,14 @@ impl Driver {
 
     /// How wide the page is laid out, against how wide the screen is: more
     /// than the screen means the reader has to scroll sideways.
-    async fn widths(&self) -> (i64, i64) {
+    pub(crate) async fn widths(&self) -> (i64, i64) {
         let v = self.js("return [document.documentElement.scrollWidth, window.innerWidth];", json!([])).await;
         (v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0))
     }
 
     /// The text of the page's section headed `heading`: as shown
     /// (`innerText`), or all of it, folded parts too (`textContent`).
-    async fn section(&self, heading: &str, shown: bool) -> Option<String> {
+    pub(crate) async fn section(&self, heading: &str, shown: bool) -> Option<String> {
         let v = self
             .js(
                 "const h = [...document.querySelectorAll('h2')].find(h => h.textContent.trim() === arguments[0]);
@@ -261,7 +261,7 @@ impl Driver {
 
     /// The rows (list items or table rows) of the section headed `heading`,
     /// each as one line of the text shown.
-    async fn rows(&self, heading: &str) -> Vec<String> {
+    pub(crate) async fn rows(&self, heading: &str) -> Vec<String> {
         let v = self
             .js(
                 "const h = [...document.querySelectorAll('h2')].find(h => h.textContent.trim() === arguments[0]);
@@ -274,13 +274,13 @@ impl Driver {
     }
 
     /// Saves the whole page, top to bottom, as the current screen shows it.
-    async fn full_page_screenshot(&self, name: &str) {
+    pub(crate) async fn full_page_screenshot(&self, name: &str) {
         let v = self.cdp("Page.captureScreenshot", json!({"format": "png", "captureBeyondViewport": true})).await;
         save_png(name, v["data"].as_str().unwrap_or(""));
     }
 }
 
-fn save_png(name: &str, b64: &str) {
+pub(crate) fn save_png(name: &str, b64: &str) {
     use base64::Engine;
     let dir = format!("{}/target/screenshots", env!("CARGO_MANIFEST_DIR"));
     if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {
@@ -289,7 +289,7 @@ fn save_png(name: &str, b64: &str) {
     }
 }
 
-async fn set_password(app: &TestApp, email: &str, pw: &str) {
+pub(crate) async fn set_password(app: &TestApp, email: &str, pw: &str) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     kept::entities::staff::Entity::update_many()
         .col_expr(

@@ -14,6 +14,7 @@ mod calendar;
 mod call;
 mod cli;
 mod concurrency;
+mod crew;
 mod customers;
 mod delivery;
 mod demo;
