@@ -110,7 +110,6 @@ async fn day_ctx(
     let news_kinds = [
         TimelineKind::Note,
         TimelineKind::InternalNote,
-        TimelineKind::RunningLate,
         TimelineKind::VisitRescheduled,
         TimelineKind::CustomerReply,
         TimelineKind::EstimateApproved,
