@@ -17,11 +17,15 @@ use crate::store::promises::{self, NewPromise};
 use crate::store::timeline::{self, Event};
 use crate::store::visits::{job_in_org, lock_visit, staff_ids_of, VisitWithStaff};
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 /// How far ahead a new arrival time may be: later than that is a new
 /// visit (reschedule it), not a late one.
 pub const LATE_AT_MOST_HOURS: i64 = 12;
+
+/// The same note on the same visit within this many minutes is a repeat.
+pub const NOTE_REPEAT_MINUTES: i64 = 2;
 
 /// What a *Running late* call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +247,18 @@ pub async fn note(
         }
     }
     let kind = if internal { TimelineKind::InternalNote } else { TimelineKind::Note };
+    // The same note sent again at once (a double tap, a resent form) is the
+    // one already there.
+    let repeat = timeline_event::Entity::find()
+        .filter(timeline_event::Column::VisitId.eq(v.visit.id))
+        .filter(timeline_event::Column::Kind.eq(kind))
+        .filter(timeline_event::Column::Summary.eq(text.clone()))
+        .filter(timeline_event::Column::At.gte(now - Duration::minutes(NOTE_REPEAT_MINUTES)))
+        .one(&txn)
+        .await?;
+    if let Some(e) = repeat {
+        return Ok(e);
+    }
     let e = timeline::record(
         &txn,
         org.id,

@@ -168,6 +168,8 @@ async fn a_field_note_reaches_the_next_update_unless_it_is_for_the_office_only()
     let public = note("Found a second leak behind the dishwasher", false).await;
     assert_eq!(public.status, StatusCode::CREATED, "{}", public.body);
     assert_eq!((public.body["kind"].as_str(), public.body["visit_id"].as_i64()), (Some("note"), Some(visit)));
+    let again = note("Found a second leak behind the dishwasher", false).await;
+    assert_eq!((again.status, again.body["id"].clone()), (StatusCode::CREATED, public.body["id"].clone()), "a double tap");
     let internal = note("Gate code is 4411; dog is friendly", true).await;
     assert_eq!(internal.status, StatusCode::CREATED, "{}", internal.body);
     assert_eq!(internal.body["kind"], "internal_note");
