@@ -108,11 +108,7 @@ pub async fn visits_of<C: ConnectionTrait>(
         .filter_map(|(j, c)| c.map(|c| (j.id, (j, c))))
         .collect();
     let mut history: HashMap<i64, (u32, DateTime<Utc>)> = HashMap::new();
-    for e in timeline_event::Entity::find()
-        .filter(timeline_event::Column::VisitId.is_in(ids.clone()))
-        .all(db)
-        .await?
-    {
+    for e in timeline_event::Entity::find().filter(timeline_event::Column::VisitId.is_in(ids.clone())).all(db).await? {
         let Some(v) = e.visit_id else { continue };
         let entry = history.entry(v).or_insert((0, e.at));
         entry.0 += 1;

@@ -124,12 +124,8 @@ fn event(v: &FeedVisit, host: &str, public_url: &str, me: &staff::Model, mates: 
         _ => "Follow-up",
     };
     let cancelled = visit.status == VisitStatus::Cancelled;
-    let summary = format!(
-        "{}{kind} visit: {} ({})",
-        if cancelled { "Cancelled: " } else { "" },
-        v.job.title,
-        v.customer.name
-    );
+    let summary =
+        format!("{}{kind} visit: {} ({})", if cancelled { "Cancelled: " } else { "" }, v.job.title, v.customer.name);
     let date = zone.date_of(visit.window_start);
     let link = format!("{}/app/day?date={date}#visit-{}", public_url.trim_end_matches('/'), visit.id);
     let mut text = vec![format!(
@@ -143,13 +139,18 @@ fn event(v: &FeedVisit, host: &str, public_url: &str, me: &staff::Model, mates: 
         ));
     }
     if let Some(at) = v.new_arrival {
-        text.push(format!(
-            "Running late: the customer was told {}.",
-            crate::messages::compose::day_and_time(zone, at)
-        ));
+        text.push(format!("Running late: the customer was told {}.", crate::messages::compose::day_and_time(zone, at)));
     }
-    text.push(format!("About {} minutes on site. Status: {}.", visit.duration_minutes, visit.status.as_str().replace('_', " ")));
-    text.push(format!("Customer: {}{}", v.customer.name, v.customer.phone.as_deref().map(|p| format!(", {p}")).unwrap_or_default()));
+    text.push(format!(
+        "About {} minutes on site. Status: {}.",
+        visit.duration_minutes,
+        visit.status.as_str().replace('_', " ")
+    ));
+    text.push(format!(
+        "Customer: {}{}",
+        v.customer.name,
+        v.customer.phone.as_deref().map(|p| format!(", {p}")).unwrap_or_default()
+    ));
     if !mates.is_empty() {
         text.push(format!("With: {}.", mates.join(", ")));
     }
@@ -181,7 +182,10 @@ mod tests {
 
     #[test]
     fn the_feed_address_and_the_uid_host_come_from_the_public_url() {
-        assert_eq!(feed_url("https://kept.example.com/", "kept_ab"), "https://kept.example.com/api/v1/calendar/kept_ab.ics");
+        assert_eq!(
+            feed_url("https://kept.example.com/", "kept_ab"),
+            "https://kept.example.com/api/v1/calendar/kept_ab.ics"
+        );
         assert_eq!(host_of("https://kept.example.com:8443/x"), "kept.example.com");
         assert_eq!(host_of("http://127.0.0.1:3000"), "127.0.0.1");
         assert_eq!(host_of(""), "kept.local");

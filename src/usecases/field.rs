@@ -175,10 +175,7 @@ pub async fn running_late(
     let mut extra = serde_json::Map::new();
     extra.insert("new_arrival".into(), json!(new_time));
     extra.insert("old_window".into(), json!(old_window));
-    extra.insert(
-        "staff_name".into(),
-        json!(teller.map(|s| compose::first_name(&s.name)).unwrap_or("We")),
-    );
+    extra.insert("staff_name".into(), json!(teller.map(|s| compose::first_name(&s.name)).unwrap_or("We")));
     crate::messages::events::about(
         &txn,
         n,
@@ -209,10 +206,8 @@ pub async fn running_late(
     .await?;
     // The board and the visit's crew redraw it.
     let made = promises::latest_arrival(&txn, v.id).await?;
-    let event = LiveEvent {
-        promise_id: made.map(|p| p.id),
-        ..LiveEvent::visit(EventType::VisitChanged, &v, &staff_ids, now)
-    };
+    let event =
+        LiveEvent { promise_id: made.map(|p| p.id), ..LiveEvent::visit(EventType::VisitChanged, &v, &staff_ids, now) };
     n.live.publish(&txn, event).await?;
     txn.commit().await?;
     Ok((VisitWithStaff { visit: v, staff_ids }, Late::Told))

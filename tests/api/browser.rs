@@ -130,7 +130,12 @@ impl Driver {
         Some(Driver { child, base, session, http, profile, _turn: turn })
     }
 
-    pub(crate) async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    pub(crate) async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let req = self.http.request(method, url);
         let req = match body {

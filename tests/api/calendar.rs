@@ -132,7 +132,10 @@ async fn the_feed_lists_the_persons_visits_across_a_dst_change_and_moves_with_ev
     // Conditional GET: the same ETag answers 304, with nothing to parse.
     let etag = feed.etag.clone().expect("an ETag");
     let same = fetch(&app, &url, Some(&etag)).await;
-    assert_eq!((same.status, same.etag.as_deref(), same.body.as_str()), (StatusCode::NOT_MODIFIED, Some(etag.as_str()), ""));
+    assert_eq!(
+        (same.status, same.etag.as_deref(), same.body.as_str()),
+        (StatusCode::NOT_MODIFIED, Some(etag.as_str()), "")
+    );
     let other = fetch(&app, &url, Some("\"something else\"")).await;
     assert_eq!(other.status, StatusCode::OK);
 
@@ -155,17 +158,28 @@ async fn the_feed_lists_the_persons_visits_across_a_dst_change_and_moves_with_ev
     assert!(a2["LAST-MODIFIED"] > a["LAST-MODIFIED"], "{} then {}", a["LAST-MODIFIED"], a2["LAST-MODIFIED"]);
     assert_eq!(a2["LAST-MODIFIED"], "20261028T160000Z");
     let b2 = events.iter().find(|e| e["UID"] == uid(before)).unwrap();
-    assert_eq!((b2["SEQUENCE"].as_str(), b2["LAST-MODIFIED"].as_str()), (b["SEQUENCE"].as_str(), b["LAST-MODIFIED"].as_str()));
+    assert_eq!(
+        (b2["SEQUENCE"].as_str(), b2["LAST-MODIFIED"].as_str()),
+        (b["SEQUENCE"].as_str(), b["LAST-MODIFIED"].as_str())
+    );
 
     // Running late shows on the event too (and is a change).
     app.clock.set(utc("2026-10-30T14:30:00Z"));
     let r = app
-        .send_as(&token, Method::POST, &format!("/api/v1/visits/{before}/late"), &json!({"new_arrival": "2026-10-30T11:40:00-04:00"}))
+        .send_as(
+            &token,
+            Method::POST,
+            &format!("/api/v1/visits/{before}/late"),
+            &json!({"new_arrival": "2026-10-30T11:40:00-04:00"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let (_, events) = parse(&fetch(&app, &url, None).await.body);
     let b3 = events.iter().find(|e| e["UID"] == uid(before)).unwrap();
-    assert!(b3["DESCRIPTION"].contains("Running late: the customer was told Friday, October 30, 11:40 AM EDT"), "{b3:?}");
+    assert!(
+        b3["DESCRIPTION"].contains("Running late: the customer was told Friday, October 30, 11:40 AM EDT"),
+        "{b3:?}"
+    );
     assert!(b3["SEQUENCE"].parse::<u32>().unwrap() > b["SEQUENCE"].parse::<u32>().unwrap());
 
     // 30 days back, 90 ahead: a month later the first week is gone.
@@ -212,7 +226,8 @@ async fn a_feed_is_regenerated_and_revoked_by_its_person_or_an_admin_only() {
     assert_eq!(by_admin.status, StatusCode::CREATED);
     let url = by_admin.body["url"].as_str().unwrap().to_string();
     assert_eq!(fetch(&app, &url, None).await.status, StatusCode::OK);
-    let r = app.send_as(&app.token.clone(), Method::DELETE, &format!("/api/v1/staff/{mate}/calendar"), &json!({})).await;
+    let r =
+        app.send_as(&app.token.clone(), Method::DELETE, &format!("/api/v1/staff/{mate}/calendar"), &json!({})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(fetch(&app, &url, None).await.status, StatusCode::NOT_FOUND);
 

@@ -90,9 +90,9 @@ async fn in_a_real_browser_a_technician_runs_their_day_from_a_phone() {
     browser.wait_url("/app/day").await;
     let page = browser.wait_text("Nadia Brooks").await;
     for words in [
-        "10:00–11:00 AM CST",           // the first window, in Sam's zone
+        "10:00–11:00 AM CST", // the first window, in Sam's zone
         "Nadia's time: 11:00 AM–12:00 PM EST",
-        "1:00–3:00 PM CST",             // the second, in planned order
+        "1:00–3:00 PM CST", // the second, in planned order
         "Directions",
         "Call Nadia",
         "Water under the sink; the floor by the dishwasher feels soft.",
@@ -251,11 +251,9 @@ async fn my_day_forms_keep_to_csrf_roles_and_count_a_double_tap_once() {
     let r = post(format!("/app/day/visits/{v}/status"), vec![("status", "en_route".into())]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Someone else's visit: refused.
-    let r = post(
-        format!("/app/day/visits/{lena_only}/late"),
-        vec![("csrf", csrf.clone()), ("late_minutes", "15".into())],
-    )
-    .await;
+    let r =
+        post(format!("/app/day/visits/{lena_only}/late"), vec![("csrf", csrf.clone()), ("late_minutes", "15".into())])
+            .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A time that is not one: 422 naming the field.
     let r = post(format!("/app/day/visits/{v}/late"), vec![("csrf", csrf.clone()), ("new_time", "25:99".into())]).await;
@@ -268,7 +266,12 @@ async fn my_day_forms_keep_to_csrf_roles_and_count_a_double_tap_once() {
     for _ in 0..2 {
         let r = post(
             format!("/app/day/visits/{v}/status"),
-            vec![("csrf", csrf.clone()), ("status", "en_route".into()), ("eta_time", "09:40".into()), ("date", "2026-11-20".into())],
+            vec![
+                ("csrf", csrf.clone()),
+                ("status", "en_route".into()),
+                ("eta_time", "09:40".into()),
+                ("date", "2026-11-20".into()),
+            ],
         )
         .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -300,7 +303,11 @@ async fn my_day_forms_keep_to_csrf_roles_and_count_a_double_tap_once() {
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let timeline = app.get(&format!("/api/v1/jobs/{job}/timeline")).await;
-    assert!(timeline.body["items"].as_array().unwrap().iter().any(|e| e["kind"] == "internal_note" && e["summary"] == "Gate code 4411"));
+    assert!(timeline.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "internal_note" && e["summary"] == "Gate code 4411"));
 
     // Signing out elsewhere: another session of Sam's ends, this one stays.
     let (other_cookie, _) = app.session_for(sam).await;

@@ -169,7 +169,11 @@ async fn a_field_note_reaches_the_next_update_unless_it_is_for_the_office_only()
     assert_eq!(public.status, StatusCode::CREATED, "{}", public.body);
     assert_eq!((public.body["kind"].as_str(), public.body["visit_id"].as_i64()), (Some("note"), Some(visit)));
     let again = note("Found a second leak behind the dishwasher", false).await;
-    assert_eq!((again.status, again.body["id"].clone()), (StatusCode::CREATED, public.body["id"].clone()), "a double tap");
+    assert_eq!(
+        (again.status, again.body["id"].clone()),
+        (StatusCode::CREATED, public.body["id"].clone()),
+        "a double tap"
+    );
     let internal = note("Gate code is 4411; dog is friendly", true).await;
     assert_eq!(internal.status, StatusCode::CREATED, "{}", internal.body);
     assert_eq!(internal.body["kind"], "internal_note");
@@ -186,9 +190,8 @@ async fn a_field_note_reaches_the_next_update_unless_it_is_for_the_office_only()
     }
     let other = app.staff("Lena Okafor", "technician", "America/New_York").await;
     let other_token = app.token_for(Role::Technician, Some(other)).await;
-    let r = app
-        .send_as(&other_token, Method::POST, &format!("/api/v1/visits/{visit}/notes"), &json!({"text": "hi"}))
-        .await;
+    let r =
+        app.send_as(&other_token, Method::POST, &format!("/api/v1/visits/{visit}/notes"), &json!({"text": "hi"})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 
     let timeline = app.get(&format!("/api/v1/jobs/{job}/timeline")).await;

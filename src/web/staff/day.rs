@@ -263,15 +263,15 @@ fn back(date: Option<&str>, visit: Option<i64>) -> Response {
 }
 
 /// A use case's refusal, as a page that says why.
-fn refused(state: &AppState, e: Error) -> Result<Response, PageError> {
+fn refused(state: &AppState, e: Error) -> Response {
     match e {
-        Error::NotFound => Ok(problem(state, StatusCode::NOT_FOUND, "There is no such visit.")),
-        Error::Conflict { message, .. } => Ok(problem(state, StatusCode::CONFLICT, &message)),
-        Error::Forbidden(m) => Ok(problem(state, StatusCode::FORBIDDEN, &m)),
+        Error::NotFound => problem(state, StatusCode::NOT_FOUND, "There is no such visit."),
+        Error::Conflict { message, .. } => problem(state, StatusCode::CONFLICT, &message),
+        Error::Forbidden(m) => problem(state, StatusCode::FORBIDDEN, &m),
         Error::Validation(fields) => {
-            Ok(problem(state, StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string()))
+            problem(state, StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string())
         }
-        e => Err(e.into()),
+        e => PageError::from(e).into_response(),
     }
 }
 
@@ -329,7 +329,7 @@ pub(super) async fn tap(
         (VisitStatus::EnRoute, None, Some(t)) => {
             let at = match typed_time(zone, zone.date_of(now), t, "eta_time") {
                 Ok(at) => at,
-                Err(e) => return refused(&state, e),
+                Err(e) => return Ok(refused(&state, e)),
             };
             let minutes = (at - now).num_minutes();
             if !(0..=24 * 60).contains(&minutes) {
@@ -347,7 +347,7 @@ pub(super) async fn tap(
     };
     let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
         Ok(v) => v,
-        Err(e) => return refused(&state, e),
+        Err(e) => return Ok(refused(&state, e)),
     };
     if crate::access::ensure_visit(&caller, &visit.staff_ids).is_err() {
         let why = "Only the office and the people on this visit can change it.";
@@ -368,7 +368,7 @@ pub(super) async fn tap(
         )
         .await;
         if let Err(e) = result {
-            return refused(&state, e);
+            return Ok(refused(&state, e));
         }
         if to == VisitStatus::EnRoute {
             // The customer's *On my way* goes out now, not at the next tick.
@@ -411,7 +411,7 @@ pub(super) async fn late(
     let zone = crate::store::staff::zone(&me)?;
     let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
         Ok(v) => v,
-        Err(e) => return refused(&state, e),
+        Err(e) => return Ok(refused(&state, e)),
     };
     if crate::access::ensure_visit(&caller, &visit.staff_ids).is_err() {
         let why = "Only the office and the people on this visit can say they are running late.";
@@ -445,7 +445,7 @@ pub(super) async fn late(
         },
         (None, Some(t)) => match typed_time(zone, zone.date_of(visit.visit.window_start), t, "new_time") {
             Ok(at) => at,
-            Err(e) => return refused(&state, e),
+            Err(e) => return Ok(refused(&state, e)),
         },
         (None, None) => {
             let why = "new_time: pick how late you will be, or type the time you will be there.";
@@ -471,7 +471,7 @@ pub(super) async fn late(
             crate::notify::wake_delivery(state.notifier(), std::time::Duration::from_secs(5)).await;
         }
         Ok((_, crate::usecases::field::Late::AlreadyTold)) => {}
-        Err(e) => return refused(&state, e),
+        Err(e) => return Ok(refused(&state, e)),
     }
     Ok(back(f.date.as_deref(), Some(id)))
 }
@@ -515,7 +515,7 @@ pub(super) async fn note(
     .await
     {
         Ok(_) => Ok(back(f.date.as_deref(), Some(id))),
-        Err(e) => refused(&state, e),
+        Err(e) => Ok(refused(&state, e)),
     }
 }
 
@@ -630,7 +630,8 @@ mod tests {
     fn devices_are_named_in_a_few_words() {
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
         assert_eq!(device_words(iphone), "iPhone · Safari");
-        let android = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36";
+        let android =
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36";
         assert_eq!(device_words(android), "Android · Chrome");
     }
 }

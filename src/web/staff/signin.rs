@@ -53,8 +53,7 @@ pub(super) async fn login(
     let agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let long_lived = f.remember.as_deref().is_some_and(|v| !v.is_empty());
     let device = sessions::Device { name: agent, long_lived };
-    let outcome =
-        sessions::sign_in_on(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, device, now).await;
+    let outcome = sessions::sign_in_on(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, device, now).await;
     match &outcome {
         Ok(Some(_)) => {
             state.limits.take_back(&[&by_ip]);
