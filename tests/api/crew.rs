@@ -359,3 +359,56 @@ async fn an_invitation_by_text_needs_a_phone_number() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["channel"], "email");
 }
+
+#[tokio::test]
+async fn on_the_staff_page_an_admin_texts_an_invitation_and_signs_a_phone_out() {
+    let app = spawn_app().await;
+    let (_, sam, _) = a_day(&app).await;
+    let (sam_cookie, sam_csrf) = app.session_for(sam).await;
+    let owner = app.get("/api/v1/staff").await.body["items"][0]["id"].as_i64().unwrap();
+    let (admin_cookie, admin_csrf) = app.session_for(owner).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = client.get(app.url("/app/staff")).header(COOKIE, &admin_cookie).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("text it too") && html.contains(&format!("/app/staff/{sam}/sign-out")));
+
+    // A technician may do neither.
+    for path in [format!("/app/staff/{sam}/invite"), format!("/app/staff/{sam}/sign-out")] {
+        let r = client
+            .post(app.url(&path))
+            .header(COOKIE, &sam_cookie)
+            .form(&[("csrf", sam_csrf.as_str()), ("sms", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert!(app.outbox("kind=password_reset").await.is_empty());
+
+    let r = client
+        .post(app.url(&format!("/app/staff/{sam}/invite")))
+        .header(COOKIE, &admin_cookie)
+        .form(&[("csrf", admin_csrf.as_str()), ("sms", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let links = app.outbox("kind=password_reset").await;
+    let channels: Vec<(&str, &str)> =
+        links.iter().map(|m| (m["channel"].as_str().unwrap(), m["recipient"].as_str().unwrap())).collect();
+    assert_eq!(channels.len(), 2, "{links:?}");
+    assert!(channels.contains(&("sms", "+13125550123")) && channels.contains(&("email", "sam@example.test")));
+
+    let r = client
+        .post(app.url(&format!("/app/staff/{sam}/sign-out")))
+        .header(COOKIE, &admin_cookie)
+        .form(&[("csrf", admin_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let gone = client.get(app.url("/app/day")).header(COOKIE, &sam_cookie).send().await.unwrap();
+    assert_eq!(gone.headers()["location"], "/login", "Sam's phone is signed out");
+    let still = client.get(app.url("/app/staff")).header(COOKIE, &admin_cookie).send().await.unwrap();
+    assert_eq!(still.status(), StatusCode::OK, "the admin is not");
+}

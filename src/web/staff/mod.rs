@@ -58,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/staff", get(people::staff_page).post(people::staff_add))
         .route("/app/staff/{id}/role", post(people::staff_role))
         .route("/app/staff/{id}/invite", post(people::staff_invite))
+        .route("/app/staff/{id}/sign-out", post(people::staff_sign_out))
         .route("/reset", get(signin::forgot_page).post(signin::forgot))
         .route("/reset/{token}", get(signin::reset_page).post(signin::reset))
 }
