@@ -295,6 +295,12 @@ async fn my_day_forms_keep_to_csrf_roles_and_count_a_double_tap_once() {
     let promises = arrival_promises(&app, job, v).await;
     let due: Vec<&str> = promises.iter().map(|p| p["due_at"].as_str().unwrap()).collect();
     assert_eq!(due, ["2026-11-20T17:00:00Z", "2026-11-20T17:15:00Z"]);
+    // The office sees it on the board, in the office's time.
+    let owner = app.get("/api/v1/staff").await.body["items"][0]["id"].as_i64().unwrap();
+    let (office, _) = app.session_for(owner).await;
+    let board = client.get(app.url("/app/board?date=2026-11-20")).header(COOKIE, &office).send().await.unwrap();
+    let board = board.text().await.unwrap();
+    assert!(board.contains("running late: there by 12:15 PM"), "{board}");
     // A note, internal, stays off the customer's update.
     let r = post(
         format!("/app/day/visits/{v}/notes"),
