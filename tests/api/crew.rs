@@ -110,6 +110,18 @@ async fn in_a_real_browser_a_technician_runs_their_day_from_a_phone() {
     assert!(maps.as_str().unwrap().contains("12+Harbor+Rd%2C+Brooklyn"), "{maps}");
     browser.screenshot("crew-my-day").await;
     browser.full_page_screenshot("crew-my-day-full").await;
+    // A narrower phone, and a desktop: still no sideways scrolling.
+    for (width, phone) in [(360, true), (1280, false)] {
+        browser.screen(width, phone).await;
+        browser.go(&app.url("/app/day")).await;
+        browser.wait_text("Nadia Brooks").await;
+        let (laid_out, screen) = browser.widths().await;
+        assert!(laid_out <= screen, "{width} px: {laid_out} > {screen}");
+    }
+    browser.screenshot("crew-my-day-desktop").await;
+    browser.screen(390, true).await;
+    browser.go(&app.url("/app/day")).await;
+    browser.wait_text("Nadia Brooks").await;
     let session = sessions(&app, sam).await;
     assert_eq!(session.len(), 1);
     assert_eq!(session[0]["long_lived"], true, "{session:?}");
