@@ -25,12 +25,15 @@ pub enum Access {
     Estimating,
     /// Every role (estimators and technicians: only their own visits and schedule).
     Staff,
+    /// Every role, each person for themselves only; admins for anyone
+    /// (a person's calendar feed and sessions).
+    Own,
 }
 
 impl Access {
     pub fn allows(self, role: Role) -> bool {
         match self {
-            Access::Public | Access::Staff => true,
+            Access::Public | Access::Staff | Access::Own => true,
             Access::Admin => role == Role::Admin,
             Access::Office => role.can_dispatch(),
             Access::Estimating => role.can_dispatch() || role == Role::Estimator,
@@ -93,6 +96,15 @@ pub const API_ROUTES: &[(&str, &str, Access, bool)] = &[
     // Field roles receive only their own visits' events (the stream filters
     // rather than refuses, so it is not marked narrowed).
     ("GET", "/events", Access::Staff, false),
+    // The crew's phone: their own visits (narrowed), their own feed (or an
+    // admin's say), and the feed itself, opened by its secret alone.
+    ("POST", "/visits/{id}/late", Access::Staff, true),
+    ("POST", "/visits/{id}/notes", Access::Staff, true),
+    ("POST", "/staff/{id}/calendar", Access::Own, false),
+    ("DELETE", "/staff/{id}/calendar", Access::Own, false),
+    ("GET", "/calendar/{token}", Access::Public, false),
+    ("GET", "/staff/{id}/sessions", Access::Own, false),
+    ("DELETE", "/staff/{id}/sessions", Access::Own, false),
 ];
 
 /// Routes a signed-in page may also call with its session cookie instead

@@ -19,6 +19,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("staff_login.html", include_str!("../templates/pages/staff_login.html")),
     ("staff_app.html", include_str!("../templates/pages/staff_app.html")),
     ("staff_board.html", include_str!("../templates/pages/staff_board.html")),
+    ("staff_day.html", include_str!("../templates/pages/staff_day.html")),
     ("staff_new.html", include_str!("../templates/pages/staff_new.html")),
     ("staff_new_done.html", include_str!("../templates/pages/staff_new_done.html")),
     ("staff_job.html", include_str!("../templates/pages/staff_job.html")),

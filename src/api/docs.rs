@@ -77,6 +77,7 @@ fn who(access: Access) -> &'static str {
         Access::Office => "admin, dispatcher",
         Access::Estimating => "admin, dispatcher, estimator",
         Access::Staff => "admin, dispatcher, estimator, technician",
+        Access::Own => "the person themselves (any role); an admin for anyone",
     }
 }
 

@@ -9,6 +9,7 @@ pub use crate::http_error as error;
 mod estimates;
 mod events;
 mod exports;
+mod field;
 mod inbound;
 pub(crate) mod jobs;
 mod organization;
@@ -46,6 +47,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(wording::router())
         .merge(conversations::router())
+        .merge(field::router())
 }
 
 /// `Json<T>` whose rejections are our JSON problem bodies: a body that is

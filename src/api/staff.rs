@@ -234,11 +234,24 @@ pub struct Invitation {
     pub emailed: bool,
     /// The same, in words for the admin.
     pub message: String,
+    /// Whether the link was also queued as a text to their phone (`?sms=true`).
+    pub texted: bool,
 }
 
-/// Emails the person a link to choose their password (valid for a week).
+/// How to send an invitation.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct InviteQuery {
+    /// `true`: text the link to the person's phone as well (for a crew
+    /// member who will sign in on it). 422 when they have no phone number.
+    #[param(value_type = Option<bool>)]
+    sms: Option<String>,
+}
+
+/// Emails the person a link to choose their password (valid for a week),
+/// and with `?sms=true` texts it to their phone too.
 #[utoipa::path(post, path = "/staff/{id}/invite", tag = "staff",
-    params(("id" = i64, Path, description = "The staff member")),
+    params(("id" = i64, Path, description = "The staff member"), InviteQuery),
     responses(
         (status = 202, description = "Queued", body = Invitation),
         (status = 429, description = "Too many links to this address or from this address; `Retry-After` says when", body = super::error::ErrorBody),
@@ -249,14 +262,33 @@ async fn invite(
     Path(id): Path<String>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
+    Query(q): Query<InviteQuery>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     let person = crate::store::staff::get(&state.db, caller.organization_id, path_id(&id)?).await?;
+    let texted = match q.sms.as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::field("sms", format!("'{other}' is not true or false"))),
+    };
+    let mut channels = vec![crate::domain::people::Channel::Email];
+    if texted {
+        channels.push(crate::domain::people::Channel::Sms);
+    }
     let ip = crate::limits::client_ip(Some(peer), &headers, state.settings.trusted_proxy);
     state.limits.hit_invitation(&person.email, &ip).map_err(ApiError::TooManyRequests)?;
-    crate::usecases::staff::invite(&state.db, &state.notify, caller.staff_id, &person, &ip, state.clock.now()).await?;
+    crate::usecases::staff::invite_by(
+        &state.db,
+        &state.notify,
+        caller.staff_id,
+        &person,
+        &channels,
+        &ip,
+        state.clock.now(),
+    )
+    .await?;
     let (emailed, message) =
         crate::usecases::staff::invitation_notice(state.settings.smtp_url.is_some(), &person.email);
-    Ok((StatusCode::ACCEPTED, Json(Invitation { invited: person.email, emailed, message })))
+    Ok((StatusCode::ACCEPTED, Json(Invitation { invited: person.email, emailed, message, texted })))
 }
 /// One entry of the audit log.
 #[derive(Serialize, ToSchema)]

@@ -45,6 +45,10 @@ pub enum TimelineKind {
     CustomerOptedIn,
     CustomerHelp,
     CustomerReply,
+    /// The crew said they will be late, with a new arrival time.
+    RunningLate,
+    /// A note from the field for the office only (never in a customer's update).
+    InternalNote,
 }
 str_enum!(TimelineKind {
     JobCreated => "job_created", JobEdited => "job_edited", JobStatus => "job_status", Note => "note",
@@ -54,6 +58,7 @@ str_enum!(TimelineKind {
     EstimateQuestion => "estimate_question", PromiseMade => "promise_made", Rating => "rating",
     FollowUpResolved => "follow_up_resolved", CustomerOptedOut => "customer_opted_out",
     CustomerOptedIn => "customer_opted_in", CustomerHelp => "customer_help", CustomerReply => "customer_reply",
+    RunningLate => "running_late", InternalNote => "internal_note",
 });
 
 /// Work for the office that a person has to do (call back an unhappy customer).

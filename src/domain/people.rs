@@ -80,6 +80,9 @@ pub enum AuditAction {
     SettingsChanged,
     WordingChanged,
     MessageResent,
+    CalendarFeedIssued,
+    CalendarFeedRevoked,
+    SessionsEnded,
 }
 str_enum!(AuditAction {
     SignIn => "sign_in", SignInFailed => "sign_in_failed", SignOut => "sign_out",
@@ -87,6 +90,8 @@ str_enum!(AuditAction {
     RoleChanged => "role_changed", StaffInvited => "staff_invited", DataExport => "data_export",
     SettingsChanged => "settings_changed",
     WordingChanged => "wording_changed", MessageResent => "message_resent",
+    CalendarFeedIssued => "calendar_feed_issued", CalendarFeedRevoked => "calendar_feed_revoked",
+    SessionsEnded => "sessions_ended",
 });
 
 /// Parses a phone number to E.164. Numbers without a `+` are read as

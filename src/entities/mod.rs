@@ -87,6 +87,7 @@ text_column!(
 
 pub mod api_token;
 pub mod audit;
+pub mod calendar_feed;
 pub mod customer;
 pub mod customer_link;
 pub mod estimate;

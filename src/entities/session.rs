@@ -13,6 +13,10 @@ pub struct Model {
     pub csrf_token: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// The browser it was opened on, as it named itself (shortened).
+    pub device: String,
+    /// Kept for long on that device ("keep me signed in on this phone").
+    pub long_lived: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -122,7 +122,7 @@ pub fn window_phrase(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> St
     }
 }
 
-fn duration_label(minutes: i32) -> String {
+pub fn duration_label(minutes: i32) -> String {
     match minutes {
         m if m < 60 => format!("about {m} minutes"),
         60 => "about 1 hour".into(),

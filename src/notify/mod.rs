@@ -44,6 +44,28 @@ pub async fn deliver(state: &Notifier) -> Result<worker::DeliveryReport, crate::
     Ok(worker::drain(&state.db, &state.transports, &state.notify.live, state.clock.as_ref()).await?)
 }
 
+/// Delivers what is due now for a change someone is waiting on (a crew's
+/// apology): unlike [`deliver`], a delivery run already going in this
+/// process is waited for, not skipped, so the new rows are not left for
+/// the next minute.
+pub async fn deliver_now(state: &Notifier) -> Result<worker::DeliveryReport, crate::error::Error> {
+    let _guard = state.deliver_lock.lock().await;
+    Ok(worker::drain(&state.db, &state.transports, &state.notify.live, state.clock.as_ref()).await?)
+}
+
+/// Starts [`deliver_now`] and waits for it at most `wait`; past that it
+/// goes on in the background (a slow provider must not hold the tap).
+pub async fn wake_delivery(state: Notifier, wait: std::time::Duration) {
+    let run = tokio::spawn(async move {
+        if let Err(e) = deliver_now(&state).await {
+            tracing::error!("delivering at once failed (the next tick retries): {e}");
+        }
+    });
+    if tokio::time::timeout(wait, run).await.is_err() {
+        tracing::info!("delivery goes on in the background");
+    }
+}
+
 /// One tick: plan, then deliver. The cron runs the two side by side instead,
 /// so slow delivery (SMS pacing) never delays the next minute's planning.
 pub async fn run_tick(state: &Notifier) -> Result<(planner::TickReport, worker::DeliveryReport), crate::error::Error> {

@@ -1,6 +1,7 @@
 //! Queries and mutations. Every function takes the caller's organization and
 //! scopes by it: a row of another organization is simply not found.
 
+pub mod calendar;
 pub mod customers;
 pub mod estimates;
 pub mod jobs;

@@ -175,3 +175,24 @@ pub async fn answered<C: ConnectionTrait>(db: &C, job_id: i64, how: &str, now: D
 pub fn evidence(p: &promise::Model) -> Value {
     serde_json::from_str(&p.evidence).unwrap_or(Value::Null)
 }
+
+/// The visits among `visit_ids` whose crew said they are running late,
+/// with the new arrival time the customer holds (a pending `late:` promise).
+pub async fn running_late<C: ConnectionTrait>(
+    db: &C,
+    visit_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, DateTime<Utc>>, Error> {
+    if visit_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(promise::Entity::find()
+        .filter(promise::Column::VisitId.is_in(visit_ids.iter().copied()))
+        .filter(promise::Column::Kind.eq(PromiseKind::ArrivalWindow))
+        .filter(promise::Column::Outcome.eq(PromiseOutcome::Pending))
+        .filter(promise::Column::Key.starts_with("late:"))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.visit_id.map(|v| (v, p.due_at)))
+        .collect())
+}

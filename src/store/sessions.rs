@@ -13,6 +13,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::{json, Value};
 
 pub const SESSION_DAYS: i64 = 14;
+/// "Keep me signed in on this phone": how long such a session lasts.
+pub const LONG_SESSION_DAYS: i64 = 90;
 pub const RESET_HOURS: i64 = 2;
 pub const INVITE_DAYS: i64 = 7;
 pub const MIN_PASSWORD: usize = 10;
@@ -89,6 +91,27 @@ pub async fn sign_in<C: ConnectionTrait>(
     ip: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(staff::Model, String, String)>, Error> {
+    sign_in_on(db, email, pw, ip, Device { name: "", long_lived: false }, now).await
+}
+
+/// Which device a sign-in is on, and whether to keep it signed in for long
+/// ([`LONG_SESSION_DAYS`] rather than [`SESSION_DAYS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Device<'a> {
+    /// As the browser names itself (`User-Agent`); shortened here.
+    pub name: &'a str,
+    pub long_lived: bool,
+}
+
+/// [`sign_in`] on a named device, for as long as it asks.
+pub async fn sign_in_on<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    pw: &str,
+    ip: &str,
+    device: Device<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<(staff::Model, String, String)>, Error> {
     let people = staff::Entity::find()
         .filter(staff::Column::Email.eq(email.trim()))
         .order_by_asc(staff::Column::Id)
@@ -129,7 +152,9 @@ pub async fn sign_in<C: ConnectionTrait>(
         token_hash: Set(hash_token(&token)),
         csrf_token: Set(csrf.clone()),
         created_at: Set(now),
-        expires_at: Set(now + Duration::days(SESSION_DAYS)),
+        expires_at: Set(now + Duration::days(if device.long_lived { LONG_SESSION_DAYS } else { SESSION_DAYS })),
+        device: Set(device.name.chars().take(160).collect()),
+        long_lived: Set(device.long_lived),
         ..Default::default()
     }
     .insert(db)
@@ -251,4 +276,56 @@ pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> R
         .exec(db)
         .await?;
     Ok(sessions.rows_affected + resets.rows_affected)
+}
+
+/// A person's sessions that are still live, newest first.
+pub async fn live_of<C: ConnectionTrait>(
+    db: &C,
+    staff_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<session::Model>, Error> {
+    Ok(session::Entity::find()
+        .filter(session::Column::StaffId.eq(staff_id))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::CreatedAt)
+        .order_by_desc(session::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Ends a person's sessions (all, or all but `keep`), as they or an admin
+/// asked; returns how many ended.
+pub async fn end_sessions<C: ConnectionTrait>(
+    db: &C,
+    person: &staff::Model,
+    keep: Option<i64>,
+    by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let mut q = session::Entity::delete_many().filter(session::Column::StaffId.eq(person.id));
+    if let Some(k) = keep {
+        q = q.filter(session::Column::Id.ne(k));
+    }
+    let ended = q.exec(db).await?.rows_affected;
+    audit(
+        db,
+        Some(person.organization_id),
+        by,
+        AuditAction::SessionsEnded,
+        json!({"staff_id": person.id, "ended": ended, "kept_this_one": keep.is_some()}),
+        None,
+        now,
+    )
+    .await?;
+    Ok(ended)
+}
+
+/// Ends one of a person's sessions (a lost phone); whether it was theirs.
+pub async fn end_one<C: ConnectionTrait>(db: &C, staff_id: i64, session_id: i64) -> Result<bool, Error> {
+    let gone = session::Entity::delete_many()
+        .filter(session::Column::StaffId.eq(staff_id))
+        .filter(session::Column::Id.eq(session_id))
+        .exec(db)
+        .await?;
+    Ok(gone.rows_affected > 0)
 }

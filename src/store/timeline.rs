@@ -124,3 +124,33 @@ pub async fn customer_thread<C: ConnectionTrait>(
         .await?;
     Ok((sent, received))
 }
+
+/// The latest `per_job` events of the given kinds on each of these jobs,
+/// newest first (the news a crew reads before knocking).
+pub async fn latest_of_kinds<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i64,
+    job_ids: &[i64],
+    kinds: &[TimelineKind],
+    per_job: usize,
+) -> Result<std::collections::HashMap<i64, Vec<timeline_event::Model>>, Error> {
+    let mut out: std::collections::HashMap<i64, Vec<timeline_event::Model>> = Default::default();
+    if job_ids.is_empty() {
+        return Ok(out);
+    }
+    for e in timeline_event::Entity::find()
+        .filter(timeline_event::Column::OrganizationId.eq(organization_id))
+        .filter(timeline_event::Column::JobId.is_in(job_ids.iter().copied()))
+        .filter(timeline_event::Column::Kind.is_in(kinds.iter().copied()))
+        .order_by_desc(timeline_event::Column::At)
+        .order_by_desc(timeline_event::Column::Id)
+        .all(db)
+        .await?
+    {
+        let list = out.entry(e.job_id).or_default();
+        if list.len() < per_job {
+            list.push(e);
+        }
+    }
+    Ok(out)
+}

@@ -20,6 +20,24 @@ pub async fn send_password_link<C: ConnectionTrait>(
     invite: bool,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    send_password_link_by(db, n, person, invite, &[Channel::Email], now).await
+}
+
+/// [`send_password_link`] over the given channels: the same one-time link
+/// by email and, for someone who will sign in on their phone, by text too
+/// (to their staff phone number; refused, naming `sms`, when they have none).
+pub async fn send_password_link_by<C: ConnectionTrait>(
+    db: &C,
+    n: &NotifyCtx,
+    person: &staff::Model,
+    invite: bool,
+    channels: &[Channel],
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let phone = person.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    if channels.contains(&Channel::Sms) && phone.is_none() {
+        return Err(Error::field("sms", format!("{} has no phone number to text the link to", person.name)));
+    }
     let token = hex::encode(&new_token().as_bytes()[5..37]);
     let expires = if invite { now + Duration::days(INVITE_DAYS) } else { now + Duration::hours(RESET_HOURS) };
     password_reset::ActiveModel {
@@ -39,6 +57,34 @@ pub async fn send_password_link<C: ConnectionTrait>(
         "invite": invite,
         "expires_hours": (expires - now).num_hours(),
     });
+    if let (true, Some(phone)) = (channels.contains(&Channel::Sms), phone) {
+        let body = n.templates.sms(MessageKind::PasswordReset, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
+        let seg = crate::domain::messaging::sms_segments(&body);
+        message::ActiveModel {
+            organization_id: Set(person.organization_id),
+            kind: Set(MessageKind::PasswordReset),
+            channel: Set(Channel::Sms),
+            recipient: Set(phone.to_string()),
+            body_text: Set(body),
+            segments: Set(Some(seg.count)),
+            encoding: Set(Some(seg.encoding)),
+            dedupe_key: Set(format!("password_reset:{}:{}:sms", person.id, hash_token(&token))),
+            state: Set(MessageState::Pending),
+            due_at: Set(now),
+            next_attempt_at: Set(now),
+            attempts: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            // A link someone is waiting for: quiet hours are for customers.
+            quiet_hours_exempt_until: Set(Some(now + Duration::hours(1))),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    if !channels.contains(&Channel::Email) {
+        return Ok(());
+    }
     let email = n.templates.email(MessageKind::PasswordReset, &ctx).map_err(|e| Error::Internal(e.to_string()))?;
     message::ActiveModel {
         organization_id: Set(person.organization_id),

@@ -4,9 +4,11 @@
 //! pages, the webhooks, the CLI and the demo seeder all call these.
 
 pub mod availability;
+pub mod calendar;
 pub mod conversations;
 pub mod customers;
 pub mod estimates;
+pub mod field;
 pub mod invitations;
 pub mod jobs;
 pub mod ledger;

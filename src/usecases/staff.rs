@@ -138,8 +138,21 @@ pub async fn invite(
     ip: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    invite_by(db, n, by, person, &[crate::domain::people::Channel::Email], ip, now).await
+}
+
+/// [`invite`] over the given channels (email, and a text to their phone).
+pub async fn invite_by(
+    db: &Db,
+    n: &NotifyCtx,
+    by: Option<i64>,
+    person: &staff::Model,
+    channels: &[crate::domain::people::Channel],
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let txn = db.begin().await?;
-    super::invitations::send_password_link(&txn, n, person, true, now).await?;
+    super::invitations::send_password_link_by(&txn, n, person, true, channels, now).await?;
     crate::store::sessions::audit(
         &txn,
         Some(person.organization_id),

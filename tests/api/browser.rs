@@ -285,7 +285,7 @@ impl Driver {
     }
 }
 
-fn save_png(name: &str, b64: &str) {
+pub(crate) fn save_png(name: &str, b64: &str) {
     use base64::Engine;
     let dir = format!("{}/target/screenshots", env!("CARGO_MANIFEST_DIR"));
     if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b64) {

@@ -67,6 +67,13 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/api/v1/jobs/{id}/conversation"),
     ("post", "/api/v1/messages/{id}/resend"),
     ("post", "/api/v1/inbound/{id}/attach"),
+    ("post", "/api/v1/visits/{id}/late"),
+    ("post", "/api/v1/visits/{id}/notes"),
+    ("post", "/api/v1/staff/{id}/calendar"),
+    ("delete", "/api/v1/staff/{id}/calendar"),
+    ("get", "/api/v1/calendar/{token}"),
+    ("get", "/api/v1/staff/{id}/sessions"),
+    ("delete", "/api/v1/staff/{id}/sessions"),
 ];
 
 /// Paths served at the root rather than under /api/v1.
@@ -136,6 +143,7 @@ async fn the_document_names_the_role_table_for_every_api_operation() {
             kept::access::Access::Office => "admin, dispatcher",
             kept::access::Access::Estimating => "admin, dispatcher, estimator",
             kept::access::Access::Staff => "admin, dispatcher, estimator, technician",
+            kept::access::Access::Own => "the person themselves (any role); an admin for anyone",
         };
         assert!(description.contains(&format!("**Who may call:** {roles}.")), "{method} {full}: {description}");
         assert_eq!(description.contains("only for their own"), *narrowed, "{method} {full}: {description}");

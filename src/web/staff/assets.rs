@@ -19,6 +19,11 @@ pub(super) async fn job() -> Response {
     javascript(include_str!("../../../templates/assets/job.js"))
 }
 
+/// My day's guard against a double tap (served by Kept).
+pub(super) async fn day() -> Response {
+    javascript(include_str!("../../../templates/assets/day.js"))
+}
+
 /// The call page's search-as-you-type (served by Kept).
 pub(super) async fn call() -> Response {
     javascript(include_str!("../../../templates/assets/call.js"))

@@ -71,6 +71,9 @@ pub(super) async fn board(
     let entries = crate::store::visits::days_of(&state.db, org.id, &field, date).await?;
     let at_risk: Vec<i64> =
         crate::store::promises::at_risk(&state.db, org.id).await?.into_iter().filter_map(|p| p.visit_id).collect();
+    // The crew said they are running late: the new time the customer was told.
+    let day_ids: Vec<i64> = entries.iter().map(|e| e.visit.visit.id).collect();
+    let told_late = crate::store::promises::running_late(&state.db, &day_ids).await?;
 
     // The axis: at least 7:00 to 19:00, wider if a visit is outside it.
     let (day_start, _) = zone.day_bounds(date);
@@ -98,7 +101,12 @@ pub(super) async fn board(
                     let span_end = buffer_end.max(v.window_end);
                     let span = axis.width(v.window_start, span_end);
                     let share = |w: f64| if span > 0.0 { w / span * 100.0 } else { 0.0 };
-                    let state_class = visit_state(v.status, v.window_end, at_risk.contains(&v.id), now);
+                    let mut state_class = visit_state(v.status, v.window_end, at_risk.contains(&v.id), now);
+                    let late_by =
+                        told_late.get(&v.id).filter(|_| !v.status.is_final() && v.status != VisitStatus::Arrived);
+                    if late_by.is_some() {
+                        state_class = "late";
+                    }
                     json!({
                         "id": v.id, "job_id": e.job.id, "title": e.job.title,
                         "customer": e.customer.name, "address": e.customer.address,
@@ -107,7 +115,10 @@ pub(super) async fn board(
                         "window_share": share(axis.width(v.window_start, v.window_end)),
                         "work_share": share(axis.width(v.window_start, work_end)),
                         "buffer_share": share(axis.width(work_end, buffer_end)),
-                        "state": state_class, "label": state_label(state_class, v.en_route_at, zone),
+                        "state": state_class, "label": match late_by {
+                            Some(t) => format!("running late: there by {}", clock(zone, *t)),
+                            None => state_label(state_class, v.en_route_at, zone),
+                        },
                         "window": format!("{}–{}", clock(zone, v.window_start), clock(zone, v.window_end)),
                         "start": zone.local(v.window_start).format("%H:%M").to_string(),
                         "minutes": (v.window_end - v.window_start).num_minutes(),

@@ -1,6 +1,6 @@
 //! The staff screens, one module each: signing in, out and choosing a
 //! password (`signin`), the day (`today`), the dispatcher's board
-//! (`board`), a phone call (`call`), a job (`job`) and the admin's staff
+//! (`board`), a field person's *My day* (`day`), a phone call (`call`), a job (`job`) and the admin's staff
 //! page (`people`); their small scripts (`assets`). Sessions live in the database; who is signed in,
 //! who is an admin, and the CSRF token every form carries (the session's,
 //! or before sign-in a double-submit cookie) are extractors (`extract`).
@@ -10,6 +10,7 @@ mod board;
 mod call;
 mod conversation;
 mod customers;
+mod day;
 mod estimate;
 mod extract;
 mod inbox;
@@ -63,6 +64,13 @@ pub fn router() -> Router<AppState> {
         .route("/assets/board.js", get(assets::board))
         .route("/assets/call.js", get(assets::call))
         .route("/assets/job.js", get(assets::job))
+        .route("/assets/day.js", get(assets::day))
+        .route("/app/day", get(day::day))
+        .route("/app/day/visits/{id}/status", post(day::tap))
+        .route("/app/day/visits/{id}/late", post(day::late))
+        .route("/app/day/visits/{id}/notes", post(day::note))
+        .route("/app/day/calendar", post(day::calendar))
+        .route("/app/day/devices", post(day::end_device))
         .route("/app/visits/{id}/status", post(today::visit_status))
         .route("/app/jobs", get(jobs::list))
         .route("/app/jobs/{id}", get(job::job_page))
@@ -80,6 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/wording", get(wording::editor))
         .route("/app/wording/{kind}", post(wording::submit))
         .route("/assets/wording.js", get(wording::script))
+        .route("/app/staff/{id}/sign-out", post(people::staff_sign_out))
         .route("/reset", get(signin::forgot_page).post(signin::forgot))
         .route("/reset/{token}", get(signin::reset_page).post(signin::reset))
 }
@@ -169,9 +178,15 @@ fn https(state: &AppState) -> bool {
     state.settings.public_url.starts_with("https://")
 }
 
-/// The session cookie, for as long as the session lasts.
+/// The session cookie, for as long as an ordinary session lasts.
+#[cfg(test)]
 fn session_cookie(secure: bool, token: String) -> Cookie<'static> {
-    let days = u64::try_from(crate::store::sessions::SESSION_DAYS).unwrap_or(0);
+    session_cookie_for(secure, token, crate::store::sessions::SESSION_DAYS)
+}
+
+/// The session cookie of a session that lasts `days`.
+fn session_cookie_for(secure: bool, token: String, days: i64) -> Cookie<'static> {
+    let days = u64::try_from(days).unwrap_or(0);
     cookie(secure, SESSION_COOKIE, token, SameSite::Lax, Some(days * 86400))
 }
 

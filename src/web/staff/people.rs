@@ -153,18 +153,64 @@ pub(super) async fn staff_role(
     }
 }
 
+#[derive(Deserialize)]
+pub(super) struct InviteForm {
+    csrf: Option<String>,
+    /// "Text it too": the link by SMS to their phone as well.
+    sms: Option<String>,
+}
+
+impl WithCsrf for InviteForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
 pub(super) async fn staff_invite(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
-    SignedForm(_): SignedForm<CsrfOnly>,
+    SignedForm(f): SignedForm<InviteForm>,
 ) -> Result<Response, PageError> {
+    use crate::domain::people::Channel;
     let person = staff_member(&state, &admin, &id).await?;
     if let Err(wait) = state.limits.hit_invitation(&person.email, &ip) {
         return Ok(too_many(wait));
     }
-    crate::usecases::staff::invite(&state.db, &state.notify, Some(admin.me.id), &person, &ip, state.clock.now())
-        .await?;
-    Ok(Redirect::to(&format!("/app/staff?invited={}", person.id)).into_response())
+    let channels = if f.sms.as_deref().is_some_and(|v| !v.is_empty()) {
+        vec![Channel::Email, Channel::Sms]
+    } else {
+        vec![Channel::Email]
+    };
+    match crate::usecases::staff::invite_by(
+        &state.db,
+        &state.notify,
+        Some(admin.me.id),
+        &person,
+        &channels,
+        &ip,
+        state.clock.now(),
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/app/staff?invited={}", person.id)).into_response()),
+        Err(Error::Validation(fields)) => {
+            let why = Problems(fields).to_string();
+            staff_view(&state, &admin, StatusCode::UNPROCESSABLE_ENTITY, json!({"error": why})).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Signs a person out on every device (a lost phone, someone leaving).
+pub(super) async fn staff_sign_out(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    SignedForm(_): SignedForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let person = staff_member(&state, &admin, &id).await?;
+    crate::store::sessions::end_sessions(&state.db, &person, None, Some(admin.me.id), state.clock.now()).await?;
+    Ok(Redirect::to(&format!("/app/staff#staff-{}", person.id)).into_response())
 }

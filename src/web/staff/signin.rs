@@ -4,7 +4,7 @@
 //! account and per address.
 
 use super::extract::{ClientIp, CsrfOnly, GuestForm, SignedForm, SignedIn, WithCsrf};
-use super::{https, session_cookie, session_ended, with_form_csrf};
+use super::{https, session_cookie_for, session_ended, with_form_csrf};
 use crate::limits::{RESET_PER_ACCOUNT, RESET_PER_IP, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_IP};
 use crate::state::AppState;
 use crate::store::sessions;
@@ -26,6 +26,8 @@ pub(super) struct LoginForm {
     email: Option<String>,
     password: Option<String>,
     csrf: Option<String>,
+    /// "Keep me signed in on this device".
+    remember: Option<String>,
 }
 
 impl WithCsrf for LoginForm {
@@ -37,6 +39,7 @@ impl WithCsrf for LoginForm {
 pub(super) async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     GuestForm(f): GuestForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let email = f.email.unwrap_or_default().trim().to_lowercase();
@@ -47,7 +50,10 @@ pub(super) async fn login(
         return Ok(too_many(wait));
     }
     let now = state.clock.now();
-    let outcome = sessions::sign_in(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, now).await;
+    let agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let long_lived = f.remember.as_deref().is_some_and(|v| !v.is_empty());
+    let device = sessions::Device { name: agent, long_lived };
+    let outcome = sessions::sign_in_on(&state.db, &email, f.password.as_deref().unwrap_or(""), &ip, device, now).await;
     match &outcome {
         Ok(Some(_)) => {
             state.limits.take_back(&[&by_ip]);
@@ -57,9 +63,12 @@ pub(super) async fn login(
         Ok(None) => {}
     }
     match outcome? {
-        Some((_, token, _)) => {
-            let jar = CookieJar::new().add(session_cookie(https(&state), token));
-            Ok((jar, Redirect::to("/app")).into_response())
+        Some((person, token, _)) => {
+            let days = if long_lived { sessions::LONG_SESSION_DAYS } else { sessions::SESSION_DAYS };
+            let jar = CookieJar::new().add(session_cookie_for(https(&state), token, days));
+            // Estimators and technicians start on their day, made for a phone.
+            let home = if person.role.can_dispatch() { "/app" } else { "/app/day" };
+            Ok((jar, Redirect::to(home)).into_response())
         }
         None => Ok(with_form_csrf(
             &state,
