@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
     let app = root
         .nest("/api/v1", api)
         .merge(crate::web::router())
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
+        .merge(crate::telemetry::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
     // Outermost last: a request's id is settled first, then it is logged

@@ -11,6 +11,7 @@ mod m20261122_000005_create_promises;
 mod m20261122_000006_create_sessions;
 mod m20261123_000007_send_pace;
 mod m20261202_000008_customer_reschedule;
+mod m20261202_000011_delivery;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_sessions::Migration),
             Box::new(m20261123_000007_send_pace::Migration),
             Box::new(m20261202_000008_customer_reschedule::Migration),
+            Box::new(m20261202_000011_delivery::Migration),
         ]
     }
 }

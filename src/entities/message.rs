@@ -38,6 +38,11 @@ pub struct Model {
     pub provider_status_at: Option<DateTimeUtc>,
     /// A direct reply to a customer who just wrote to us may go out in quiet hours until then.
     pub quiet_hours_exempt_until: Option<DateTimeUtc>,
+    /// The worker (replica and process) holding the claim while `sending`.
+    pub lease_owner: Option<String>,
+    /// When the current claim's send started: a row found `sending` with
+    /// this set, its lease run out, is checked with the provider first.
+    pub send_started_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -59,6 +59,7 @@ pub async fn send_password_link<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    crate::messages::outbox::announce(db).await?;
     Ok(())
 }
 
