@@ -84,9 +84,24 @@ fn exposition() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render()).into_response()
 }
 
-/// `GET /metrics` on the main address: only with `KEPT_METRICS_TOKEN` set,
-/// and only for a caller who presents it.
-async fn on_main(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+/// Prometheus metrics of delivery, planning and HTTP (text exposition).
+///
+/// Served here only when `KEPT_METRICS_TOKEN` is set, and only to a caller
+/// presenting it as a bearer token; `KEPT_METRICS_LISTEN` serves it on a
+/// separate address instead. The metrics are listed in the README.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    operation_id = "metrics",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain", body = String),
+        (status = 401, description = "No token, or not KEPT_METRICS_TOKEN", content_type = "text/plain", body = String),
+        (status = 404, description = "KEPT_METRICS_TOKEN is not set: not served on this address", content_type = "text/plain", body = String),
+    )
+)]
+pub async fn serve_metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     match &state.settings.metrics_token {
         None => (StatusCode::NOT_FOUND, "not found\n").into_response(),
         Some(t) if authorized(&headers, t) => exposition(),
@@ -97,11 +112,6 @@ async fn on_main(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         )
             .into_response(),
     }
-}
-
-/// The `/metrics` route of the main router.
-pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/metrics", axum::routing::get(on_main))
 }
 
 /// The router of `KEPT_METRICS_LISTEN`'s address: `/metrics` alone (still

@@ -146,13 +146,27 @@ pub fn spawn_delivery(state: Notifier, mut stop: tokio::sync::watch::Receiver<bo
             if *stop.borrow() {
                 break;
             }
-            if let Some(p) = pause {
-                tokio::time::sleep(p).await;
-            }
+            // Until the doorbell rings, or a retry, a held message or a dead
+            // replica's lease comes due, or a minute has passed.
+            let minute = std::time::Duration::from_secs(60);
+            let sleep = match pause {
+                Some(p) => p,
+                None => match worker::next_due(&state.db).await {
+                    Ok(Some(at)) => (at - state.clock.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .clamp(std::time::Duration::from_millis(250), minute),
+                    Ok(None) => minute,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not tell when delivery is next due");
+                        minute
+                    }
+                },
+            };
             tokio::select! {
                 _ = bell.changed() => {}
                 _ = stop.wait_for(|s| *s) => break,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                _ = tokio::time::sleep(sleep) => {}
             }
         }
         tracing::info!("delivery stopped");

@@ -512,10 +512,6 @@ async fn deliver_one(
             })
             .await?;
             report.throttled += 1;
-            tokio::spawn(async {
-                tokio::time::sleep(THROTTLE_PAUSE + std::time::Duration::from_millis(100)).await;
-                crate::messages::outbox::ring();
-            });
         }
         Outcome::Transient(why) if m.attempts < MAX_ATTEMPTS => {
             let retry_at = truncate_to_second(now + backoff(m.attempts, rand::thread_rng().gen::<f64>()));
@@ -650,6 +646,37 @@ pub async fn drain_with(w: &Worker<'_>, clock: &dyn crate::clock::Clock) -> Resu
         Some(e) => Err(e),
         None => Ok(total),
     }
+}
+
+/// The next moment something becomes claimable: the earliest waiting
+/// message's next attempt, or the earliest lease to run out (a replica that
+/// died mid-send). The delivery loop sleeps until then (at most a minute).
+pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>, DbErr> {
+    use MessageState::{Held, Pending, Retry, Sending};
+    let backend = db.get_database_backend();
+    let (waiting, leased) = match backend {
+        DatabaseBackend::Postgres => (
+            "SELECT MIN(next_attempt_at) AS t FROM messages WHERE state IN ($1, $2, $3)",
+            "SELECT MIN(lease_until) AS t FROM messages WHERE state = $1",
+        ),
+        _ => (
+            "SELECT MIN(next_attempt_at) AS t FROM messages WHERE state IN (?, ?, ?)",
+            "SELECT MIN(lease_until) AS t FROM messages WHERE state = ?",
+        ),
+    };
+    let mut soonest: Option<DateTime<Utc>> = None;
+    let queries = [
+        Statement::from_sql_and_values(backend, waiting, [Pending.into(), Retry.into(), Held.into()]),
+        Statement::from_sql_and_values(backend, leased, [Sending.into()]),
+    ];
+    for q in queries {
+        if let Some(row) = db.query_one(q).await? {
+            if let Some(t) = row.try_get::<Option<DateTime<Utc>>>("", "t")? {
+                soonest = Some(soonest.map_or(t, |s| s.min(t)));
+            }
+        }
+    }
+    Ok(soonest)
 }
 
 /// Delivers until nothing is due, with the default concurrency and lease.
