@@ -603,48 +603,83 @@ pub async fn drain_with(w: &Worker<'_>, clock: &dyn crate::clock::Clock) -> Resu
     // Bounded, so one run cannot go on forever when messages keep coming.
     let mut claims = 0;
     let mut first_error = None;
+    let mut finished = Vec::new();
     loop {
         let room = concurrency.saturating_sub(sends.len());
         if !exhausted && first_error.is_none() && !w.stopping() && (room >= refill || sends.is_empty()) && room > 0 {
             let now = clock.now();
             claims += 1;
-            match claim_for(w.db, now, room as u64, w.lease, &w.owner).await {
-                Ok(claimed) => {
+            // The sends in flight keep moving while we claim: a send that
+            // holds a pooled connection must be polled to give it back.
+            let claimed = alongside(&mut sends, &mut finished, async {
+                let claimed = claim_for(w.db, now, room as u64, w.lease, &w.owner).await?;
+                let batch = if claimed.is_empty() { None } else { Some(Batch::read(w.db, &claimed).await) };
+                Ok::<_, DbErr>((claimed, batch))
+            })
+            .await;
+            match claimed {
+                Ok((claimed, batch)) => {
                     if claimed.len() < room || claims >= 100_000 {
                         exhausted = true;
                     }
                     total.claimed += claimed.len();
-                    if !claimed.is_empty() {
-                        match Batch::read(w.db, &claimed).await {
-                            Ok(batch) => {
-                                let batch = Arc::new(batch);
-                                let at = std::time::Instant::now();
-                                for m in claimed {
-                                    let batch = batch.clone();
-                                    sends.push(async move { deliver_one(w, &batch, m, now, at).await });
-                                }
+                    match batch {
+                        Some(Ok(batch)) => {
+                            let batch = Arc::new(batch);
+                            let at = std::time::Instant::now();
+                            for m in claimed {
+                                let batch = batch.clone();
+                                sends.push(async move { deliver_one(w, &batch, m, now, at).await });
                             }
-                            // The rows stay claimed; their lease brings them back.
-                            Err(e) => first_error = Some(e),
                         }
+                        // The rows stay claimed; their lease brings them back.
+                        Some(Err(e)) => first_error = Some(e),
+                        None => {}
                     }
                 }
                 Err(e) => first_error = Some(e),
             }
         }
-        match sends.next().await {
-            Some(Ok(r)) => total.add(&r),
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "recording a delivery failed; the lease brings the message back");
-                first_error.get_or_insert(e);
+        if finished.is_empty() {
+            match sends.next().await {
+                Some(r) => finished.push(r),
+                None if exhausted || w.stopping() || first_error.is_some() => break,
+                None => {}
             }
-            None if exhausted || w.stopping() || first_error.is_some() => break,
-            None => {}
+        }
+        for r in finished.drain(..) {
+            match r {
+                Ok(r) => total.add(&r),
+                Err(e) => {
+                    tracing::error!(error = %e, "recording a delivery failed; the lease brings the message back");
+                    first_error.get_or_insert(e);
+                }
+            }
         }
     }
     match first_error {
         Some(e) => Err(e),
         None => Ok(total),
+    }
+}
+
+/// Runs `fut` while polling `sends`, keeping what they finish in `finished`.
+async fn alongside<S, F>(sends: &mut S, finished: &mut Vec<S::Item>, fut: F) -> F::Output
+where
+    S: futures_util::Stream + Unpin,
+    F: std::future::Future,
+{
+    let mut fut = std::pin::pin!(fut);
+    let mut sends_done = false;
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            next = sends.next(), if !sends_done => match next {
+                Some(r) => finished.push(r),
+                None => sends_done = true,
+            },
+        }
     }
 }
 

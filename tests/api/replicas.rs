@@ -140,14 +140,19 @@ async fn states(db: &kept::db::Db) -> HashMap<String, usize> {
 }
 
 /// Waits (up to `limit`) until every message is sent; the time it took.
-async fn until_all_sent(db: &kept::db::Db, n: usize, limit: Duration) -> Duration {
+/// On failure, says what the replicas logged.
+async fn until_all_sent(db: &kept::db::Db, n: usize, limit: Duration, replicas: &[&Replica]) -> Duration {
     let started = Instant::now();
     loop {
         let s = states(db).await;
         if s.get("sent").copied().unwrap_or(0) == n {
             return started.elapsed();
         }
-        assert!(started.elapsed() < limit, "not all sent after {limit:?}: {s:?}");
+        assert!(
+            started.elapsed() < limit,
+            "not all sent after {limit:?}: {s:?}\n{}",
+            replicas.iter().map(|r| r.log()).collect::<Vec<_>>().join("\n---\n")
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -172,7 +177,7 @@ async fn three_replicas_deliver_every_due_message_exactly_once() {
     let (second, third) = tokio::join!(start(&db.url, &env), start(&db.url, &env));
     let replicas = [first, second, third];
     let conn = queue_texts(&db.url, 150).await;
-    until_all_sent(&conn, 150, Duration::from_secs(30)).await;
+    until_all_sent(&conn, 150, Duration::from_secs(30), &replicas.iter().collect::<Vec<_>>()).await;
     assert_each_once(&twilio, 150);
     let sids: BTreeSet<String> = message::Entity::find()
         .all(&conn)
@@ -236,7 +241,7 @@ async fn a_replica_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
         .filter(|m| m.lease_owner.as_deref().is_some_and(|o| o.starts_with(&victim_owner_prefix)))
         .count();
     assert!(in_flight_at_kill > 0, "the kill came mid-send");
-    let took = until_all_sent(&conn, n, Duration::from_secs(4 * lease)).await;
+    let took = until_all_sent(&conn, n, Duration::from_secs(4 * lease), &replicas.iter().collect::<Vec<_>>()).await;
     let since_kill = killed_at.elapsed();
     assert_each_once(&twilio, n);
     assert!(twilio.list_reads() > 0, "the survivors asked Twilio about the dead replica's sends");
@@ -292,8 +297,8 @@ async fn sigterm_finishes_the_sends_in_flight_records_them_and_exits_0() {
     let log = replica.log();
     assert!(log.contains("given back at shutdown") && log.contains("delivery stopped"), "{log}");
     // What was given back goes out with the next replica.
-    let _next = start(&db.url, &env).await;
-    until_all_sent(&conn, n, Duration::from_secs(20)).await;
+    let next = start(&db.url, &env).await;
+    until_all_sent(&conn, n, Duration::from_secs(20), &[&next]).await;
     assert_each_once(&twilio, n);
 }
 
