@@ -19,7 +19,12 @@ use tokio::io::AsyncBufReadExt;
 
 fn postgres_only(test: &str) -> bool {
     if backend() == Backend::Sqlite {
-        eprintln!("SKIPPED on SQLite: {test} runs several `kept serve` processes on one PostgreSQL database");
+        // Straight to stderr, past the test harness's capture, so the run shows it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED on SQLite: {test} runs several `kept serve` processes on one PostgreSQL database"
+        );
         return false;
     }
     true
