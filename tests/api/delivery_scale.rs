@@ -83,6 +83,8 @@ async fn too_many_requests_slows_the_sender_and_retries_never_fails() {
         assert_eq!(m.attempts, 0, "asked to slow down is not an attempt");
         assert!(m.last_error.as_deref().unwrap_or("").contains("20429"), "{m:?}");
         assert!(m.next_attempt_at <= app.clock.now() + Duration::seconds(1), "again shortly, not after a backoff");
+        let due = kept::notify::worker::next_due(&app.state.db).await.unwrap();
+        assert_eq!(due, Some(m.next_attempt_at), "the delivery loop sleeps until then, not a minute");
         app.clock.advance(Duration::seconds(1));
     }
     let (_, d) = app.tick().await;

@@ -26,6 +26,9 @@ pub enum Twilio {
     Slow(Duration),
 }
 
+/// One accepted message in the list: its sid, its form, when it was accepted.
+type Listed = (String, HashMap<String, String>, chrono::DateTime<chrono::Utc>);
+
 #[derive(Clone, Default)]
 struct TwilioState {
     script: Arc<Mutex<VecDeque<Twilio>>>,
@@ -35,7 +38,7 @@ struct TwilioState {
     accepted: Arc<Mutex<Vec<HashMap<String, String>>>>,
     /// What the message list serves: each accepted message's sid, form and
     /// when it was accepted.
-    listed: Arc<Mutex<Vec<(String, HashMap<String, String>, chrono::DateTime<chrono::Utc>)>>>,
+    listed: Arc<Mutex<Vec<Listed>>>,
     /// How long every accepted send waits before it is answered (accepted
     /// at once, as Twilio does, answered late).
     latency: Arc<Mutex<Duration>>,

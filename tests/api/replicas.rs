@@ -210,7 +210,7 @@ async fn a_replica_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
     let lease = 4;
     let mut env = env_for(&twilio, 3, lease);
     env.push(("KEPT_DELIVERY_CONCURRENCY", "8".into()));
-    let mut replicas = vec![start(&db.url, &env).await, start(&db.url, &env).await, start(&db.url, &env).await];
+    let mut replicas = [start(&db.url, &env).await, start(&db.url, &env).await, start(&db.url, &env).await];
     let n = 40;
     let conn = queue_texts(&db.url, n).await;
     // The victim: a replica with sends started and not yet answered.
