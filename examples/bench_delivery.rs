@@ -16,6 +16,7 @@
 //! KEPT_BENCH_CONCURRENCY (sends in flight per replica, default 128).
 
 use chrono::Utc;
+
 use kept::domain::messaging::{MessageKind, MessageState};
 use kept::domain::people::Channel;
 use kept::entities::message;
@@ -71,8 +72,13 @@ fn transports(base: &str, pace: f64) -> kept::notify::transport::Transports {
     }
 }
 
+/// Now as Kept's clock says it (whole seconds, as every enqueue stamps its rows).
+fn now() -> chrono::DateTime<Utc> {
+    kept::clock::Clock::now(&kept::clock::SystemClock)
+}
+
 async fn queue(db: &kept::db::Db, org: i64, tag: &str, n: usize) {
-    let now = Utc::now();
+    let now = now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let rows = chunk.iter().map(|i| message::ActiveModel {
             organization_id: Set(org),
@@ -139,7 +145,11 @@ async fn throughput(url: &str, org: i64, latency_ms: u64, replicas: usize, n: us
     });
     let mut sent = 0;
     for r in futures::future::join_all(runs).await {
-        sent += r.unwrap().sent;
+        let r = r.unwrap();
+        if r.sent != r.claimed {
+            println!("           (a replica claimed {} and sent {}: {r:?})", r.claimed, r.sent);
+        }
+        sent += r.sent;
     }
     let _ = clock;
     let secs = t.elapsed().as_secs_f64();
@@ -179,7 +189,7 @@ async fn enqueue_to_provider(url: &str, org: i64, n: usize) {
     let mut queued = HashMap::new();
     for i in 0..n {
         let body = format!("tap {i}");
-        let now = Utc::now();
+        let now = now();
         let txn = db.begin().await.unwrap();
         message::Entity::insert(message::ActiveModel {
             organization_id: Set(org),

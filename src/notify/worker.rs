@@ -604,6 +604,9 @@ pub async fn drain_with(w: &Worker<'_>, clock: &dyn crate::clock::Clock) -> Resu
     let mut claims = 0;
     let mut first_error = None;
     let mut finished = Vec::new();
+    // Something queued while this run is busy is claimed now, not after it.
+    let mut bell = crate::messages::outbox::doorbell();
+    bell.borrow_and_update();
     loop {
         let room = concurrency.saturating_sub(sends.len());
         if !exhausted && first_error.is_none() && !w.stopping() && (room >= refill || sends.is_empty()) && room > 0 {
@@ -641,10 +644,13 @@ pub async fn drain_with(w: &Worker<'_>, clock: &dyn crate::clock::Clock) -> Resu
             }
         }
         if finished.is_empty() {
-            match sends.next().await {
-                Some(r) => finished.push(r),
-                None if exhausted || w.stopping() || first_error.is_some() => break,
-                None => {}
+            tokio::select! {
+                next = sends.next() => match next {
+                    Some(r) => finished.push(r),
+                    None if exhausted || w.stopping() || first_error.is_some() => break,
+                    None => {}
+                },
+                _ = bell.changed(), if exhausted && !sends.is_empty() => exhausted = false,
             }
         }
         for r in finished.drain(..) {
