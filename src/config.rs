@@ -44,6 +44,15 @@ pub struct Settings {
     /// `KEPT_PAGE_CACHE_MS`: how long a rendered board may be served again
     /// while nothing on it changed (default 2000; 0 turns it off).
     pub page_cache_ms: u64,
+    /// `KEPT_DELIVERY_CONCURRENCY`: sends in flight per process (default 32).
+    pub delivery_concurrency: usize,
+    /// `KEPT_DELIVERY_LEASE_SECS`: how long a claim lasts (default 30);
+    /// longer than `KEPT_TWILIO_TIMEOUT_SECS`.
+    pub delivery_lease_secs: u64,
+    /// `KEPT_METRICS_TOKEN`: the bearer token `/metrics` asks for.
+    pub metrics_token: Option<String>,
+    /// `KEPT_METRICS_LISTEN`: a separate address serving only `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Twilio (or a Twilio-compatible provider) for SMS.
@@ -94,6 +103,10 @@ impl std::fmt::Debug for Settings {
             .field("notifier_enabled", &self.notifier_enabled)
             .field("trusted_proxy", &self.trusted_proxy)
             .field("page_cache_ms", &self.page_cache_ms)
+            .field("delivery_concurrency", &self.delivery_concurrency)
+            .field("delivery_lease_secs", &self.delivery_lease_secs)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -201,6 +214,26 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "KEPT_PAGE_CACHE_MS",
         default: "2000",
         meaning: "how long a rendered board is served again while nothing on it changed (0: off)",
+    },
+    EnvVar {
+        name: "KEPT_DELIVERY_CONCURRENCY",
+        default: "32",
+        meaning: "sends in flight at once in each process (the SMS pace still applies)",
+    },
+    EnvVar {
+        name: "KEPT_DELIVERY_LEASE_SECS",
+        default: "30",
+        meaning: "how long a claimed message stays with one process; above KEPT_TWILIO_TIMEOUT_SECS",
+    },
+    EnvVar {
+        name: "KEPT_METRICS_TOKEN",
+        default: "unset",
+        meaning: "bearer token that /metrics asks for on the main address (unset: not served there)",
+    },
+    EnvVar {
+        name: "KEPT_METRICS_LISTEN",
+        default: "unset",
+        meaning: "a separate address serving only /metrics (for a private network)",
     },
 ];
 
@@ -335,6 +368,49 @@ impl Settings {
                 message: format!("'{v}' is not a whole number of milliseconds from 0 to 60000"),
             })?,
         };
+        let delivery_concurrency = match get("KEPT_DELIVERY_CONCURRENCY") {
+            None => 32,
+            Some(v) => v.parse::<usize>().ok().filter(|n| (1..=10_000).contains(n)).ok_or(ConfigError {
+                var: "KEPT_DELIVERY_CONCURRENCY",
+                message: format!("'{v}' is not a number from 1 to 10000"),
+            })?,
+        };
+        let delivery_lease_secs = match get("KEPT_DELIVERY_LEASE_SECS") {
+            None => 30,
+            Some(v) => v.parse::<u64>().ok().filter(|n| (1..=86_400).contains(n)).ok_or(ConfigError {
+                var: "KEPT_DELIVERY_LEASE_SECS",
+                message: format!("'{v}' is not a number of seconds from 1 to 86400"),
+            })?,
+        };
+        if let Some(t) = &twilio {
+            // A send must end (answer or timeout) inside the claim, or a
+            // second process could take the row while the first still waits.
+            if delivery_lease_secs <= t.timeout_secs {
+                return Err(ConfigError {
+                    var: "KEPT_DELIVERY_LEASE_SECS",
+                    message: format!(
+                        "{delivery_lease_secs} must be longer than KEPT_TWILIO_TIMEOUT_SECS ({})",
+                        t.timeout_secs
+                    ),
+                });
+            }
+        }
+        let metrics_token = get("KEPT_METRICS_TOKEN");
+        if let Some(t) = &metrics_token {
+            if t.trim().len() < 16 {
+                return Err(ConfigError {
+                    var: "KEPT_METRICS_TOKEN",
+                    message: "must be at least 16 characters".into(),
+                });
+            }
+        }
+        let metrics_listen = match get("KEPT_METRICS_LISTEN") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError {
+                var: "KEPT_METRICS_LISTEN",
+                message: format!("'{v}' is not an address such as 127.0.0.1:9100"),
+            })?),
+        };
         let provider_configured = smtp_url.is_some() || twilio.is_some();
         Ok(Settings {
             database_url,
@@ -351,6 +427,10 @@ impl Settings {
             notifier_enabled,
             trusted_proxy,
             page_cache_ms,
+            delivery_concurrency,
+            delivery_lease_secs,
+            metrics_token,
+            metrics_listen,
         })
     }
 

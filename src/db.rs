@@ -275,11 +275,43 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbSetupError
     }
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock held while migrating ("kept", then 0).
+const MIGRATION_LOCK: i64 = 0x6b65_7074_0000;
+
+/// Applies every pending migration. On PostgreSQL, under an advisory lock
+/// on a connection of its own: replicas starting at the same moment take
+/// turns, the first migrates and the others find nothing left to do
+/// (creating the same table twice at once fails in PostgreSQL's catalog).
 pub async fn migrate(db: &Db) -> Result<(), DbSetupError> {
     use migration::{Migrator, MigratorTrait};
     let _turn = db.turn().await?;
-    Migrator::up(db.connection(), None).await?;
+    let mut lock = match db.backend() {
+        DbBackend::Postgres => {
+            use sqlx::{ConnectOptions, Executor};
+            let pool = db.connection().get_postgres_connection_pool();
+            let mut conn = pool.connect_options().connect().await?;
+            conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK)).await?;
+            Some(conn)
+        }
+        _ => None,
+    };
+    let pending = Migrator::get_pending_migrations(db.connection()).await?.len();
+    let done = Migrator::up(db.connection(), None).await;
+    if let Some(conn) = lock.as_mut() {
+        use sqlx::Executor;
+        // Closing the connection would release it too; say so plainly.
+        let _ = conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK)).await;
+    }
+    if let Some(conn) = lock {
+        use sqlx::Connection;
+        let _ = conn.close().await;
+    }
+    done?;
+    if pending > 0 {
+        tracing::info!("applied {pending} database migrations");
+    } else {
+        tracing::debug!("the database schema is up to date");
+    }
     Ok(())
 }
 

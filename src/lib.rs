@@ -22,6 +22,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod usecases;
 pub mod web;
 pub mod webhooks;

@@ -144,11 +144,32 @@ async fn serve(settings: Settings) -> Result<(), AnyError> {
         }
     }
     tracing::info!(addr = %app.local_addr(), "serving");
-    app.serve(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    app.serve(stop_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what container runtimes send before SIGKILL).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn migrate(settings: Settings) -> Result<(), AnyError> {

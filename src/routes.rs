@@ -23,6 +23,7 @@ const X_REQUEST_ID: &str = "x-request-id";
 fn root_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
+        .routes(routes!(crate::telemetry::serve_metrics))
         .merge(crate::webhooks::router().into())
         .merge(crate::web::customer::router().into())
 }
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
     let app = root
         .nest("/api/v1", api)
         .merge(crate::web::router())
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
     // Outermost last: a request's id is settled first, then it is logged

@@ -30,6 +30,7 @@ impl Application {
     ) -> Result<Application, Box<dyn std::error::Error + Send + Sync>> {
         // Before anything is touched: the pages are part of the binary.
         let pages = crate::pages::Pages::load()?;
+        crate::telemetry::install();
         let server_lock = crate::backup::ServerLock::take(&settings.database_url)?;
         let db = db::connect(&settings.database_url, settings.db_max_connections).await?;
         db::migrate(&db).await?;
@@ -67,14 +68,42 @@ impl Application {
         self.listener.local_addr().unwrap_or(self.state.settings.listen)
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    /// The notifier's minute tick runs alongside unless `KEPT_NOTIFIER=off`.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests
+    /// and sends. The notifier's minute tick and the delivery loop run
+    /// alongside unless `KEPT_NOTIFIER=off`; `/metrics` is served on
+    /// `KEPT_METRICS_LISTEN` too when it is set.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let mut scheduler = None;
+        let mut delivery = None;
         if self.state.settings.notifier_enabled {
+            if self.state.db.backend() == sea_orm::DbBackend::Postgres {
+                crate::notify::wake::listen(&self.state.settings.database_url, stopping.clone())
+                    .await
+                    .map_err(std::io::Error::other)?;
+            }
+            delivery = Some(crate::notify::spawn_delivery(self.state.notifier(), stopping.clone()));
             scheduler =
                 Some(crate::notify::start_scheduler(self.state.notifier()).await.map_err(std::io::Error::other)?);
         }
+        let metrics_server = match self.state.settings.metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await?;
+                tracing::info!(addr = %listener.local_addr().unwrap_or(addr), "serving /metrics");
+                let app = crate::telemetry::private_router(self.state.settings.metrics_token.clone());
+                let mut stopping = stopping.clone();
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopping.wait_for(|s| *s).await;
+                        })
+                        .await
+                }))
+            }
+            None => None,
+        };
+        // In-flight sends end within the provider's timeout; the lease bounds the wait.
+        let drain_limit = std::time::Duration::from_secs(self.state.settings.delivery_lease_secs + 5);
         let checkpoints = {
             let db = self.state.db.clone();
             tokio::spawn(async move {
@@ -92,6 +121,8 @@ impl Application {
         let live = self.state.notify.live.clone();
         let shutdown = async move {
             shutdown.await;
+            tracing::info!("stopping: no new claims; finishing the requests and sends in flight");
+            let _ = stop.send(true);
             live.close();
         };
         let app = crate::routes::router(self.state);
@@ -99,10 +130,18 @@ impl Application {
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
-        checkpoints.abort();
         if let Some(mut s) = scheduler {
             let _ = s.shutdown().await;
         }
+        if let Some(d) = delivery {
+            if tokio::time::timeout(drain_limit, d).await.is_err() {
+                tracing::error!("sends still in flight after {}s; stopping anyway", drain_limit.as_secs());
+            }
+        }
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
+        checkpoints.abort();
         served
     }
 }

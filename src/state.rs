@@ -42,6 +42,8 @@ impl AppState {
             plan_lock: self.plan_lock.clone(),
             deliver_lock: self.deliver_lock.clone(),
             clock: self.clock.clone(),
+            concurrency: self.settings.delivery_concurrency,
+            lease: chrono::Duration::seconds(self.settings.delivery_lease_secs as i64),
         }
     }
 }

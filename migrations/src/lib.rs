@@ -13,6 +13,7 @@ mod m20261123_000007_send_pace;
 mod m20261202_000008_customer_reschedule;
 mod m20261202_000009_schedule_indexes;
 mod m20261202_000010_crew_phone;
+mod m20261202_000011_delivery;
 mod m20261202_000012_message_wording;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_customer_reschedule::Migration),
             Box::new(m20261202_000009_schedule_indexes::Migration),
             Box::new(m20261202_000010_crew_phone::Migration),
+            Box::new(m20261202_000011_delivery::Migration),
             Box::new(m20261202_000012_message_wording::Migration),
         ]
     }

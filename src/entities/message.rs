@@ -40,6 +40,11 @@ pub struct Model {
     pub quiet_hours_exempt_until: Option<DateTimeUtc>,
     /// The office sent this again: the failed or uncertain message it repeats.
     pub resent_from_id: Option<i64>,
+    /// The worker (replica and process) holding the claim while `sending`.
+    pub lease_owner: Option<String>,
+    /// When the current claim's send started: a row found `sending` with
+    /// this set, its lease run out, is checked with the provider first.
+    pub send_started_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

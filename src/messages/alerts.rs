@@ -114,8 +114,12 @@ async fn alert<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(0);
     }
-    Ok(message::Entity::insert_many(rows)
+    let inserted = message::Entity::insert_many(rows)
         .on_conflict(OnConflict::column(message::Column::DedupeKey).do_nothing().to_owned())
         .exec_without_returning(db)
-        .await?)
+        .await?;
+    if inserted > 0 {
+        super::outbox::announce(db).await?;
+    }
+    Ok(inserted)
 }

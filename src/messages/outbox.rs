@@ -77,8 +77,49 @@ pub async fn enqueue<C: ConnectionTrait>(
         if let Some((link, job_id)) = link {
             insert_links(db, org_id, &[(link, job_id)], now).await?;
         }
+        announce(db).await?;
     }
     Ok(inserted)
+}
+
+/// The PostgreSQL channel that says "the outbox has something new".
+pub const WAKE_CHANNEL: &str = "kept_outbox";
+
+/// This process's doorbell: every delivery loop in the process watches it.
+static DOORBELL: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// Wakes the delivery loops in this process now (a spurious ring costs one
+/// empty claim).
+pub fn ring() {
+    DOORBELL.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// A delivery loop's view of the doorbell: `changed()` resolves after the next ring.
+pub fn doorbell() -> tokio::sync::watch::Receiver<u64> {
+    DOORBELL.subscribe()
+}
+
+/// Says, as part of `db`'s transaction (or statement), that messages were
+/// queued, so they are delivered within a second instead of at the next
+/// minute. [`enqueue`] calls it; code that writes outbox rows some other
+/// way calls it after writing. On PostgreSQL it is a `pg_notify` delivered
+/// at commit to every replica (the delivery loops LISTEN); on SQLite it
+/// rings this process's doorbell at once: the woken worker's claim is a
+/// write, so it waits for the enqueuing transaction's turn to end.
+pub async fn announce<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            db.execute(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT pg_notify($1, '')",
+                [WAKE_CHANNEL.into()],
+            ))
+            .await?;
+        }
+        _ => ring(),
+    }
+    Ok(())
 }
 
 pub async fn insert_links<C: ConnectionTrait>(

@@ -4,7 +4,13 @@
 pub mod ledger;
 pub mod planner;
 pub mod transport;
+pub mod wake;
 pub mod worker;
+
+/// Wakes delivery now, in this process and (on PostgreSQL, at commit) in
+/// every replica: call it after writing outbox rows other than through
+/// `messages::outbox::enqueue`, which calls it itself.
+pub use crate::messages::outbox::announce as wake;
 
 pub use crate::messages::NotifyCtx;
 
@@ -23,6 +29,50 @@ pub struct Notifier {
     pub plan_lock: Arc<tokio::sync::Mutex<()>>,
     pub deliver_lock: Arc<tokio::sync::Mutex<()>>,
     pub clock: Arc<dyn Clock>,
+    /// Sends in flight at most (`KEPT_DELIVERY_CONCURRENCY`).
+    pub concurrency: usize,
+    /// How long a claim lasts (`KEPT_DELIVERY_LEASE_SECS`).
+    pub lease: chrono::Duration,
+}
+
+/// The advisory lock keys of the runs one replica does for all: planning
+/// and the ledger watch ("kept" and a number, so they are easy to spot in
+/// `pg_locks`).
+const PLAN_LOCK: i64 = 0x6b65_7074_0001;
+const WATCH_LOCK: i64 = 0x6b65_7074_0002;
+
+/// Runs `run` only if this replica holds `key` (PostgreSQL's
+/// `pg_try_advisory_xact_lock`, held by a transaction that stays open for
+/// the run and ends with it, so a dead replica's lock goes with its
+/// connection); another replica already running it means nothing to do
+/// here. On SQLite `run` simply runs (one process serves a file; the
+/// dedupe keys stay the last line either way).
+async fn as_leader<T: Default>(
+    db: &Db,
+    key: i64,
+    run: impl std::future::Future<Output = Result<T, crate::error::Error>>,
+) -> Result<T, crate::error::Error> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if db.backend() != DbBackend::Postgres {
+        return run.await;
+    }
+    let txn = db.begin().await?;
+    let row = txn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS got",
+            [key.into()],
+        ))
+        .await?;
+    let got: bool = row.map(|r| r.try_get("", "got")).transpose()?.unwrap_or(false);
+    if !got {
+        txn.rollback().await?;
+        tracing::debug!("another replica is running this; skipping");
+        return Ok(T::default());
+    }
+    let result = run.await;
+    txn.commit().await?;
+    result
 }
 
 /// Plans what is due now, unless a planning run is already going in this process.
@@ -31,7 +81,27 @@ pub async fn plan(state: &Notifier) -> Result<planner::TickReport, crate::error:
         tracing::debug!("previous planning run still going; skipping");
         return Ok(Default::default());
     };
-    planner::tick(&state.db, &state.notify, state.clock.now()).await
+    let started = std::time::Instant::now();
+    let report = as_leader(&state.db, PLAN_LOCK, planner::tick(&state.db, &state.notify, state.clock.now())).await?;
+    metrics::histogram!("kept_tick_duration_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("kept_tick_rows_planned_total").increment(report.status_updates + report.reminders);
+    Ok(report)
+}
+
+/// Watches the ledger (`ledger::watch`), on one replica at a time.
+pub async fn watch(state: &Notifier) -> Result<ledger::WatchReport, crate::error::Error> {
+    as_leader(&state.db, WATCH_LOCK, ledger::watch(&state.db, &state.notify, state.clock.now())).await
+}
+
+/// This process's delivery run with its settings (concurrency, lease),
+/// stopping when `stop` turns true.
+fn worker<'a>(state: &'a Notifier, stop: Option<tokio::sync::watch::Receiver<bool>>) -> worker::Worker<'a> {
+    worker::Worker {
+        concurrency: state.concurrency,
+        lease: state.lease,
+        stop,
+        ..worker::Worker::new(&state.db, &state.transports, &state.notify.live)
+    }
 }
 
 /// Delivers what is due, unless a delivery run is already going in this
@@ -41,7 +111,88 @@ pub async fn deliver(state: &Notifier) -> Result<worker::DeliveryReport, crate::
         tracing::debug!("previous delivery run still going; skipping");
         return Ok(Default::default());
     };
-    Ok(worker::drain(&state.db, &state.transports, &state.notify.live, state.clock.as_ref()).await?)
+    Ok(worker::drain_with(&worker(state, None), state.clock.as_ref()).await?)
+}
+
+/// The delivery loop of `kept serve`: delivers whenever the outbox's
+/// doorbell rings (a message was queued, here or in another replica) and at
+/// least every minute, until `stop` turns true; then claims nothing more,
+/// finishes the sends in flight, gives back what had not started, and ends.
+pub fn spawn_delivery(state: Notifier, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut bell = wake::doorbell();
+        loop {
+            bell.borrow_and_update();
+            if *stop.borrow() {
+                break;
+            }
+            let run = {
+                let _guard = state.deliver_lock.lock().await;
+                worker::drain_with(&worker(&state, Some(stop.clone())), state.clock.as_ref()).await
+            };
+            let pause = match run {
+                Ok(r) => {
+                    let line = delivered(&r);
+                    if !line.is_empty() {
+                        tracing::info!("{line}");
+                    }
+                    None
+                }
+                Err(e) => {
+                    tracing::error!("delivery failed: {e}");
+                    Some(std::time::Duration::from_secs(1))
+                }
+            };
+            if *stop.borrow() {
+                break;
+            }
+            // Until the doorbell rings, or a retry, a held message or a dead
+            // replica's lease comes due, or a minute has passed.
+            let minute = std::time::Duration::from_secs(60);
+            let sleep = match pause {
+                Some(p) => p,
+                None => match worker::next_due(&state.db).await {
+                    Ok(Some(at)) => (at - state.clock.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .clamp(std::time::Duration::from_millis(250), minute),
+                    Ok(None) => minute,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not tell when delivery is next due");
+                        minute
+                    }
+                },
+            };
+            tokio::select! {
+                _ = bell.changed() => {}
+                _ = stop.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!("delivery stopped");
+    })
+}
+
+/// `delivered 8 claimed, 8 sent`: the non-zero counts of a run, or "".
+fn delivered(r: &worker::DeliveryReport) -> String {
+    counts(
+        "delivered",
+        &[
+            ("claimed", r.claimed),
+            ("sent", r.sent),
+            ("not sent (no provider)", r.no_provider),
+            ("held", r.held),
+            ("retried", r.retried),
+            ("throttled", r.throttled),
+            ("failed", r.failed),
+            ("uncertain", r.uncertain),
+            ("superseded", r.superseded),
+            ("suppressed", r.suppressed),
+            ("found sent after a crash", r.recovered),
+            ("given back at shutdown", r.released),
+            ("taken over", r.lost),
+        ],
+    )
 }
 
 /// Delivers what is due now for a change someone is waiting on (a crew's
@@ -105,7 +256,7 @@ fn spawn_minute(state: &Notifier) {
                 parts.push(format!("planning failed: {e}"));
             }
         }
-        match ledger::watch(&s.db, &s.notify, s.clock.now()).await {
+        match watch(&s).await {
             Ok(r) => parts.push(counts(
                 "promises",
                 &[
@@ -120,27 +271,9 @@ fn spawn_minute(state: &Notifier) {
                 parts.push(format!("watching promises failed: {e}"));
             }
         }
-        // Deliver right after planning, so new messages do not wait a minute.
-        match deliver(&s).await {
-            Ok(r) => parts.push(counts(
-                "delivered",
-                &[
-                    ("claimed", r.claimed),
-                    ("sent", r.sent),
-                    ("not sent (no provider)", r.no_provider),
-                    ("held", r.held),
-                    ("retried", r.retried),
-                    ("failed", r.failed),
-                    ("uncertain", r.uncertain),
-                    ("superseded", r.superseded),
-                    ("suppressed", r.suppressed),
-                ],
-            )),
-            Err(e) => {
-                failed = true;
-                parts.push(format!("delivery failed: {e}"));
-            }
-        }
+        // The delivery loop sends; the minute wakes it for retries and held
+        // messages that came due.
+        wake::ring();
         match clean_up(&s).await {
             Ok(0) => {}
             Ok(n) => parts.push(format!("cleaned {n} expired")),

@@ -19,6 +19,37 @@ pub enum Outcome {
     /// We sent it and do not know whether it was accepted (timeout after
     /// sending): not resent blindly.
     Uncertain(String),
+    /// The provider asked us to slow down (Twilio's 429 / error 20429, too
+    /// many requests): not an attempt and never a failure; the sender's pace
+    /// is pushed back and the message goes again shortly.
+    Throttled(String),
+}
+
+/// What the provider says about a message whose send started but whose
+/// worker died before it recorded the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The provider has it: sent, with this id.
+    Found { provider_id: String },
+    /// The provider has nothing like it: send it.
+    NotFound,
+    /// We could not ask: leave it `uncertain` for the office.
+    Unreachable(String),
+}
+
+/// One page of Twilio's message list (`GET .../Messages.json`).
+#[derive(Deserialize)]
+struct TwilioMessageList {
+    messages: Vec<TwilioListedMessage>,
+    next_page_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TwilioListedMessage {
+    sid: String,
+    body: Option<String>,
+    from: Option<String>,
+    messaging_service_sid: Option<String>,
 }
 
 pub use crate::domain::messaging::Flag;
@@ -112,11 +143,69 @@ impl Twilio {
             (_, Some(21614)) => {
                 Outcome::Permanent { reason, flag: Some(Flag::Unreachable("number cannot receive SMS".into())) }
             }
+            // Too many requests (Twilio's 20429 is "too many concurrent
+            // requests"): slow down, never give up.
+            (429, _) | (_, Some(20429)) => Outcome::Throttled(reason),
             // Our credentials or account: retry, someone will fix the settings.
-            (401 | 403 | 429, _) => Outcome::Transient(reason),
+            (401 | 403, _) => Outcome::Transient(reason),
             (s, _) if s >= 500 => Outcome::Transient(reason),
             _ => Outcome::Permanent { reason, flag: None },
         }
+    }
+}
+
+impl Twilio {
+    /// Whether Twilio accepted a message to `to` with `body` sent on or
+    /// after `since` (its message list, filtered by `To` and `DateSent>`,
+    /// the day before `since` to allow for clocks; matched on the body and
+    /// our sender). Up to five pages of 50 are read.
+    #[tracing::instrument(skip_all, fields(provider = "twilio"))]
+    pub async fn find_sent(&self, to: &str, body: &str, since: chrono::DateTime<chrono::Utc>) -> Lookup {
+        let after = (since - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut url = Some(
+            reqwest::Url::parse_with_params(
+                &self.messages_url(),
+                &[("To", to), ("DateSent>", after.as_str()), ("PageSize", "50")],
+            )
+            .map_err(|e| e.to_string()),
+        );
+        let mut pages = 0;
+        while let Some(next) = url.take() {
+            pages += 1;
+            let next = match next {
+                Ok(u) => u,
+                Err(e) => return Lookup::Unreachable(format!("the message list address: {e}")),
+            };
+            let res = self
+                .http
+                .get(next)
+                .basic_auth(&self.settings.account_sid, Some(&self.settings.auth_token))
+                .send()
+                .await;
+            let res = match res {
+                Ok(r) if r.status().is_success() => r,
+                Ok(r) => return Lookup::Unreachable(format!("the message list answered {}", r.status())),
+                Err(e) => return Lookup::Unreachable(format!("could not read the message list: {e}")),
+            };
+            let list: TwilioMessageList = match res.json().await {
+                Ok(l) => l,
+                Err(e) => return Lookup::Unreachable(format!("the message list was not understood: {e}")),
+            };
+            let ours = |m: &TwilioListedMessage| match (&self.settings.messaging_service_sid, &self.settings.from) {
+                (Some(ms), _) => m.messaging_service_sid.as_deref() == Some(ms.as_str()),
+                (None, Some(from)) => m.from.as_deref() == Some(from.as_str()),
+                (None, None) => true,
+            };
+            if let Some(m) = list.messages.iter().find(|m| m.body.as_deref() == Some(body) && ours(m)) {
+                return Lookup::Found { provider_id: m.sid.clone() };
+            }
+            if pages < 5 {
+                url = list
+                    .next_page_uri
+                    .map(|p| reqwest::Url::parse(&format!("{}{p}", self.settings.base_url)).map_err(|e| e.to_string()));
+            }
+        }
+        Lookup::NotFound
     }
 }
 
@@ -135,8 +224,15 @@ impl Smtp {
         Ok(Smtp { transport, from })
     }
 
+    /// The Message-ID of outbox row `id`: the same for every attempt, so a
+    /// resend after a crash is the same message to the recipient's mail client.
+    pub fn message_id(&self, id: i64) -> String {
+        let domain = self.from.email.domain();
+        format!("<kept-message-{id}@{domain}>")
+    }
+
     #[tracing::instrument(skip_all, fields(provider = "smtp"))]
-    pub async fn send(&self, to: &str, subject: &str, text: &str, html: Option<&str>) -> Outcome {
+    pub async fn send(&self, id: i64, to: &str, subject: &str, text: &str, html: Option<&str>) -> Outcome {
         let to = match to.parse::<Mailbox>() {
             Ok(m) => m,
             Err(e) => {
@@ -146,7 +242,8 @@ impl Smtp {
                 }
             }
         };
-        let builder = Message::builder().from(self.from.clone()).to(to).subject(subject);
+        let builder =
+            Message::builder().from(self.from.clone()).to(to).subject(subject).message_id(Some(self.message_id(id)));
         let message = match html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string())),
             None => builder.singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text.to_string())),
@@ -216,6 +313,11 @@ impl Pacer {
         Pacer { interval_us, sender: sender.into(), ready: std::sync::atomic::AtomicBool::new(false) }
     }
 
+    /// Sends per second at most.
+    pub fn rate(&self) -> f64 {
+        1_000_000.0 / self.interval_us as f64
+    }
+
     /// Takes the sender's next sending moment and waits for it. The pace
     /// lives in the database, so every replica (and every worker in it)
     /// shares one pace per sender. Returns the moment taken (µs since the
@@ -260,6 +362,24 @@ impl Pacer {
             .await?
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("send pace of {}", self.sender)))?;
         Ok(row.try_get::<i64>("", "next_at_us")? - self.interval_us)
+    }
+}
+
+impl Pacer {
+    /// The provider asked us to slow down: the sender's next moment moves
+    /// `by` later (from now if it lay in the past), for every replica.
+    pub async fn push_back<C: sea_orm::ConnectionTrait>(&self, db: &C, by: Duration) -> Result<(), sea_orm::DbErr> {
+        use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
+        let (table, sender, next) = (Alias::new("send_pace"), Alias::new("sender"), Alias::new("next_at_us"));
+        let now = now_us();
+        let from: SimpleExpr = Expr::case(Expr::col(next.clone()).gt(now), Expr::col(next.clone())).finally(now).into();
+        let update = Query::update()
+            .table(table)
+            .value(next, from.add(by.as_micros() as i64))
+            .and_where(Expr::col(sender).eq(self.sender.as_str()))
+            .to_owned();
+        db.execute(db.get_database_backend().build(&update)).await?;
+        Ok(())
     }
 }
 

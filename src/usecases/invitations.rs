@@ -105,6 +105,7 @@ pub async fn send_password_link_by<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    crate::messages::outbox::announce(db).await?;
     Ok(())
 }
 

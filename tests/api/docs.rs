@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 /// Every operation the server has, as (method, path template).
 const SERVED: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/metrics"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/organization"),
     ("patch", "/api/v1/organization"),
@@ -78,7 +79,10 @@ const SERVED: &[(&str, &str)] = &[
 
 /// Paths served at the root rather than under /api/v1.
 fn at_root(path: &str) -> bool {
-    path.starts_with("/healthz") || path.starts_with("/webhooks") || path.starts_with("/c/")
+    path.starts_with("/healthz")
+        || path.starts_with("/metrics")
+        || path.starts_with("/webhooks")
+        || path.starts_with("/c/")
 }
 
 /// The document, as the server serves it.

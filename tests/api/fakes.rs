@@ -26,6 +26,9 @@ pub enum Twilio {
     Slow(Duration),
 }
 
+/// One accepted message in the list: its sid, its form, when it was accepted.
+type Listed = (String, HashMap<String, String>, chrono::DateTime<chrono::Utc>);
+
 #[derive(Clone, Default)]
 struct TwilioState {
     script: Arc<Mutex<VecDeque<Twilio>>>,
@@ -33,6 +36,16 @@ struct TwilioState {
     received: Arc<Mutex<Vec<HashMap<String, String>>>>,
     /// Only the requests that were answered 201.
     accepted: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    /// What the message list serves: each accepted message's sid, form and
+    /// when it was accepted.
+    listed: Arc<Mutex<Vec<Listed>>>,
+    /// How long every accepted send waits before it is answered (accepted
+    /// at once, as Twilio does, answered late).
+    latency: Arc<Mutex<Duration>>,
+    /// The message list answers 503 while this is set.
+    list_down: Arc<std::sync::atomic::AtomicBool>,
+    /// How many times the message list was read.
+    list_reads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub struct FakeTwilio {
@@ -50,6 +63,7 @@ impl FakeTwilio {
         let expected_auth =
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}")));
         let expected_sid = sid.clone();
+        let list_auth = expected_auth.clone();
         let app = Router::new()
             .route(
                 "/2010-04-01/Accounts/{sid}/Messages.json",
@@ -61,6 +75,15 @@ impl FakeTwilio {
                         let expected_auth = expected_auth.clone();
                         let expected_sid = expected_sid.clone();
                         async move { twilio_messages(st, path_sid, headers, form, expected_auth, expected_sid).await }
+                    },
+                )
+                .get(
+                    move |State(st): State<TwilioState>,
+                          Path(path_sid): Path<String>,
+                          headers: HeaderMap,
+                          axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+                        let expected_auth = list_auth.clone();
+                        async move { twilio_list(st, path_sid, headers, q, expected_auth).await }
                     },
                 ),
             )
@@ -74,6 +97,22 @@ impl FakeTwilio {
     /// Queues replies for the next requests; afterwards every request is accepted.
     pub fn script(&self, replies: &[Twilio]) {
         self.state.script.lock().unwrap().extend(replies.iter().cloned());
+    }
+
+    /// Every accepted send from now on is answered only after `d`
+    /// (accepted at once: a client that gives up or dies still sent it).
+    pub fn set_latency(&self, d: Duration) {
+        *self.state.latency.lock().unwrap() = d;
+    }
+
+    /// While `down`, the message list answers 503.
+    pub fn list_down(&self, down: bool) {
+        self.state.list_down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many times the message list was read.
+    pub fn list_reads(&self) -> usize {
+        self.state.list_reads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn received(&self) -> Vec<HashMap<String, String>> {
@@ -133,6 +172,7 @@ async fn twilio_messages(
                 21610 => "Attempt to send to unsubscribed recipient",
                 21211 => "The 'To' number is not a valid phone number.",
                 21614 => "'To' number is not a valid mobile number",
+                20429 => "Too Many Requests",
                 _ => "Service unavailable",
             };
             twilio_error(status, code, message).into_response()
@@ -141,14 +181,90 @@ async fn twilio_messages(
             tokio::time::sleep(delay).await;
             accept(&st, &path_sid, form).into_response()
         }
-        Twilio::Accept => accept(&st, &path_sid, form).into_response(),
+        Twilio::Accept => {
+            let answer = accept(&st, &path_sid, form).into_response();
+            let latency = *st.latency.lock().unwrap();
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            answer
+        }
     }
 }
 
+/// Twilio's message list, `GET .../Messages.json?To=…&DateSent>=…`: its
+/// real wire format (a page of message resources, newest first, with the
+/// paging fields), filtered by `To` and by `DateSent>` (on or after).
+async fn twilio_list(
+    st: TwilioState,
+    account: String,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    expected_auth: String,
+) -> axum::response::Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if auth != expected_auth {
+        return twilio_error(401, 20003, "Authenticate").into_response();
+    }
+    st.list_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if st.list_down.load(std::sync::atomic::Ordering::SeqCst) {
+        return twilio_error(503, 20500, "Service unavailable").into_response();
+    }
+    let after = q.get("DateSent>").map(|d| {
+        chrono::DateTime::parse_from_rfc3339(d).map(|d| d.with_timezone(&chrono::Utc)).unwrap_or_else(|_| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc()
+        })
+    });
+    let page_size: usize = q.get("PageSize").and_then(|p| p.parse().ok()).unwrap_or(50);
+    let mut found: Vec<Value> = st
+        .listed
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, form, _)| q.get("To").is_none_or(|to| form.get("To") == Some(to)))
+        .filter(|(_, _, at)| after.is_none_or(|a| *at >= a))
+        .map(|(sid, form, at)| message_resource(&account, sid, form, Some(*at), "sent"))
+        .collect();
+    found.reverse();
+    found.truncate(page_size);
+    let uri = format!("/2010-04-01/Accounts/{account}/Messages.json?PageSize={page_size}&Page=0");
+    Json(json!({
+        "end": found.len().saturating_sub(1), "first_page_uri": uri, "messages": found,
+        "next_page_uri": null, "page": 0, "page_size": page_size, "previous_page_uri": null,
+        "start": 0, "uri": uri,
+    }))
+    .into_response()
+}
+
+/// A message resource as Twilio writes it (dates in RFC 2822).
+fn message_resource(
+    account: &str,
+    sid: &str,
+    form: &HashMap<String, String>,
+    sent: Option<chrono::DateTime<chrono::Utc>>,
+    status: &str,
+) -> Value {
+    let rfc2822 = |d: chrono::DateTime<chrono::Utc>| d.format("%a, %d %b %Y %H:%M:%S +0000").to_string();
+    let now = rfc2822(chrono::Utc::now());
+    json!({
+        "account_sid": account, "api_version": "2010-04-01", "body": form.get("Body"),
+        "date_created": sent.map(rfc2822).unwrap_or_else(|| now.clone()), "date_sent": sent.map(rfc2822),
+        "date_updated": now, "direction": "outbound-api", "error_code": null, "error_message": null,
+        "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
+        "num_media": "0", "num_segments": "1", "price": null, "price_unit": "USD", "sid": sid, "status": status,
+        "subresource_uris": {"media": format!("/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json")},
+        "to": form.get("To"), "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"),
+    })
+}
+
 fn accept(st: &TwilioState, account: &str, form: HashMap<String, String>) -> (StatusCode, Json<Value>) {
-    st.accepted.lock().unwrap().push(form.clone());
-    let n = st.accepted.lock().unwrap().len();
+    let n = {
+        let mut accepted = st.accepted.lock().unwrap();
+        accepted.push(form.clone());
+        accepted.len()
+    };
     let sid = format!("SM{n:032x}");
+    st.listed.lock().unwrap().push((sid.clone(), form.clone(), chrono::Utc::now()));
     (
         StatusCode::CREATED,
         Json(json!({
