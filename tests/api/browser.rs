@@ -704,7 +704,8 @@ async fn in_a_real_browser_the_homeowner_picks_another_time() {
     let first = first.as_str().unwrap().to_string();
     assert!(offered.contains(&first), "{offered}");
     browser.click("details.other-times button").await;
-    let after = browser.wait_text(&first).await;
+    // The button's words are on the page before it is pressed: wait for the new page.
+    let after = browser.wait_text(&format!("work visit: {first}")).await;
     assert!(after.contains(&format!("work visit: {first}")), "who is coming, at the new time: {after}");
     let moved = app.get(&format!("/api/v1/visits/{visit}")).await.body;
     assert_ne!(utc(moved["window_start"].as_str().unwrap()), utc("2026-11-23T09:00:00-05:00"));

@@ -215,7 +215,10 @@ async fn a_replica_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
     let conn = queue_texts(&db.url, n).await;
     // The victim: a replica with sends started and not yet answered.
     let started = Instant::now();
+    // Killed only once Twilio has accepted one of its sends (answered 1.5 s
+    // later), so the survivors have one to find in Twilio's list.
     let victim = loop {
+        let accepted: BTreeSet<String> = twilio.accepted().iter().map(|f| f["Body"].clone()).collect();
         let busy: Vec<String> = message::Entity::find()
             .filter(message::Column::State.eq(MessageState::Sending))
             .filter(message::Column::SendStartedAt.is_not_null())
@@ -223,6 +226,7 @@ async fn a_replica_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
             .await
             .unwrap()
             .into_iter()
+            .filter(|m| accepted.contains(&m.body_text))
             .filter_map(|m| m.lease_owner)
             .collect();
         let found = replicas.iter().position(|r| busy.iter().any(|o| o.starts_with(&format!("{}-", r.pid()))));
