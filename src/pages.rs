@@ -89,6 +89,9 @@ impl Pages {
 pub struct PageCache {
     ttl: std::time::Duration,
     entries: std::sync::Mutex<std::collections::HashMap<PageKey, Cached>>,
+    /// One rendering per page at a time: when a page goes stale, the
+    /// requests for it wait for one of them to draw it, not all draw it.
+    flights: std::sync::Mutex<std::collections::HashMap<PageKey, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A cached page: whose organization, which page, and for whom.
@@ -115,7 +118,7 @@ impl PageCache {
 
     /// A cache whose entries last at most `ttl` (zero: nothing is kept).
     pub fn new(ttl: std::time::Duration) -> PageCache {
-        PageCache { ttl, entries: Default::default() }
+        PageCache { ttl, entries: Default::default(), flights: Default::default() }
     }
 
     /// The page rendered for `key` if it still stands at `stamp`.
@@ -123,6 +126,19 @@ impl PageCache {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let c = entries.get(key)?;
         (c.stamp == stamp && c.at.elapsed() < self.ttl).then(|| c.html.clone())
+    }
+
+    /// Waits for the turn to draw `key`; look in the cache again once
+    /// granted (whoever went before may have drawn it).
+    pub async fn turn(&self, key: &PageKey) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if flights.len() >= Self::MAX_ENTRIES {
+                flights.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+            }
+            flights.entry(key.clone()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// Keeps `html`, rendered at `stamp` (taken before its data was read).
@@ -163,6 +179,21 @@ mod tests {
         let off = PageCache::new(std::time::Duration::ZERO);
         off.put(key.clone(), stamp, "x".into());
         assert!(off.get(&key, stamp).is_none(), "a zero ttl keeps nothing");
+    }
+
+    #[tokio::test]
+    async fn a_stale_page_is_drawn_by_one_request_while_the_others_for_it_wait() {
+        let cache = PageCache::new(std::time::Duration::from_secs(5));
+        let key: PageKey = (1, "board".into(), 7);
+        let first = cache.turn(&key).await;
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), cache.turn(&key)).await;
+        assert!(waiting.is_err(), "the second waits for the first");
+        let other =
+            tokio::time::timeout(std::time::Duration::from_millis(50), cache.turn(&(1, "board".into(), 8))).await;
+        assert!(other.is_ok(), "another page does not wait");
+        drop(first);
+        let next = tokio::time::timeout(std::time::Duration::from_millis(50), cache.turn(&key)).await;
+        assert!(next.is_ok(), "its turn comes once the first is done");
     }
 
     #[test]

@@ -61,7 +61,14 @@ pub(super) async fn board(
     // Every open board fetches the page again when anything on it changes:
     // the same page for the same person is rendered once while it stands.
     let key = (org.id, format!("board {date}"), me.id);
-    let stamp = Stamp { changes: state.notify.live.changes().of(org.id), minute: now.timestamp().div_euclid(60) };
+    let stamp_now =
+        || Stamp { changes: state.notify.live.changes().of(org.id), minute: now.timestamp().div_euclid(60) };
+    if let Some(html) = state.page_cache.get(&key, stamp_now()) {
+        return Ok(board_response(&html, &session.csrf_token));
+    }
+    // Stale: one request draws it while the others for it wait.
+    let _turn = state.page_cache.turn(&key).await;
+    let stamp = stamp_now();
     if let Some(html) = state.page_cache.get(&key, stamp) {
         return Ok(board_response(&html, &session.csrf_token));
     }
