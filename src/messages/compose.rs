@@ -315,6 +315,10 @@ pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
         MessageKind::RunningLate => {
             put("new_window", json!("Tuesday, November 24, between 1:00 PM and 3:00 PM EST"));
             put("callback_by", json!("10:45 AM"));
+            // The crew's own "running late" tap: the window missed and the new time.
+            put("old_window", json!("Tuesday, November 24, between 9:00 AM and 11:00 AM EST"));
+            put("new_arrival", json!("11:40 AM EST today"));
+            put("staff_name", json!("Lena"));
         }
         MessageKind::ThankYou | MessageKind::DispatcherAlert | MessageKind::PasswordReset => {}
         MessageKind::FollowUpResolution => {

@@ -3,7 +3,7 @@
 //! where it is planned (its promised window as a band, the work from the
 //! window's start, the travel buffer after it), working hours shaded, the
 //! jobs nobody has booked in a side list. Visits move by drag and drop or by
-//! the form beside each (the keyboard path); the same exact rule as the API
+//! the one move form beside the board (the keyboard path); the same exact rule as the API
 //! decides, and a refusal says in plain words who could no longer keep
 //! which window.
 
