@@ -57,49 +57,63 @@ impl Driver {
         let turn = BROWSER_TURN.clone().lock_owned().await;
         // chromedriver picks its own free port (--port=0) and prints it, so no
         // other test can take the port between our choosing it and its binding.
-        let mut child = Command::new(driver)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start chromedriver");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        drop(tx);
-        let mut said = Vec::new();
-        let port = loop {
-            match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => {
-                    let port = line
-                        .split_once("started successfully on port ")
-                        .and_then(|(_, p)| p.trim_end_matches('.').trim().parse::<u16>().ok());
-                    said.push(line);
-                    if let Some(port) = port {
-                        break port;
+        // Its own pick can still collide with a port another process is
+        // binding at that moment ("IPv4 port not available"): then it starts again.
+        let mut attempt = 0;
+        let (child, rx, port) = loop {
+            attempt += 1;
+            let mut child = Command::new(&driver)
+                .arg("--port=0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start chromedriver");
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            for out in [
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                Box::new(child.stderr.take().unwrap()),
+            ] {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    use std::io::BufRead;
+                    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                        let _ = tx.send(line);
+                    }
+                });
+            }
+            drop(tx);
+            let mut said = Vec::new();
+            let port = loop {
+                match rx.recv_timeout(Duration::from_secs(60)) {
+                    Ok(line) => {
+                        let port = line
+                            .split_once("started successfully on port ")
+                            .and_then(|(_, p)| p.trim_end_matches('.').trim().parse::<u16>().ok());
+                        said.push(line);
+                        if let Some(port) = port {
+                            break Some(port);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        if attempt < 3 && said.iter().any(|l| l.contains("port not available")) {
+                            break None;
+                        }
+                        panic!(
+                            "chromedriver did not start ({e:?}); exit: {:?}; it said:\n{}",
+                            child.try_wait(),
+                            said.join("\n")
+                        );
                     }
                 }
-                Err(e) => {
-                    let _ = child.kill();
-                    panic!(
-                        "chromedriver did not start ({e:?}); exit: {:?}; it said:\n{}",
-                        child.try_wait(),
-                        said.join("\n")
-                    );
-                }
+            };
+            if let Some(port) = port {
+                break (child, rx, port);
             }
         };
+
         // Keep draining its output so it never blocks on a full pipe.
         std::thread::spawn(move || while rx.recv().is_ok() {});
         let base = format!("http://127.0.0.1:{port}");
