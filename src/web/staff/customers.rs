@@ -271,9 +271,15 @@ pub(super) async fn create(
     let org = crate::store::orgs::get(&state.db, who.caller.organization_id).await?;
     match crate::usecases::customers::add(&state.db, &org, f.fields(), state.clock.now()).await {
         Ok(c) => Ok(Redirect::to(&format!("/app/customers/{}", c.id)).into_response()),
-        Err(Error::Validation(fields)) => {
-            Ok(form_page(&state, &who, &org, None, &f, StatusCode::UNPROCESSABLE_ENTITY, by_field(fields)))
-        }
+        Err(Error::Validation(fields)) => Ok(form_page(
+            &state,
+            &who,
+            &org,
+            None,
+            &f,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            super::errors_by_field(fields),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -289,23 +295,15 @@ pub(super) async fn update(
     let c = customer_in(&state, org.id, &id).await?;
     match crate::usecases::customers::edit(&state.db, &org, c.id, f.fields()).await {
         Ok(c) => Ok(Redirect::to(&format!("/app/customers/{}", c.id)).into_response()),
-        Err(Error::Validation(fields)) => {
-            Ok(form_page(&state, &who, &org, Some(&c), &f, StatusCode::UNPROCESSABLE_ENTITY, by_field(fields)))
-        }
+        Err(Error::Validation(fields)) => Ok(form_page(
+            &state,
+            &who,
+            &org,
+            Some(&c),
+            &f,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            super::errors_by_field(fields),
+        )),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Each field's problems, joined, by the form's field names.
-fn by_field(fields: Vec<crate::error::FieldError>) -> Map<String, Value> {
-    let mut out = Map::new();
-    for f in fields {
-        let key = f.field;
-        let text = match out.get(&key).and_then(Value::as_str) {
-            Some(before) => format!("{before}; {}", f.message),
-            None => f.message,
-        };
-        out.insert(key, Value::String(text));
-    }
-    out
 }

@@ -258,23 +258,13 @@ pub(super) async fn job_book(
         crate::domain::visit::VisitKind::parse(&kind)
             .ok_or(format!("'{kind}' is not one of {}", crate::domain::visit::VisitKind::choices())),
     );
-    let date = field("date").unwrap_or_default();
-    let date = p.check(
-        "date",
-        chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)")),
+    let (window_start, window_end) = typed_window(
+        &mut p,
+        zone,
+        &field("date").unwrap_or_default(),
+        &field("start").unwrap_or_default(),
+        &field("end").unwrap_or_default(),
     );
-    let mut at = |name: &str, key: &str| {
-        let typed = field(key).unwrap_or_default();
-        let time = p.check(
-            name,
-            chrono::NaiveTime::parse_from_str(&typed, "%H:%M")
-                .map_err(|_| format!("'{typed}' is not a time of day (HH:MM, 24-hour)")),
-        )?;
-        p.check(name, zone.at_local(date?, time))
-    };
-    let window_start = at("window_start", "start");
-    let window_end = at("window_end", "end");
     let duration = field("duration").unwrap_or_default();
     let duration = p.check(
         "duration_minutes",
@@ -320,6 +310,32 @@ pub(super) async fn job_book(
         _ => refused(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
     };
     job_view(&state, &session, &caller, job, status, typed).await
+}
+
+/// An arrival window typed into a form in `zone`'s local time (a date,
+/// and start and end as HH:MM), each problem named (`date`,
+/// `window_start`, `window_end`): the booking form's and a visit's page's.
+pub(super) fn typed_window(
+    p: &mut Problems,
+    zone: Zone,
+    date: &str,
+    start: &str,
+    end: &str,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let date = p.check(
+        "date",
+        chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)")),
+    );
+    let mut at = |name: &str, typed: &str| {
+        let time = p.check(
+            name,
+            chrono::NaiveTime::parse_from_str(typed.trim(), "%H:%M")
+                .map_err(|_| format!("'{typed}' is not a time of day (HH:MM, 24-hour)")),
+        )?;
+        p.check(name, zone.at_local(date?, time))
+    };
+    (at("window_start", start), at("window_end", end))
 }
 
 /// The windows of the visits a booking conflicts with, in their person's

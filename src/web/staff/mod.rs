@@ -162,6 +162,20 @@ fn screen(
     render(state, name, status, ctx)
 }
 
+/// A refused form's problems by field name, each field's joined with "; ",
+/// for a page that shows each beside its field.
+fn errors_by_field(fields: Vec<crate::error::FieldError>) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for f in fields {
+        let text = match out.get(&f.field).and_then(serde_json::Value::as_str) {
+            Some(before) => format!("{before}; {}", f.message),
+            None => f.message,
+        };
+        out.insert(f.field, json!(text));
+    }
+    out
+}
+
 /// A short page that says what went wrong, with the way back.
 fn problem(state: &AppState, status: StatusCode, text: &str) -> Response {
     render(state, "staff_problem.html", status, json!({"text": text}))

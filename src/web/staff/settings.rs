@@ -151,15 +151,7 @@ pub(super) async fn save(
     match crate::usecases::organization::change(&state.db, &org, admin.caller.staff_id, edit, state.clock.now()).await {
         Ok(_) => Ok(Redirect::to("/app/settings?saved=1").into_response()),
         Err(Error::Validation(fields)) => {
-            let mut errors = Map::new();
-            for e in fields {
-                let text = match errors.get(&e.field).and_then(Value::as_str) {
-                    Some(before) => format!("{before}; {}", e.message),
-                    None => e.message,
-                };
-                errors.insert(e.field, json!(text));
-            }
-            Ok(view(&state, &admin, &org, &f, StatusCode::UNPROCESSABLE_ENTITY, errors, false))
+            Ok(view(&state, &admin, &org, &f, StatusCode::UNPROCESSABLE_ENTITY, super::errors_by_field(fields), false))
         }
         Err(e) => Err(e.into()),
     }

@@ -107,23 +107,8 @@ pub(super) async fn change(
     if staff_ids.is_empty() || staff_ids.len() != staff_values.len() {
         p.add("staff_ids", "choose at least one person");
     }
-    let date = field("date");
-    let date = p.check(
-        "date",
-        chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-            .map_err(|_| format!("'{date}' is not a date (YYYY-MM-DD)")),
-    );
-    let mut at = |name: &str, key: &str| {
-        let typed = field(key);
-        let time = p.check(
-            name,
-            chrono::NaiveTime::parse_from_str(&typed, "%H:%M")
-                .map_err(|_| format!("'{typed}' is not a time of day (HH:MM, 24-hour)")),
-        )?;
-        p.check(name, zone.at_local(date?, time))
-    };
-    let window_start = at("window_start", "start");
-    let window_end = at("window_end", "end");
+    let (window_start, window_end) =
+        super::job::typed_window(&mut p, zone, &field("date"), &field("start"), &field("end"));
     let reason = field("reason");
     let refused = |status: StatusCode, error: String| {
         json!({"change": {"staff_ids": staff_ids, "date": field("date"), "start": field("start"), "end": field("end"),
