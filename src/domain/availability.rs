@@ -32,6 +32,8 @@ use super::feasibility::{self, Slot};
 use super::people::{WorkingHours, WEEKDAYS};
 use super::time::Zone;
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Timelike, Utc};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// The spacing of candidate window starts, on the wall clock.
 pub const GRID_MINUTES: u32 = 30;
@@ -178,23 +180,20 @@ fn added_travel(person: &Person, start: i64, buffer_secs: i64) -> i64 {
     }
 }
 
-/// The window starts on the grid for the crew's first member, ascending.
-fn grid(lead: &Person, search: &Search) -> Vec<i64> {
+/// The window starts on the grid for the crew's first member on one of
+/// their local days, ascending.
+fn grid_day(lead: &Person, date: NaiveDate) -> Vec<i64> {
     let mut starts = Vec::new();
-    for d in 0..search.days {
-        let Some(date) = search.from.checked_add_days(Days::new(d as u64)) else { break };
-        for (from, to) in lead.hours.on(date) {
-            let step = GRID_MINUTES * 60;
-            let first = from.num_seconds_from_midnight().div_ceil(step) * step;
-            let mut secs = first;
-            while secs < to.num_seconds_from_midnight() {
-                if let Some(t) = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0) {
-                    if let Ok(at) = lead.zone.at_local(date, t) {
-                        starts.push(at.timestamp());
-                    }
+    let step = GRID_MINUTES * 60;
+    for (from, to) in lead.hours.on(date) {
+        let mut secs = from.num_seconds_from_midnight().div_ceil(step) * step;
+        while secs < to.num_seconds_from_midnight() {
+            if let Some(t) = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0) {
+                if let Ok(at) = lead.zone.at_local(date, t) {
+                    starts.push(at.timestamp());
                 }
-                secs += step;
             }
+            secs += step;
         }
     }
     starts.sort_unstable();
@@ -202,29 +201,71 @@ fn grid(lead: &Person, search: &Search) -> Vec<i64> {
     starts
 }
 
+/// One crew's grid over the asked days, made a day at a time as the search
+/// reaches it (the search usually stops within the first day or two, so
+/// the later days' wall-clock conversions are never paid for).
+struct Grid<'a> {
+    lead: &'a Person,
+    search: &'a Search,
+    day: u32,
+    starts: std::vec::IntoIter<i64>,
+    last: Option<i64>,
+}
+
+impl Iterator for Grid<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        loop {
+            if let Some(start) = self.starts.next() {
+                // Days follow each other, so starts only grow; a repeat
+                // (never expected) is skipped rather than weighed twice.
+                if self.last.is_some_and(|last| start <= last) {
+                    continue;
+                }
+                self.last = Some(start);
+                return Some(start);
+            }
+            if self.day >= self.search.days {
+                return None;
+            }
+            let date = self.search.from.checked_add_days(Days::new(self.day as u64))?;
+            self.day += 1;
+            self.starts = grid_day(self.lead, date).into_iter();
+        }
+    }
+}
+
 /// The earliest windows each crew could be promised, best first (see the
 /// module comment for the rule and the rank). Each crew is booked as one
 /// visit: a window is offered only if every member can take it. For
 /// suggestions per person, pass one-person crews.
 pub fn suggest(crews: &[&[Person]], search: &Search, loaded: Loaded) -> Found {
-    let mut candidates: Vec<(i64, usize)> = Vec::new();
-    for (c, crew) in crews.iter().enumerate() {
-        if let Some(lead) = crew.first() {
-            candidates.extend(grid(lead, search).into_iter().map(|start| (start, c)));
-        }
-    }
-    candidates.sort_unstable();
+    // The crews' grids merged in order of (start, crew), as if sorted.
+    let mut grids: Vec<std::iter::Peekable<Grid>> = crews
+        .iter()
+        .filter_map(|crew| crew.first())
+        .map(|lead| Grid { lead, search, day: 0, starts: Vec::new().into_iter(), last: None }.peekable())
+        .collect();
+    let crew_of: Vec<&[Person]> = crews.iter().copied().filter(|c| !c.is_empty()).collect();
+    let mut heap: BinaryHeap<Reverse<(i64, usize)>> =
+        grids.iter_mut().enumerate().filter_map(|(c, g)| g.peek().map(|s| Reverse((*s, c)))).collect();
     let mut found = Found::default();
-    let mut i = 0;
-    while i < candidates.len() {
-        let start = candidates[i].0;
+    while let Some(&Reverse((start, _))) = heap.peek() {
         if found.suggestions.len() >= search.limit {
             break;
         }
         // Every crew at this start time is weighed before stopping.
-        while i < candidates.len() && candidates[i].0 == start {
-            let crew = crews[candidates[i].1];
-            i += 1;
+        while let Some(&Reverse((at, c))) = heap.peek() {
+            if at != start {
+                break;
+            }
+            heap.pop();
+            grids[c].next();
+            if let Some(next) = grids[c].peek() {
+                heap.push(Reverse((*next, c)));
+            }
+            let crew = crew_of[c];
             if start < search.not_before {
                 continue;
             }
@@ -593,6 +634,39 @@ mod tests {
                 let busy = slots.iter().any(|v| lo.timestamp() <= v.window_start && v.window_start < hi.timestamp());
                 prop_assert_eq!(sug.added_travel_minutes, if busy { day.buffer_min } else { 0 });
             }
+        }
+
+        /// The search stops early once it has enough, crews in several
+        /// zones merged day by day: a limit gives exactly the first of the
+        /// unlimited answer, in its order.
+        #[test]
+        fn a_limit_gives_the_head_of_the_whole_answer(a in day_strategy(), b in day_strategy(), limit in 1usize..12) {
+            let people: Vec<Person> = [(1, &a), (2, &b)]
+                .into_iter()
+                .map(|(id, day)| {
+                    let z = zone(day.zone);
+                    let mut slots = slots_of(day, z);
+                    while feasibility::check(&slots, a.buffer_min * M).is_err() {
+                        slots.pop();
+                    }
+                    Person { id, zone: z, hours: hours_of(day), slots }
+                })
+                .collect();
+            let crews: Vec<&[Person]> = people.iter().map(std::slice::from_ref).collect();
+            let mut s = Search {
+                from: a.from,
+                days: a.days,
+                window_secs: a.window_min * M,
+                duration_secs: a.duration_min * M,
+                buffer_secs: a.buffer_min * M,
+                not_before: i64::MIN,
+                max_reach_secs: (12 * 60) * M + a.buffer_min * M,
+                limit: usize::MAX,
+            };
+            let all = suggest(&crews, &s, Loaded::ALL).suggestions;
+            s.limit = limit;
+            let head = suggest(&crews, &s, Loaded::ALL).suggestions;
+            prop_assert_eq!(&head[..], &all[..limit.min(all.len())]);
         }
     }
 }

@@ -111,52 +111,26 @@ pub async fn lock_visit<C: ConnectionTrait>(db: &C, org_id: i64, id: i64) -> Res
     visit::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
 }
 
-fn slot_of(v: &visit::Model) -> Slot<i64> {
+fn slot(
+    id: i64,
+    status: VisitStatus,
+    window_start: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    duration_minutes: i32,
+    arrived_at: Option<DateTime<Utc>>,
+) -> Slot<i64> {
     // Once someone has arrived, the arrival is a fact, not a window.
-    let (start, end) = match (v.status, v.arrived_at) {
+    let (start, end) = match (status, arrived_at) {
         (VisitStatus::Arrived, Some(at)) => (at, at),
-        _ => (v.window_start, v.window_end),
+        _ => (window_start, window_end),
     };
-    Slot {
-        id: v.id,
-        window_start: start.timestamp(),
-        window_end: end.timestamp(),
-        duration_secs: v.duration_minutes as i64 * 60,
-    }
-}
-
-/// Active visits (those that hold a place in a day) assigned to any of
-/// `staff_ids` whose windows touch `[lo, hi]`.
-async fn active_visits_between<C: ConnectionTrait>(
-    db: &C,
-    org_id: i64,
-    staff_ids: &[i64],
-    lo: DateTime<Utc>,
-    hi: DateTime<Utc>,
-) -> Result<Vec<visit::Model>, Error> {
-    let active: Vec<&str> = VisitStatus::ALL.iter().filter(|s| s.occupies_schedule()).map(|s| s.as_str()).collect();
-    Ok(visit::Entity::find()
-        .filter(visit::Column::OrganizationId.eq(org_id))
-        .filter(
-            visit::Column::Id.in_subquery(
-                Query::select()
-                    .column(visit_staff::Column::VisitId)
-                    .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.is_in(staff_ids.iter().copied()))
-                    .to_owned(),
-            ),
-        )
-        .filter(visit::Column::Status.is_in(active))
-        .filter(visit::Column::WindowEnd.gte(lo))
-        .filter(visit::Column::WindowStart.lte(hi))
-        .all(db)
-        .await?)
+    Slot { id, window_start: start.timestamp(), window_end: end.timestamp(), duration_secs: duration_minutes as i64 * 60 }
 }
 
 /// Each person's visits as the booking check sees them (the same visits,
 /// read the same way as [`ensure_feasible`] reads them), for everyone in
-/// `staff_ids` at once: every visit whose window touches `[lo, hi]`. Two
-/// queries however many people and days.
+/// `staff_ids` at once: every visit whose window touches `[lo, hi]`. One
+/// query however many people and days, reading only what a slot needs.
 pub async fn slots_between<C: ConnectionTrait>(
     db: &C,
     org_id: i64,
@@ -164,18 +138,36 @@ pub async fn slots_between<C: ConnectionTrait>(
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
 ) -> Result<HashMap<i64, Vec<Slot<i64>>>, Error> {
+    use sea_orm::{JoinType, QuerySelect};
     let mut out: HashMap<i64, Vec<Slot<i64>>> = staff_ids.iter().map(|id| (*id, Vec::new())).collect();
     if staff_ids.is_empty() {
         return Ok(out);
     }
-    let visits = active_visits_between(db, org_id, staff_ids, lo, hi).await?;
-    let ids: Vec<i64> = visits.iter().map(|v| v.id).collect();
-    let crews = staff_ids_of(db, &ids).await?;
-    for v in &visits {
-        for person in crews.get(&v.id).into_iter().flatten() {
-            if let Some(slots) = out.get_mut(person) {
-                slots.push(slot_of(v));
-            }
+    let active: Vec<&str> = VisitStatus::ALL.iter().filter(|s| s.occupies_schedule()).map(|s| s.as_str()).collect();
+    let on_visit: sea_orm::RelationDef =
+        visit_staff::Entity::belongs_to(visit::Entity).from(visit_staff::Column::VisitId).to(visit::Column::Id).into();
+    type Row = (i64, i64, VisitStatus, DateTime<Utc>, DateTime<Utc>, i32, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = visit_staff::Entity::find()
+        .select_only()
+        .column(visit_staff::Column::StaffId)
+        .column(visit::Column::Id)
+        .column(visit::Column::Status)
+        .column(visit::Column::WindowStart)
+        .column(visit::Column::WindowEnd)
+        .column(visit::Column::DurationMinutes)
+        .column(visit::Column::ArrivedAt)
+        .join(JoinType::InnerJoin, on_visit)
+        .filter(visit_staff::Column::StaffId.is_in(staff_ids.iter().copied()))
+        .filter(visit::Column::OrganizationId.eq(org_id))
+        .filter(visit::Column::Status.is_in(active))
+        .filter(visit::Column::WindowEnd.gte(lo))
+        .filter(visit::Column::WindowStart.lte(hi))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (person, id, status, window_start, window_end, duration_minutes, arrived_at) in rows {
+        if let Some(slots) = out.get_mut(&person) {
+            slots.push(slot(id, status, window_start, window_end, duration_minutes, arrived_at));
         }
     }
     Ok(out)
@@ -196,11 +188,12 @@ pub async fn ensure_feasible<C: ConnectionTrait>(
     let cluster = loop {
         let lo = DateTime::from_timestamp(candidate.window_start, 0).unwrap_or_default() - margin;
         let hi = DateTime::from_timestamp(candidate.window_end, 0).unwrap_or_default() + margin;
-        let mut slots: Vec<Slot<i64>> = active_visits_between(db, org.id, &[person.id], lo, hi)
+        let mut slots: Vec<Slot<i64>> = slots_between(db, org.id, &[person.id], lo, hi)
             .await?
-            .iter()
-            .filter(|v| v.id != candidate.id)
-            .map(slot_of)
+            .remove(&person.id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.id != candidate.id)
             .collect();
         slots.push(candidate);
         let (cluster, first, reach) = feasibility::cluster_around(&slots, buffer, candidate.id);
