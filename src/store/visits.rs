@@ -435,6 +435,9 @@ pub async fn days_of<C: ConnectionTrait>(
         days.iter().any(|(id, (start, end))| v.staff_ids.contains(id) && *start <= at && at < *end)
     };
     let visits: Vec<VisitWithStaff> = with_staff(db, visits).await?.into_iter().filter(on_their_day).collect();
+    if visits.is_empty() {
+        return Ok(vec![]);
+    }
     let job_ids: Vec<i64> = visits.iter().map(|v| v.visit.job_id).collect();
     // Jobs with their customers in one query (a crew's day is read often).
     let jobs: HashMap<i64, (job::Model, customer::Model)> = job::Entity::find()
