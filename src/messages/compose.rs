@@ -300,13 +300,17 @@ pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
                                "unit_price": "$85.00", "total": "$680.00", "is_discount": false},
                               {"description": "Returning customer", "kind": "discount", "quantity": "1", "unit": null,
                                "unit_price": "$40.00", "total": "-$40.00", "is_discount": true}],
+                    "options": [{"description": "Antimicrobial treatment of the wall cavity", "kind": "material", "quantity": "1", "unit": null,
+                               "unit_price": "$180.00", "total": "$180.00", "is_discount": false, "adds": "$194.85"}],
                     "top_lines": [{"description": "Dry-out, 2 technicians", "total": "$680.00"}],
                     "taxes": [{"name": "Sales tax", "rate": "8.25%", "amount": "$102.30"}]}),
             );
             put(
                 "changes",
                 json!({"previous_version": 1, "old_total": "$1,100.00", "new_total": "$1,342.30",
-                    "added": [{"description": "Cabinet haul-away", "total": "$150.00"}],
+                    "added": [{"description": "Cabinet haul-away", "total": "$150.00", "optional": false}],
+                    "now_optional": [{"description": "Baseboard repaint", "total": "$95.00"}],
+                    "now_required": [{"description": "Dehumidifier rental", "total": "$120.00"}],
                     "removed": [{"description": "Mold test", "total": "$60.00"}],
                     "repriced": [{"description": "Dry-out, 2 technicians", "old": "$510.00", "new": "$680.00",
                                   "old_quantity": "6", "new_quantity": "8"}]}),

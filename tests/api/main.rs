@@ -20,6 +20,7 @@ mod delivery;
 mod delivery_scale;
 mod demo;
 mod docs;
+mod estimate_options;
 mod estimates;
 mod events;
 mod field;

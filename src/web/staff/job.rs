@@ -88,17 +88,30 @@ pub(super) async fn job_view(
         vec![]
     };
     // Prices: the office's, and an estimator's own estimates only.
-    let estimates: Vec<Value> = crate::store::estimates::for_job(&state.db, org, job.id)
-        .await?
-        .into_iter()
-        .filter(|e| crate::access::ensure_estimate(caller, e).is_ok())
-        .map(|e| {
-            let currency = crate::domain::money::Currency::parse(&e.currency)
-                .unwrap_or(crate::domain::money::Currency { code: "USD", symbol: "$", digits: 2 });
-            json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
-                   "sent": e.sent_at.map(when)})
-        })
-        .collect();
+    // An approved one says what the customer chose: the optional items they
+    // ticked and the total they approved.
+    let mut estimates: Vec<Value> = Vec::new();
+    for e in crate::store::estimates::for_job(&state.db, org, job.id).await? {
+        if crate::access::ensure_estimate(caller, &e).is_err() {
+            continue;
+        }
+        let currency = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
+        let (approved_total, chosen) = match e.approved_total_minor {
+            Some(t) => {
+                let full = crate::store::estimates::load(&state.db, org, e.id).await?;
+                let chosen: Vec<Value> = full
+                    .lines
+                    .iter()
+                    .filter(|l| l.optional)
+                    .map(|l| json!({"description": l.description, "total": currency.format(l.total_minor), "chosen": l.chosen}))
+                    .collect();
+                (Some(currency.format(t)), chosen)
+            }
+            None => (None, vec![]),
+        };
+        estimates.push(json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
+               "sent": e.sent_at.map(when), "approved_total": approved_total, "options": chosen}));
+    }
     let field_staff = crate::access::field_staff(caller);
     let timeline: Vec<Value> = crate::usecases::jobs::timeline(&state.db, org, job.id, field_staff)
         .await?
