@@ -196,3 +196,37 @@ async fn the_breakdown_lists_options_apart_and_a_revision_names_what_became_opti
     assert!(sms.contains("Now optional: Dry-out.") && sms.contains("Now included: Fan rental."), "{sms}");
     assert!(sms.contains("Added: Baseboard repaint (optional) $95.00"), "{sms}");
 }
+
+#[tokio::test]
+async fn in_a_real_browser_the_customer_ticks_an_optional_item_and_approves() {
+    let Some(browser) = crate::browser::Driver::start().await else { return };
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let (e, token) = sent(&app, job, with_options()).await;
+    let fan = e["lines"][1]["id"].to_string();
+    browser.screen(360, true).await;
+    browser.go(&app.url(&format!("/c/{token}"))).await;
+    browser.wait_text("Your total: $1,082.50").await;
+    let (page, screen) = browser.widths().await;
+    assert!(page <= screen, "no sideways scrolling at 360 px: {page} > {screen}");
+    // Ticking the fan: "your total" follows at once, priced as the server prices it.
+    browser.click(&format!("input[name=options][value='{fan}']")).await;
+    browser.wait_text("Your total: $1,353.13").await;
+    browser.full_page_screenshot("customer-estimate-options-phone").await;
+    browser.click("form.approve button").await;
+    let shown = browser.wait_text("You approved this estimate for $1,353.13").await;
+    assert!(shown.contains("Fan rental (you chose this)"), "{shown}");
+    browser.full_page_screenshot("customer-estimate-options-approved-phone").await;
+    let done = app.get(&format!("/api/v1/estimates/{}", e["id"])).await.body;
+    assert_eq!((done["status"].as_str(), done["approved_total_minor"].as_i64()), (Some("approved"), Some(135_313)));
+    assert_eq!(done["lines"][1]["chosen"], true);
+
+    // The same page on a desktop, before anything was chosen.
+    let job = app.ny_job().await;
+    let (_, token) = sent(&app, job, with_options()).await;
+    browser.screen(1280, false).await;
+    browser.go(&app.url(&format!("/c/{token}"))).await;
+    browser.wait_text("Your total: $1,082.50").await;
+    browser.full_page_screenshot("customer-estimate-options-desktop").await;
+    browser.call(reqwest::Method::DELETE, "", None).await;
+}
