@@ -167,6 +167,7 @@ pub fn base_ctx(p: &Parties<'_>, link: &str) -> Map<String, Value> {
             "mission_statement": p.org.mission_statement,
             "phone": p.org.phone.clone().unwrap_or_default(),
             "email": p.org.email.clone().unwrap_or_default(),
+            "logo_url": p.org.logo_url,
             "update_cadence": crate::domain::messaging::cadence(
                 crate::domain::messaging::parse_times(&p.org.update_times).map(|t| t.len()).unwrap_or(2)
             ),
@@ -244,7 +245,8 @@ pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
     m.insert(
         "org".into(),
         json!({"name": "Harbor & Pine Restoration", "mission_statement": "We treat every home like our own.",
-               "phone": "+1 212 555 0100", "email": "office@example.test", "update_cadence": "twice a day"}),
+               "phone": "+1 212 555 0100", "email": "office@example.test", "update_cadence": "twice a day",
+               "logo_url": "https://harborandpine.example/logo.png"}),
     );
     m.insert("customer".into(), json!({"name": "Nadia Brooks", "first_name": "Nadia"}));
     m.insert(

@@ -188,7 +188,7 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             "messages": messages,
             "can_rate": job.status == JobStatus::Completed && rated.is_none(),
             "rating": rated.map(|r| r.score),
-            "org": {"name": org.name, "phone": org.phone, "email": org.email, "mission_statement": org.mission_statement},
+            "org": {"name": org.name, "phone": org.phone, "email": org.email, "mission_statement": org.mission_statement, "logo_url": org.logo_url},
             "customer": {"first_name": crate::messages::compose::first_name(&customer.name)},
             "job": {"title": job.title, "status": crate::messages::compose::status_label(&job.status)},
             "visits": upcoming,

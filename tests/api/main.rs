@@ -13,6 +13,7 @@ mod browser;
 mod calendar;
 mod call;
 mod cli;
+mod company_logo;
 mod concurrency;
 mod crew;
 mod customers;
