@@ -30,6 +30,7 @@ mod layers;
 mod ledger;
 mod notifier;
 mod office_messages;
+mod office_nav;
 mod office_pages;
 mod other_time;
 mod promise_changes;
