@@ -29,7 +29,6 @@ const SOURCES: &[(&str, &str)] = &[
     ("staff_inbox.html", include_str!("../templates/pages/staff_inbox.html")),
     ("staff_wording.html", include_str!("../templates/pages/staff_wording.html")),
     ("staff_conversation.html", include_str!("../templates/pages/staff_conversation.html")),
-    ("staff_office_nav.html", include_str!("../templates/pages/staff_office_nav.html")),
     ("staff_office_style.html", include_str!("../templates/pages/staff_office_style.html")),
     ("customer_job.html", include_str!("../templates/pages/customer_job.html")),
     ("customer_notice.html", include_str!("../templates/pages/customer_notice.html")),

@@ -15,6 +15,7 @@ mod m20261202_000009_schedule_indexes;
 mod m20261202_000010_crew_phone;
 mod m20261202_000011_delivery;
 mod m20261202_000012_message_wording;
+mod m20261202_000013_estimate_options;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_crew_phone::Migration),
             Box::new(m20261202_000011_delivery::Migration),
             Box::new(m20261202_000012_message_wording::Migration),
+            Box::new(m20261202_000013_estimate_options::Migration),
         ]
     }
 }

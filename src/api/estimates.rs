@@ -75,6 +75,11 @@ struct LineInput {
     /// Required: integer minor units (8500 = $85.00); negative for a discount.
     #[schema(required = true, nullable = false)]
     unit_price_minor: Option<i64>,
+    /// An item the customer may add when approving (false when absent): it
+    /// is priced but not in the total; the customer's page offers it with
+    /// what it adds. A discount cannot be optional.
+    #[serde(default)]
+    optional: Option<bool>,
 }
 
 impl From<EstimateInput> for EstimateFields {
@@ -93,6 +98,7 @@ impl From<EstimateInput> for EstimateFields {
                         quantity: l.quantity,
                         unit: l.unit,
                         unit_price_minor: l.unit_price_minor,
+                        optional: l.optional,
                     })
                     .collect()
             }),

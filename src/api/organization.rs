@@ -53,6 +53,9 @@ pub struct OrganizationView {
     /// Customers may pick another time for a visit from their page (from
     /// the windows that keep every promise already made).
     pub customers_may_reschedule: bool,
+    /// The company's logo (an absolute https URL), shown in the header of
+    /// the customer's page and of the emails; null for none.
+    pub logo_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -77,6 +80,7 @@ impl From<&organization::Model> for OrganizationView {
             late_grace_minutes: o.late_grace_minutes,
             estimate_turnaround_hours: o.estimate_turnaround_hours,
             customers_may_reschedule: o.customers_may_reschedule,
+            logo_url: o.logo_url.clone(),
             created_at: o.created_at,
         }
     }
@@ -126,6 +130,9 @@ struct OrgChanges {
     #[schema(minimum = 1, maximum = 720)]
     estimate_turnaround_hours: Option<i64>,
     customers_may_reschedule: Option<bool>,
+    /// An absolute https:// URL of at most 500 characters; "" removes the logo.
+    #[schema(max_length = 500)]
+    logo_url: Option<String>,
 }
 
 /// Admins change the company profile and scheduling settings. Changing the
@@ -155,6 +162,7 @@ async fn update(
         late_grace_minutes: body.late_grace_minutes,
         estimate_turnaround_hours: body.estimate_turnaround_hours,
         customers_may_reschedule: body.customers_may_reschedule,
+        logo_url: body.logo_url,
     };
     let updated =
         crate::usecases::organization::change(&state.db, &org, caller.staff_id, edit, state.clock.now()).await?;

@@ -120,6 +120,7 @@ mod tests {
             quantity: q.into(),
             unit_price_minor: p,
             total_minor: total,
+            optional: false,
         }
     }
 

@@ -7,6 +7,12 @@
 //! their total. Each tax is `subtotal × rate_bp / 10000` (subtotal = sum of
 //! rounded lines, discounts included), rounded the same way. The total is
 //! the subtotal plus the taxes. Every step is checked for overflow.
+//!
+//! **Optional items** are priced like any line but left out of the
+//! estimate's subtotal, taxes and total: those are what the required items
+//! cost. What an optional item adds is the total with it minus the total
+//! without it (its own price and the tax on it); what the customer approves
+//! is the same rule applied to the required items plus the ones they chose.
 
 use std::fmt;
 
@@ -112,11 +118,13 @@ pub struct Line {
     pub kind: LineKind,
     pub quantity: Quantity,
     pub unit_price_minor: i64,
+    /// The customer may add it; not in the total unless chosen.
+    pub optional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Totals {
-    /// Each line's rounded total (negative for discounts).
+    /// Each line's rounded total (negative for discounts), optional or not.
     pub lines: Vec<i64>,
     pub subtotal: i64,
     /// Each tax, in the order given.
@@ -139,12 +147,39 @@ pub enum PricingError {
     },
     TooManyLines,
     Empty,
+    /// Every line is optional: there is nothing the total stands for.
+    OnlyOptional,
     Overflow,
     NegativeTotal,
 }
 
-/// Computes every total, or says exactly what is wrong.
+/// Computes every total of the required lines, or says exactly what is wrong.
 pub fn price(lines: &[Line], tax_rates_bp: &[i64]) -> Result<Totals, PricingError> {
+    price_including(lines, tax_rates_bp, &[])
+}
+
+/// The totals of the required lines plus the optional lines at the indexes
+/// `chosen` (an index of a required line changes nothing; the caller says
+/// which indexes the customer may choose).
+pub fn price_with(lines: &[Line], tax_rates_bp: &[i64], chosen: &[usize]) -> Result<Totals, PricingError> {
+    price_including(lines, tax_rates_bp, chosen)
+}
+
+/// What each optional line adds to the total when chosen alone (its price
+/// and the tax on it); `None` for required lines.
+pub fn option_adds(lines: &[Line], tax_rates_bp: &[i64]) -> Result<Vec<Option<i64>>, PricingError> {
+    let base = price(lines, tax_rates_bp)?.total;
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match l.optional {
+            false => Ok(None),
+            true => Ok(Some(price_with(lines, tax_rates_bp, &[i])?.total - base)),
+        })
+        .collect()
+}
+
+fn price_including(lines: &[Line], tax_rates_bp: &[i64], chosen: &[usize]) -> Result<Totals, PricingError> {
     if lines.is_empty() {
         return Err(PricingError::Empty);
     }
@@ -180,11 +215,23 @@ pub fn price(lines: &[Line], tax_rates_bp: &[i64]) -> Result<Totals, PricingErro
         if l.unit_price_minor > MAX_UNIT_PRICE {
             return Err(PricingError::Line { index, field: "unit_price_minor", message: "is too large".into() });
         }
+        if l.optional && l.kind == LineKind::Discount {
+            return Err(PricingError::Line {
+                index,
+                field: "optional",
+                message: "a discount cannot be optional (an optional item is something the customer may add)".into(),
+            });
+        }
         let raw = div_round_half_away(q as i128 * l.unit_price_minor as i128, QTY_SCALE as i128);
         let amount = i64::try_from(raw.abs()).map_err(|_| PricingError::Overflow)?;
         let line = if l.kind == LineKind::Discount { -amount } else { amount };
-        subtotal = subtotal.checked_add(line).ok_or(PricingError::Overflow)?;
+        if !l.optional || chosen.contains(&index) {
+            subtotal = subtotal.checked_add(line).ok_or(PricingError::Overflow)?;
+        }
         totals.push(line);
+    }
+    if lines.iter().all(|l| l.optional) {
+        return Err(PricingError::OnlyOptional);
     }
     if subtotal < 0 {
         return Err(PricingError::NegativeTotal);
@@ -266,7 +313,45 @@ mod tests {
     use super::*;
 
     fn line(kind: LineKind, q: &str, price: i64) -> Line {
-        Line { kind, quantity: Quantity::parse(q).unwrap(), unit_price_minor: price }
+        Line { kind, quantity: Quantity::parse(q).unwrap(), unit_price_minor: price, optional: false }
+    }
+
+    fn optional(kind: LineKind, q: &str, price: i64) -> Line {
+        Line { optional: true, ..line(kind, q, price) }
+    }
+
+    #[test]
+    fn optional_items_are_outside_the_total_and_add_their_price_and_tax() {
+        // $1,000 of required work, a $250 optional fan rental, a $99.99
+        // optional sealant, a $100 discount; 8.25% tax.
+        let lines = [
+            line(LineKind::Labor, "10", 10_000),
+            optional(LineKind::Equipment, "1", 25_000),
+            optional(LineKind::Material, "1", 9_999),
+            line(LineKind::Discount, "1", 10_000),
+        ];
+        let t = price(&lines, &[825]).unwrap();
+        assert_eq!(t.lines, vec![100_000, 25_000, 9_999, -10_000], "every line is priced");
+        assert_eq!(t.subtotal, 90_000, "the required items only");
+        assert_eq!(t.tax, 7_425);
+        assert_eq!(t.total, 97_425);
+        // 115,000 × 8.25% = 9,487.5 -> 9,488
+        assert_eq!(price_with(&lines, &[825], &[1]).unwrap().total, 115_000 + 9_488);
+        // 99,999 × 8.25% = 8,249.9175 -> 8,250
+        assert_eq!(price_with(&lines, &[825], &[2]).unwrap().total, 99_999 + 8_250);
+        // Both: 124,999 × 8.25% = 10,312.4175 -> 10,312
+        assert_eq!(price_with(&lines, &[825], &[1, 2]).unwrap().total, 124_999 + 10_312);
+        assert_eq!(price_with(&lines, &[825], &[0, 3]).unwrap(), t, "a required index changes nothing");
+        assert_eq!(option_adds(&lines, &[825]).unwrap(), vec![None, Some(27_063), Some(10_824), None]);
+    }
+
+    #[test]
+    fn a_discount_cannot_be_optional_and_an_estimate_of_only_options_is_refused() {
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1", 500), optional(LineKind::Discount, "1", 100)], &[]),
+            Err(PricingError::Line { index: 1, field: "optional", .. })
+        ));
+        assert_eq!(price(&[optional(LineKind::Fee, "1", 500)], &[]), Err(PricingError::OnlyOptional));
     }
 
     #[test]
@@ -397,6 +482,7 @@ mod tests {
                 kind: LineKind::ALL[k],
                 quantity: Quantity(q),
                 unit_price_minor: p,
+                optional: false,
             })
         }
 
@@ -442,7 +528,7 @@ mod tests {
                 n in 1usize..=MAX_LINES,
                 rate in 0i64..=MAX_TAX_BP,
             ) {
-                let lines: Vec<Line> = (0..n).map(|_| Line { kind: LineKind::Material, quantity: Quantity(q), unit_price_minor: p }).collect();
+                let lines: Vec<Line> = (0..n).map(|_| Line { kind: LineKind::Material, quantity: Quantity(q), unit_price_minor: p, optional: false }).collect();
                 let exact_sub = n as i128 * div_round_half_away(q as i128 * p as i128, QTY_SCALE as i128);
                 match price(&lines, &[rate]) {
                     Ok(t) => {

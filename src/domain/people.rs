@@ -108,6 +108,32 @@ pub fn parse_phone(raw: &str, default_region: phonenumber::country::Id) -> Resul
     Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// The longest logo URL a company may give.
+pub const MAX_LOGO_URL: usize = 500;
+
+/// Checks a company's logo address: an absolute `https://` URL with a host,
+/// at most [`MAX_LOGO_URL`] characters, nothing a page or an email could
+/// misread (spaces, quotes, angle brackets, control characters).
+pub fn parse_logo_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    if url.chars().count() > MAX_LOGO_URL {
+        return Err(format!("must be at most {MAX_LOGO_URL} characters (this one has {})", url.chars().count()));
+    }
+    let Some(rest) = url.get(..8).filter(|s| s.eq_ignore_ascii_case("https://")).map(|_| &url[8..]) else {
+        return Err("must be an absolute https:// address, such as https://example.com/logo.png".into());
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') || host.starts_with('.') || host.starts_with(':') {
+        return Err("must name a host after https://, such as https://example.com/logo.png".into());
+    }
+    if let Some(bad) =
+        url.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\'))
+    {
+        return Err(format!("must not contain {bad:?}; encode it (a space is %20)"));
+    }
+    Ok(format!("https://{rest}"))
+}
+
 /// Checks an email address (HTML5 / RFC 5322 subset, as `validator` does).
 pub fn parse_email(raw: &str) -> Result<String, String> {
     use validator::ValidateEmail;
@@ -151,6 +177,22 @@ pub fn validate_working_hours(hours: &WorkingHours) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logo_is_an_absolute_https_address_of_at_most_500_characters() {
+        assert_eq!(parse_logo_url(" https://cdn.example.com/logo.png ").unwrap(), "https://cdn.example.com/logo.png");
+        assert_eq!(parse_logo_url("HTTPS://example.com/a.svg?v=2").unwrap(), "https://example.com/a.svg?v=2");
+        assert!(parse_logo_url("http://example.com/logo.png").unwrap_err().contains("https://"));
+        assert!(parse_logo_url("/logo.png").unwrap_err().contains("absolute"));
+        assert!(parse_logo_url("javascript:alert(1)").is_err());
+        assert!(parse_logo_url("https:///logo.png").unwrap_err().contains("host"));
+        assert!(parse_logo_url("https://user@example.com/x.png").is_err());
+        assert!(parse_logo_url("https://example.com/my logo.png").unwrap_err().contains("%20"));
+        assert!(parse_logo_url("https://example.com/\"onerror=\"x").is_err());
+        let long = format!("https://example.com/{}", "a".repeat(480));
+        assert_eq!(parse_logo_url(&long).unwrap().len(), 500);
+        assert!(parse_logo_url(&format!("{long}b")).unwrap_err().contains("at most 500"));
+    }
     use phonenumber::country::Id::US;
 
     #[test]

@@ -12,6 +12,8 @@ pub struct PricedLine {
     pub quantity: String,
     pub unit_price_minor: i64,
     pub total_minor: i64,
+    /// An item the customer may add, outside the total.
+    pub optional: bool,
 }
 
 /// The kind of a [`PricedLine`] that stands for a tax.
@@ -27,6 +29,7 @@ impl PricedLine {
             quantity: format_rate_bp(rate_bp),
             unit_price_minor: rate_bp,
             total_minor: amount_minor,
+            optional: false,
         }
     }
 
@@ -51,11 +54,18 @@ pub struct Changes {
     pub removed: Vec<PricedLine>,
     /// (before, after) for lines whose quantity or price changed.
     pub repriced: Vec<(PricedLine, PricedLine)>,
+    /// Lines (as they are now) that became optional, or required again.
+    pub now_optional: Vec<PricedLine>,
+    pub now_required: Vec<PricedLine>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.repriced.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.repriced.is_empty()
+            && self.now_optional.is_empty()
+            && self.now_required.is_empty()
     }
 }
 
@@ -86,6 +96,11 @@ pub fn diff(old: &[PricedLine], new: &[PricedLine]) -> Changes {
                 {
                     changes.repriced.push((o.clone(), n.clone()));
                 }
+                match (o.optional, n.optional) {
+                    (false, true) => changes.now_optional.push(n.clone()),
+                    (true, false) => changes.now_required.push(n.clone()),
+                    _ => {}
+                }
             }
             None => changes.added.push(n.clone()),
         }
@@ -103,7 +118,27 @@ mod diff_tests {
     use super::*;
 
     fn pl(kind: &str, d: &str, q: &str, p: i64) -> PricedLine {
-        PricedLine { kind: kind.into(), description: d.into(), quantity: q.into(), unit_price_minor: p, total_minor: p }
+        PricedLine {
+            kind: kind.into(),
+            description: d.into(),
+            quantity: q.into(),
+            unit_price_minor: p,
+            total_minor: p,
+            optional: false,
+        }
+    }
+
+    #[test]
+    fn a_revision_names_an_item_that_became_optional_or_required() {
+        let old =
+            [pl("labor", "Dry-out", "2", 8500), PricedLine { optional: true, ..pl("equipment", "Fan", "1", 5000) }];
+        let new =
+            [PricedLine { optional: true, ..pl("labor", "dry-out", "2", 8500) }, pl("equipment", "Fan", "1", 5000)];
+        let c = diff(&old, &new);
+        assert_eq!(c.now_optional.iter().map(|l| l.description.as_str()).collect::<Vec<_>>(), vec!["dry-out"]);
+        assert_eq!(c.now_required.iter().map(|l| l.description.as_str()).collect::<Vec<_>>(), vec!["Fan"]);
+        assert!(c.repriced.is_empty() && c.added.is_empty() && c.removed.is_empty());
+        assert!(!c.is_empty());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     pub decided_at: Option<DateTimeUtc>,
     pub decision_comment: Option<String>,
+    /// What the customer approved: the required items plus the optional
+    /// ones they chose, taxes included (set on approval).
+    pub approved_total_minor: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,10 @@ pub struct Model {
     pub unit: String,
     pub unit_price_minor: i64,
     pub total_minor: i64,
+    /// An item the customer may add (not in the estimate's total).
+    pub optional: bool,
+    /// The customer chose this optional item when approving.
+    pub chosen: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Customers may pick another time for a visit from their page.
     pub customers_may_reschedule: bool,
+    /// The company's logo (an absolute https URL), shown on customer pages and emails.
+    pub logo_url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

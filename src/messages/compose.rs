@@ -167,6 +167,7 @@ pub fn base_ctx(p: &Parties<'_>, link: &str) -> Map<String, Value> {
             "mission_statement": p.org.mission_statement,
             "phone": p.org.phone.clone().unwrap_or_default(),
             "email": p.org.email.clone().unwrap_or_default(),
+            "logo_url": p.org.logo_url,
             "update_cadence": crate::domain::messaging::cadence(
                 crate::domain::messaging::parse_times(&p.org.update_times).map(|t| t.len()).unwrap_or(2)
             ),
@@ -244,7 +245,8 @@ pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
     m.insert(
         "org".into(),
         json!({"name": "Harbor & Pine Restoration", "mission_statement": "We treat every home like our own.",
-               "phone": "+1 212 555 0100", "email": "office@example.test", "update_cadence": "twice a day"}),
+               "phone": "+1 212 555 0100", "email": "office@example.test", "update_cadence": "twice a day",
+               "logo_url": "https://harborandpine.example/logo.png"}),
     );
     m.insert("customer".into(), json!({"name": "Nadia Brooks", "first_name": "Nadia"}));
     m.insert(
@@ -300,13 +302,17 @@ pub fn sample_ctx(kind: MessageKind) -> Map<String, Value> {
                                "unit_price": "$85.00", "total": "$680.00", "is_discount": false},
                               {"description": "Returning customer", "kind": "discount", "quantity": "1", "unit": null,
                                "unit_price": "$40.00", "total": "-$40.00", "is_discount": true}],
+                    "options": [{"description": "Antimicrobial treatment of the wall cavity", "kind": "material", "quantity": "1", "unit": null,
+                               "unit_price": "$180.00", "total": "$180.00", "is_discount": false, "adds": "$194.85"}],
                     "top_lines": [{"description": "Dry-out, 2 technicians", "total": "$680.00"}],
                     "taxes": [{"name": "Sales tax", "rate": "8.25%", "amount": "$102.30"}]}),
             );
             put(
                 "changes",
                 json!({"previous_version": 1, "old_total": "$1,100.00", "new_total": "$1,342.30",
-                    "added": [{"description": "Cabinet haul-away", "total": "$150.00"}],
+                    "added": [{"description": "Cabinet haul-away", "total": "$150.00", "optional": false}],
+                    "now_optional": [{"description": "Baseboard repaint", "total": "$95.00"}],
+                    "now_required": [{"description": "Dehumidifier rental", "total": "$120.00"}],
                     "removed": [{"description": "Mold test", "total": "$60.00"}],
                     "repriced": [{"description": "Dry-out, 2 technicians", "old": "$510.00", "new": "$680.00",
                                   "old_quantity": "6", "new_quantity": "8"}]}),

@@ -206,19 +206,20 @@ pub fn pricing_values(
     use crate::domain::money::LineKind;
     let e = &est.estimate;
     let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
-    let lines: Vec<Value> = est
-        .lines
-        .iter()
-        .map(|l| {
-            json!({
-                "description": l.description, "kind": l.kind, "quantity": l.quantity, "unit": l.unit,
-                "unit_price": c.format(l.unit_price_minor), "total": c.format(l.total_minor),
-                "is_discount": l.kind == LineKind::Discount,
-            })
+    // The required lines make the total; the optional ones are offered
+    // apart, each with what it adds (priced as the API prices it).
+    let view = crate::store::estimates::view(est, Some(e.id))?;
+    let line = |l: &crate::store::estimates::LineView| {
+        json!({
+            "description": l.description, "kind": l.kind, "quantity": l.quantity, "unit": l.unit,
+            "unit_price": l.unit_price, "total": l.total, "is_discount": l.kind == LineKind::Discount,
+            "adds": l.adds,
         })
-        .collect();
+    };
+    let lines: Vec<Value> = view.lines.iter().filter(|l| !l.optional).map(line).collect();
+    let options: Vec<Value> = view.lines.iter().filter(|l| l.optional).map(line).collect();
     let mut largest: Vec<&crate::entities::estimate_line::Model> =
-        est.lines.iter().filter(|l| l.kind != LineKind::Discount).collect();
+        est.lines.iter().filter(|l| l.kind != LineKind::Discount && !l.optional).collect();
     largest.sort_by_key(|l| std::cmp::Reverse(l.total_minor));
     let top: Vec<Value> = largest
         .iter()
@@ -238,6 +239,7 @@ pub fn pricing_values(
         "version": e.version,
         "is_revision": previous.is_some(),
         "lines": lines,
+        "options": options,
         "top_lines": top,
         "taxes": taxes,
         "subtotal": c.format(e.subtotal_minor),
@@ -264,13 +266,15 @@ pub fn revision_changes(
         "previous_version": previous.estimate.version,
         "old_total": c.format(previous.estimate.total_minor),
         "new_total": c.format(est.estimate.total_minor),
-        "added": d.added.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
+        "added": d.added.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor), "optional": l.optional})).collect::<Vec<_>>(),
         "removed": d.removed.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
         "repriced": d.repriced.iter().map(|(o, nw)| json!({
             "description": nw.description,
             "old": c.format(o.total_minor), "new": c.format(nw.total_minor),
             "old_quantity": o.quantity, "new_quantity": nw.quantity,
         })).collect::<Vec<_>>(),
+        "now_optional": d.now_optional.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
+        "now_required": d.now_required.iter().map(|l| json!({"description": l.description, "total": c.format(l.total_minor)})).collect::<Vec<_>>(),
     })
 }
 

@@ -43,6 +43,8 @@ pub struct DraftLine {
     pub quantity: Quantity,
     pub unit: String,
     pub unit_price_minor: i64,
+    /// The customer may add it; not in the total unless they choose it.
+    pub optional: bool,
 }
 
 /// Prices a draft with the server's rules, naming the offending field.
@@ -50,20 +52,71 @@ pub fn price(d: &EstimateDraft) -> Result<money::Totals, Error> {
     let lines: Vec<Line> = d
         .lines
         .iter()
-        .map(|l| Line { kind: l.kind, quantity: l.quantity, unit_price_minor: l.unit_price_minor })
+        .map(|l| Line {
+            kind: l.kind,
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            optional: l.optional,
+        })
         .collect();
     let rates: Vec<i64> = d.taxes.iter().map(|t| t.rate_bp).collect();
     if lines.is_empty() {
         return Ok(money::Totals { lines: vec![], subtotal: 0, taxes: vec![0; rates.len()], tax: 0, total: 0 });
     }
-    money::price(&lines, &rates).map_err(|e| match e {
+    money::price(&lines, &rates).map_err(pricing_error)
+}
+
+/// A pricing refusal as a problem with the field that caused it.
+fn pricing_error(e: PricingError) -> Error {
+    match e {
         PricingError::Line { index, field, message } => Error::field(format!("lines[{index}].{field}"), message),
         PricingError::Tax { index, message } => Error::field(format!("taxes[{index}].rate_bp"), message),
         PricingError::TooManyLines => Error::field("lines", format!("at most {} lines", money::MAX_LINES)),
         PricingError::Empty => Error::field("lines", "add at least one line"),
         PricingError::Overflow => Error::field("lines", "the total is too large to compute"),
         PricingError::NegativeTotal => Error::field("lines", "the discounts are larger than everything else"),
-    })
+        PricingError::OnlyOptional => {
+            Error::field("lines", "at least one item must be required: the total is what the required items cost")
+        }
+    }
+}
+
+/// The stored lines as the pricing rules see them.
+fn stored_lines(f: &Full) -> Vec<Line> {
+    f.lines
+        .iter()
+        .map(|l| Line {
+            kind: l.kind,
+            quantity: Quantity(l.quantity_units),
+            unit_price_minor: l.unit_price_minor,
+            optional: l.optional,
+        })
+        .collect()
+}
+
+/// What a sent estimate costs with the optional lines `chosen` (line ids):
+/// the indexes chosen and the totals, or a problem naming `field` when an id
+/// is not one of its optional items.
+pub fn price_choice(f: &Full, chosen: &[i64], field: &str) -> Result<(Vec<i64>, money::Totals), Error> {
+    let mut ids: Vec<i64> = Vec::new();
+    let mut indexes = Vec::new();
+    for id in chosen {
+        match f.lines.iter().position(|l| l.id == *id) {
+            Some(i) if f.lines[i].optional => {
+                if !ids.contains(id) {
+                    ids.push(*id);
+                    indexes.push(i);
+                }
+            }
+            Some(_) => {
+                return Err(Error::field(field, format!("item {id} is not optional: it is already in the total")))
+            }
+            None => return Err(Error::field(field, format!("item {id} is not an item of this estimate"))),
+        }
+    }
+    let rates: Vec<i64> = f.taxes().iter().map(|t| t.rate_bp).collect();
+    let totals = money::price_with(&stored_lines(f), &rates, &indexes).map_err(pricing_error)?;
+    Ok((ids, totals))
 }
 
 /// Refuses, naming each field, the unusual values of `d` and the jumps from
@@ -84,6 +137,7 @@ fn refuse_unusual(d: &EstimateDraft, totals: &money::Totals, before: Option<&Ful
                 quantity: l.quantity.to_string(),
                 unit_price_minor: l.unit_price_minor,
                 total_minor: *total,
+                optional: l.optional,
             })
             .collect();
         found.extend(bounds::unusual_jumps(&b.priced_lines(), b.estimate.total_minor, &new, totals.total, &d.currency));
@@ -115,6 +169,7 @@ impl Full {
             quantity: l.quantity.clone(),
             unit_price_minor: l.unit_price_minor,
             total_minor: l.total_minor,
+            optional: l.optional,
         });
         let taxes = self.taxes().into_iter().map(|t| money::PricedLine::tax(&t.name, t.rate_bp, t.amount_minor));
         lines.chain(taxes).collect()
@@ -175,6 +230,8 @@ async fn write_lines<C: ConnectionTrait>(
             unit: Set(l.unit.clone()),
             unit_price_minor: Set(l.unit_price_minor),
             total_minor: Set(*total),
+            optional: Set(l.optional),
+            chosen: Set(false),
             ..Default::default()
         }
     }))
@@ -347,6 +404,8 @@ pub fn outdated(e: &estimate::Model, current: Option<i64>) -> Error {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = EstimateLine)]
 pub struct LineView {
+    /// The item's id: what the customer's approval names to choose an optional item.
+    pub id: i64,
     /// 1, 2, … in the order written.
     pub position: i32,
     pub kind: LineKind,
@@ -361,6 +420,14 @@ pub struct LineView {
     /// `unit_price_minor` formatted in the estimate's currency.
     pub unit_price: String,
     pub total: String,
+    /// An item the customer may add: not in the estimate's total.
+    pub optional: bool,
+    /// The customer chose this optional item when approving.
+    pub chosen: bool,
+    /// For an optional item, what choosing it adds to the total (its price
+    /// and the tax on it); null for a required item.
+    pub adds_minor: Option<i64>,
+    pub adds: Option<String>,
 }
 
 /// One tax of an estimate.
@@ -405,16 +472,29 @@ pub struct EstimateView {
     pub decided_at: Option<DateTime<Utc>>,
     /// What the customer said with their decision.
     pub decision_comment: Option<String>,
+    /// What the customer approved: the total plus the optional items they
+    /// chose (null until approved).
+    pub approved_total_minor: Option<i64>,
+    pub approved_total: Option<String>,
 }
 
 /// The estimate as the API shows it, with formatted amounts.
 pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
     let e = &f.estimate;
     let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
+    let rates: Vec<i64> = f.taxes().iter().map(|t| t.rate_bp).collect();
+    let adds = match money::option_adds(&stored_lines(f), &rates) {
+        Ok(adds) => adds,
+        // An estimate with no lines yet (a draft) adds nothing.
+        Err(PricingError::Empty) => vec![],
+        Err(err) => return Err(Error::Internal(format!("estimate {} no longer prices: {err:?}", f.estimate.id))),
+    };
     let lines = f
         .lines
         .iter()
-        .map(|l| LineView {
+        .enumerate()
+        .map(|(i, l)| LineView {
+            id: l.id,
             position: l.position,
             kind: l.kind,
             description: l.description.clone(),
@@ -424,6 +504,10 @@ pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
             total_minor: l.total_minor,
             unit_price: c.format(l.unit_price_minor),
             total: c.format(l.total_minor),
+            optional: l.optional,
+            chosen: l.chosen,
+            adds_minor: adds.get(i).copied().flatten(),
+            adds: adds.get(i).copied().flatten().map(|a| c.format(a)),
         })
         .collect();
     let taxes = f.taxes();
@@ -457,6 +541,8 @@ pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
         sent_at: e.sent_at,
         decided_at: e.decided_at,
         decision_comment: e.decision_comment.clone(),
+        approved_total_minor: e.approved_total_minor,
+        approved_total: e.approved_total_minor.map(|t| c.format(t)),
     })
 }
 

@@ -9,7 +9,7 @@ use crate::domain::job::{JobStatus, TimelineKind};
 use crate::domain::money::EstimateStatus;
 use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
 use crate::domain::promise::{PromiseKind, PromiseOutcome};
-use crate::entities::{customer, estimate, job, organization};
+use crate::entities::{customer, estimate, estimate_line, job, organization};
 use crate::error::{Error, Problems};
 use crate::messages::NotifyCtx;
 use crate::store::estimates::{load, outdated, Full};
@@ -50,6 +50,8 @@ pub struct LineFields {
     pub quantity: Option<Value>,
     pub unit: Option<String>,
     pub unit_price_minor: Option<i64>,
+    /// An item the customer may add (false when absent).
+    pub optional: Option<bool>,
 }
 
 /// Checks every field of an estimate, naming each problem (`lines[2].quantity`).
@@ -127,7 +129,8 @@ pub fn parse(input: EstimateFields, org: &organization::Model) -> Result<Estimat
         if let (Some(kind), Some(description), Some(quantity), Some(unit_price_minor)) =
             (kind, description, quantity, l.unit_price_minor)
         {
-            lines.push(DraftLine { kind, description, quantity, unit, unit_price_minor });
+            let optional = l.optional.unwrap_or(false);
+            lines.push(DraftLine { kind, description, quantity, unit, unit_price_minor, optional });
         }
     }
     p.into_result()?;
@@ -254,7 +257,11 @@ pub enum Decision {
 }
 
 /// The customer's answer, from their private link. Only the current, sent
-/// version can be answered.
+/// version can be answered. An approval names the optional items the
+/// customer chose (`chosen`, line ids); the server prices the choice and
+/// records it with the approved total. An id that is not one of the
+/// estimate's optional items is refused (field `options`), changing nothing.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     db: &Db,
     n: &NotifyCtx,
@@ -262,6 +269,7 @@ pub async fn decide(
     id: i64,
     decision: Decision,
     comment: Option<String>,
+    chosen: &[i64],
     now: DateTime<Utc>,
 ) -> Result<Full, Error> {
     let org_id = job.organization_id;
@@ -284,6 +292,22 @@ pub async fn decide(
     if decision == Decision::Question && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
         return Err(Error::field("comment", "tell us what you would like to ask or change"));
     }
+    // The choice is priced (and refused) before anything is written.
+    let choice = match decision {
+        Decision::Approve => {
+            let full = load(&txn, org_id, e.id).await?;
+            let currency = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
+            let (ids, totals) = crate::store::estimates::price_choice(&full, chosen, "options")?;
+            let names: Vec<String> = full
+                .lines
+                .iter()
+                .filter(|l| ids.contains(&l.id))
+                .map(|l| format!("{} ({})", l.description, currency.format(l.total_minor)))
+                .collect();
+            Some((ids, totals.total, names, currency))
+        }
+        Decision::Decline | Decision::Question => None,
+    };
     let (new_status, job_status, verb) = match decision {
         Decision::Approve => (EstimateStatus::Approved, JobStatus::Approved, "approved"),
         Decision::Decline => (EstimateStatus::Declined, JobStatus::Cancelled, "declined"),
@@ -306,14 +330,35 @@ pub async fn decide(
             details: json!({"estimate_id": e.id, "status": e.status}),
         });
     }
+    if let Some((ids, total, _, _)) = &choice {
+        estimate::Entity::update_many()
+            .col_expr(estimate::Column::ApprovedTotalMinor, Expr::value(*total))
+            .filter(estimate::Column::Id.eq(e.id))
+            .exec(&txn)
+            .await?;
+        if !ids.is_empty() {
+            estimate_line::Entity::update_many()
+                .col_expr(estimate_line::Column::Chosen, Expr::value(true))
+                .filter(estimate_line::Column::EstimateId.eq(e.id))
+                .filter(estimate_line::Column::Id.is_in(ids.clone()))
+                .exec(&txn)
+                .await?;
+        }
+    }
     let customer: customer::Model = crate::store::customers::get(&txn, org_id, job.customer_id).await?;
     let org = crate::store::orgs::get(&txn, org_id).await?;
-    let summary = match &comment {
+    let mut summary = match &comment {
         Some(c) if !c.trim().is_empty() => {
             format!("{} {verb} estimate version {}: \"{}\"", customer.name, e.version, c.trim())
         }
         _ => format!("{} {verb} estimate version {}", customer.name, e.version),
     };
+    if let Some((_, total, names, currency)) = &choice {
+        summary = match names.is_empty() {
+            true => format!("{summary} for {}", currency.format(*total)),
+            false => format!("{summary} with {} for {}", names.join(", "), currency.format(*total)),
+        };
+    }
     timeline::record(
         &txn,
         org_id,
@@ -326,7 +371,11 @@ pub async fn decide(
                 Decision::Question => TimelineKind::EstimateQuestion,
             },
             summary: summary.clone(),
-            data: json!({"estimate_id": e.id, "version": e.version, "comment": comment}),
+            data: json!({
+                "estimate_id": e.id, "version": e.version, "comment": comment,
+                "chosen_line_ids": choice.as_ref().map(|c| c.0.clone()),
+                "approved_total_minor": choice.as_ref().map(|c| c.1),
+            }),
         },
         now,
     )

@@ -29,6 +29,8 @@ pub struct OrgEdit {
     pub late_grace_minutes: Option<i64>,
     pub estimate_turnaround_hours: Option<i64>,
     pub customers_may_reschedule: Option<bool>,
+    /// An absolute https URL; empty removes the logo.
+    pub logo_url: Option<String>,
 }
 
 /// Applies `edit` to `org` by `by` (a staff member; none for an API token
@@ -121,6 +123,15 @@ pub async fn change(
     }
     if let Some(v) = edit.customers_may_reschedule {
         active.customers_may_reschedule = Set(v);
+    }
+    match edit.logo_url.as_deref().map(str::trim) {
+        None => {}
+        Some("") => active.logo_url = Set(None),
+        Some(u) => {
+            if let Some(v) = p.check("logo_url", crate::domain::people::parse_logo_url(u)) {
+                active.logo_url = Set(Some(v));
+            }
+        }
     }
     p.into_result()?;
     let updated = active.update(db).await?;

@@ -42,7 +42,7 @@ fn private(mut r: Response) -> Response {
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     r
@@ -128,6 +128,15 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
         }
         None => None,
     };
+    // How "your total" is written as optional items are ticked.
+    let money = match &estimate {
+        Some(e) => {
+            let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
+            json!({"symbol": c.symbol, "digits": c.digits})
+        }
+        None => json!(null),
+    };
+    let has_options = estimate.as_ref().is_some_and(|e| e.lines.iter().any(|l| l.optional));
     // The promises we made, and what became of them, in the customer's words.
     let ledger = crate::store::promises::for_job(&state.db, org.id, job.id).await?;
     let promises: Vec<serde_json::Value> = ledger
@@ -179,11 +188,13 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
             "messages": messages,
             "can_rate": job.status == JobStatus::Completed && rated.is_none(),
             "rating": rated.map(|r| r.score),
-            "org": {"name": org.name, "phone": org.phone, "email": org.email, "mission_statement": org.mission_statement},
+            "org": {"name": org.name, "phone": org.phone, "email": org.email, "mission_statement": org.mission_statement, "logo_url": org.logo_url},
             "customer": {"first_name": crate::messages::compose::first_name(&customer.name)},
             "job": {"title": job.title, "status": crate::messages::compose::status_label(&job.status)},
             "visits": upcoming,
             "estimate": estimate,
+            "money": money,
+            "has_options": has_options,
             "answer_by": answer_by,
         }),
     ))
@@ -213,12 +224,24 @@ struct DecisionForm {
     comment: Option<String>,
 }
 
+/// The customer's approval: a comment, and each optional item they ticked.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the form; read as pairs (`options` repeats)
+struct ApprovalForm {
+    /// Up to 2,000 characters.
+    comment: Option<String>,
+    /// The id of an optional item of the estimate they chose; repeated for
+    /// each (`options=12&options=14`). Anything else is refused (422).
+    options: Option<Vec<i64>>,
+}
+
 async fn decide(
     state: AppState,
     token: String,
     id: String,
     decision: Decision,
     comment: Option<String>,
+    chosen: Vec<String>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
@@ -226,7 +249,22 @@ async fn decide(
     };
     let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state)) };
     let comment = comment.map(|c| c.trim().chars().take(2000).collect::<String>()).filter(|c| !c.is_empty());
-    match crate::usecases::estimates::decide(&state.db, &state.notify, &job, id, decision, comment, now).await {
+    let back = format!("/c/{token}");
+    let mut ids = Vec::with_capacity(chosen.len());
+    for typed in &chosen {
+        match typed.trim().parse::<i64>() {
+            Ok(i) => ids.push(i),
+            Err(_) => {
+                return Ok(render(
+                    &state,
+                    "customer_notice.html",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"title": "Please pick from the items offered", "text": format!("options: '{typed}' is not an item of this estimate. Nothing was changed."), "back": back}),
+                ))
+            }
+        }
+    }
+    match crate::usecases::estimates::decide(&state.db, &state.notify, &job, id, decision, comment, &ids, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
         Err(crate::error::Error::NotFound) => Ok(not_found(&state)),
         Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
@@ -234,6 +272,14 @@ async fn decide(
             "customer_notice.html",
             StatusCode::CONFLICT,
             json!({"title": "This estimate has changed", "text": message, "back": format!("/c/{token}")}),
+        )),
+        Err(crate::error::Error::Validation(fields)) if fields.iter().any(|f| f.field == "options") => Ok(render(
+            &state,
+            "customer_notice.html",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"title": "Please pick from the items offered",
+                   "text": format!("options: {}. Nothing was changed.", fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ")),
+                   "back": back}),
         )),
         Err(crate::error::Error::Validation(fields)) => Ok(render(
             &state,
@@ -245,22 +291,25 @@ async fn decide(
     }
 }
 
-/// Approve the estimate; back to the page.
+/// Approve the estimate, with any optional items chosen (priced again by
+/// the server; the approved total is recorded); back to the page.
 #[utoipa::path(post, path = "/c/{token}/estimates/{id}/approve", tag = "customer",
-    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = ApprovalForm, content_type = "application/x-www-form-urlencoded"),
     params(("token" = String, Path, description = "The secret of the link in our messages"), ("id" = i64, Path, description = "The estimate")),
     responses(
         (status = 303, description = "Recorded; back to the page"),
         (status = 404, description = "Unknown, tampered or expired link, or an estimate not on this job", body = String, content_type = "text/html"),
         (status = 409, description = "The estimate has changed or was already decided", body = String, content_type = "text/html"),
-        (status = 422, description = "A question needs a comment", body = String, content_type = "text/html"),
+        (status = 422, description = "An option that is not one of the estimate's optional items (`options`); nothing was changed", body = String, content_type = "text/html"),
     ))]
 async fn approve(
     State(s): State<AppState>,
     Path((token, id)): Path<(String, String)>,
-    Form(f): Form<DecisionForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    decide(s, token, id, Decision::Approve, f.comment).await
+    let comment = pairs.iter().find(|(k, _)| k == "comment").map(|(_, v)| v.clone());
+    let chosen = pairs.into_iter().filter(|(k, _)| k == "options").map(|(_, v)| v).collect();
+    decide(s, token, id, Decision::Approve, comment, chosen).await
 }
 
 /// Decline the estimate; back to the page.
@@ -278,7 +327,7 @@ async fn decline(
     Path((token, id)): Path<(String, String)>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, PageError> {
-    decide(s, token, id, Decision::Decline, f.comment).await
+    decide(s, token, id, Decision::Decline, f.comment, vec![]).await
 }
 
 /// Ask a question about the estimate (a comment is required); the office promises an answer by a time; back to the page.
@@ -296,7 +345,7 @@ async fn question(
     Path((token, id)): Path<(String, String)>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, PageError> {
-    decide(s, token, id, Decision::Question, f.comment).await
+    decide(s, token, id, Decision::Question, f.comment, vec![]).await
 }
 
 /// The customer's rating of the work.

@@ -4,7 +4,8 @@
 // forms are left alone, so nothing typed is lost.
 (function () {
   "use strict";
-  var job = document.body.dataset.job;
+  var page = document.querySelector("[data-job]");
+  var job = page && page.dataset.job;
   if (!job || !window.EventSource) { return; }
   var pending = null;
   function refresh() {

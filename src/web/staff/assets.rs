@@ -24,6 +24,11 @@ pub(super) async fn day() -> Response {
     javascript(include_str!("../../../templates/assets/day.js"))
 }
 
+/// The customer's estimate: "your total" as optional items are ticked (served by Kept).
+pub(crate) async fn estimate() -> Response {
+    javascript(include_str!("../../../templates/assets/estimate.js"))
+}
+
 /// The call page's search-as-you-type (served by Kept).
 pub(super) async fn call() -> Response {
     javascript(include_str!("../../../templates/assets/call.js"))

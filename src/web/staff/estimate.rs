@@ -143,7 +143,7 @@ async fn editor(
 }
 
 fn blank_row() -> Value {
-    json!({"kind": "labor", "description": "", "quantity": "", "unit": "", "price": ""})
+    json!({"kind": "labor", "description": "", "quantity": "", "unit": "", "price": "", "optional": false})
 }
 
 /// The rows and taxes of a written estimate, as the form shows them.
@@ -153,7 +153,7 @@ fn rows_of(f: &Full, c: &Currency) -> (Vec<Value>, Vec<Value>) {
         .iter()
         .map(|l| {
             json!({"kind": l.kind.as_str(), "description": l.description, "quantity": l.quantity, "unit": l.unit,
-                   "price": plain_amount(l.unit_price_minor, c.digits)})
+                   "price": plain_amount(l.unit_price_minor, c.digits), "optional": l.optional})
         })
         .collect();
     let taxes = f
@@ -225,6 +225,8 @@ pub(super) async fn save(
     let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let (kinds, descriptions, quantities, units, prices) =
         (all("kind"), all("description"), all("quantity"), all("unit"), all("price"));
+    // One "optional" choice per row (a select, so every row sends one).
+    let optionals = all("optional");
     let existing = estimates::for_job(&state.db, org.id, job.id).await?.into_iter().max_by_key(|e| e.version);
     let currency = match &existing {
         Some(e) => crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?,
@@ -237,8 +239,9 @@ pub(super) async fn save(
     let mut row_of = Vec::new();
     for i in 0..descriptions.len() {
         let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+        let optional = get(&optionals) == "yes";
         let row = json!({"kind": get(&kinds), "description": get(&descriptions), "quantity": get(&quantities),
-                         "unit": get(&units), "price": get(&prices)});
+                         "unit": get(&units), "price": get(&prices), "optional": optional});
         let blank = [&descriptions, &quantities, &prices].iter().all(|v| get(v).trim().is_empty());
         if blank {
             continue;
@@ -259,6 +262,7 @@ pub(super) async fn save(
             quantity: Some(Value::String(get(&quantities).trim().to_string())),
             unit: Some(get(&units)),
             unit_price_minor: unit_price_minor.or(Some(0)),
+            optional: Some(optional),
         });
     }
     let mut taxes = Vec::new();

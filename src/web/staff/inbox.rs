@@ -3,7 +3,7 @@
 //! under a job" and "file under a customer".
 
 use super::extract::{SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::error::Error;
 use crate::state::AppState;
 use crate::usecases::conversations::{self, FileUnder};
@@ -33,11 +33,12 @@ pub(super) async fn inbox_page(
 
 async fn inbox_view(
     state: &AppState,
-    SignedIn { session, me, caller }: &SignedIn,
+    signed_in: &SignedIn,
     status: StatusCode,
     error: Option<(i64, String)>,
     filed: Option<String>,
 ) -> Result<Response, PageError> {
+    let SignedIn { me, caller, .. } = signed_in;
     if !caller.role.can_dispatch() {
         return Ok(problem(state, StatusCode::FORBIDDEN, "Only the office files customers' texts."));
     }
@@ -64,12 +65,14 @@ async fn inbox_view(
         .iter()
         .map(|c| json!({"id": c.id, "label": format!("{}{}", c.name, c.phone.as_deref().map(|p| format!(" · {p}")).unwrap_or_default())}))
         .collect();
-    Ok(render(
+    Ok(screen(
         state,
+        signed_in,
+        &org.name,
+        "/app/inbox",
         "staff_inbox.html",
         status,
-        json!({"csrf": session.csrf_token, "me": {"name": me.name, "role": me.role}, "org": org.name, "page": "inbox",
-               "items": items, "jobs": jobs, "customers": customers, "filed": filed, "zone": zone.name()}),
+        json!({"items": items, "jobs": jobs, "customers": customers, "filed": filed, "zone": zone.name()}),
     ))
 }
 

@@ -4,10 +4,10 @@
 //! the job adds a note; the office books visits.
 
 use super::extract::{SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::auth::Caller;
 use crate::domain::time::Zone;
-use crate::entities::{job, session, staff};
+use crate::entities::{job, staff};
 use crate::error::{Error, Problems};
 use crate::messages::compose::window_phrase;
 use crate::state::AppState;
@@ -47,19 +47,19 @@ pub(super) async fn job_page(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let job = job_for(&state, &signed_in.caller, &id).await?;
-    job_view(&state, &signed_in.session, &signed_in.caller, job, StatusCode::OK, json!({})).await
+    job_view(&state, &signed_in, job, StatusCode::OK, json!({})).await
 }
 
 /// The job page with `status`; `form` holds what was typed into a form
 /// that was refused (`note`, `booking`), shown again with why.
 pub(super) async fn job_view(
     state: &AppState,
-    session: &session::Model,
-    caller: &Caller,
+    who: &SignedIn,
     job: job::Model,
     status: StatusCode,
     form: Value,
 ) -> Result<Response, PageError> {
+    let caller = &who.caller;
     let org = caller.organization_id;
     let customer = crate::store::customers::get(&state.db, org, job.customer_id).await?;
     let zone = crate::store::customers::zone(&customer)?;
@@ -88,17 +88,30 @@ pub(super) async fn job_view(
         vec![]
     };
     // Prices: the office's, and an estimator's own estimates only.
-    let estimates: Vec<Value> = crate::store::estimates::for_job(&state.db, org, job.id)
-        .await?
-        .into_iter()
-        .filter(|e| crate::access::ensure_estimate(caller, e).is_ok())
-        .map(|e| {
-            let currency = crate::domain::money::Currency::parse(&e.currency)
-                .unwrap_or(crate::domain::money::Currency { code: "USD", symbol: "$", digits: 2 });
-            json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
-                   "sent": e.sent_at.map(when)})
-        })
-        .collect();
+    // An approved one says what the customer chose: the optional items they
+    // ticked and the total they approved.
+    let mut estimates: Vec<Value> = Vec::new();
+    for e in crate::store::estimates::for_job(&state.db, org, job.id).await? {
+        if crate::access::ensure_estimate(caller, &e).is_err() {
+            continue;
+        }
+        let currency = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
+        let (approved_total, chosen) = match e.approved_total_minor {
+            Some(t) => {
+                let full = crate::store::estimates::load(&state.db, org, e.id).await?;
+                let chosen: Vec<Value> = full
+                    .lines
+                    .iter()
+                    .filter(|l| l.optional)
+                    .map(|l| json!({"description": l.description, "total": currency.format(l.total_minor), "chosen": l.chosen}))
+                    .collect();
+                (Some(currency.format(t)), chosen)
+            }
+            None => (None, vec![]),
+        };
+        estimates.push(json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
+               "sent": e.sent_at.map(when), "approved_total": approved_total, "options": chosen}));
+    }
     let field_staff = crate::access::field_staff(caller);
     let timeline: Vec<Value> = crate::usecases::jobs::timeline(&state.db, org, job.id, field_staff)
         .await?
@@ -110,12 +123,16 @@ pub(super) async fn job_view(
     let booking = if office { booking_form(&staff, zone, state.clock.now(), &form["booking"]) } else { Value::Null };
     let suggested =
         if office && job.status.is_open() { suggestions(state, &job, zone, &names).await? } else { json!(null) };
-    let mut r = render(
+    let org_name = crate::store::orgs::get(&state.db, org).await?.name;
+    let mut r = screen(
         state,
+        who,
+        &org_name,
+        "/app/jobs",
         "staff_job.html",
         status,
         json!({
-            "csrf": session.csrf_token, "office": office, "note": form["note"], "zone": zone.name(),
+            "office": office, "note": form["note"], "zone": zone.name(),
             "close": form["close"], "job_open": job.status.is_open(),
             "may_price": office || caller.role == crate::domain::people::Role::Estimator,
             "booking": booking, "suggested": suggested,
@@ -147,16 +164,17 @@ impl WithCsrf for NoteForm {
 
 pub(super) async fn job_note(
     State(state): State<AppState>,
-    SignedIn { session, me, caller }: SignedIn,
+    who: SignedIn,
     Path(id): Path<String>,
     SignedForm(f): SignedForm<NoteForm>,
 ) -> Result<Response, PageError> {
-    let job = job_for(&state, &caller, &id).await?;
+    let SignedIn { me, caller, .. } = &who;
+    let job = job_for(&state, caller, &id).await?;
     let mut problems = Problems::default();
     let max = crate::store::timeline::NOTE_MAX_CHARS;
     let Some(text) = crate::error::required_text(&mut problems, "text", f.text.clone(), max) else {
         let form = json!({"note": {"error": problems.to_string(), "text": f.text.unwrap_or_default()}});
-        return job_view(&state, &session, &caller, job, StatusCode::UNPROCESSABLE_ENTITY, form).await;
+        return job_view(&state, &who, job, StatusCode::UNPROCESSABLE_ENTITY, form).await;
     };
     crate::store::timeline::add_note(&state.db, me.organization_id, job.id, text, Some(me.id), state.clock.now())
         .await?;
@@ -235,10 +253,11 @@ fn booking_form(people: &[staff::Model], zone: Zone, now: DateTime<Utc>, typed: 
 /// naming the conflict, and nothing is booked.
 pub(super) async fn job_book(
     State(state): State<AppState>,
-    SignedIn { session, caller, .. }: SignedIn,
+    who: SignedIn,
     Path(id): Path<String>,
     SignedForm(pairs): SignedForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
+    let caller = &who.caller;
     let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string());
     if !caller.role.can_dispatch() {
         return Ok(problem(&state, StatusCode::FORBIDDEN, "Only the office books visits."));
@@ -309,7 +328,7 @@ pub(super) async fn job_book(
         }
         _ => refused(StatusCode::UNPROCESSABLE_ENTITY, p.to_string()),
     };
-    job_view(&state, &session, &caller, job, status, typed).await
+    job_view(&state, &who, job, status, typed).await
 }
 
 /// An arrival window typed into a form in `zone`'s local time (a date,

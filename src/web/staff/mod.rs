@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/call.js", get(assets::call))
         .route("/assets/job.js", get(assets::job))
         .route("/assets/day.js", get(assets::day))
+        .route("/assets/estimate.js", get(assets::estimate))
         .route("/app/day", get(day::day))
         .route("/app/day/visits/{id}/status", post(day::tap))
         .route("/app/day/visits/{id}/late", post(day::late))

@@ -6,7 +6,7 @@
 //! explicit, audited "Send again".
 
 use super::extract::{SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::domain::messaging::{MessageKind, MessageState};
 use crate::domain::people::{Channel, Role};
 use crate::domain::time::Zone;
@@ -106,9 +106,10 @@ pub(super) struct OutboxQuery {
 
 pub(super) async fn outbox_page(
     State(state): State<AppState>,
-    SignedIn { session, me, caller }: SignedIn,
+    signed_in: SignedIn,
     Query(q): Query<OutboxQuery>,
 ) -> Result<Response, PageError> {
+    let SignedIn { me, caller, .. } = &signed_in;
     if !caller.role.can_dispatch() {
         return Ok(problem(&state, StatusCode::FORBIDDEN, "Only the office sees the outbox."));
     }
@@ -164,12 +165,14 @@ pub(super) async fn outbox_page(
         .map(|s| json!({"value": s.as_str(), "label": s.as_str().replace('_', " "), "selected": st == Some(*s)}))
         .collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(render(
+    Ok(screen(
         &state,
+        &signed_in,
+        &org.name,
+        "/app/outbox",
         "staff_outbox.html",
         status,
         json!({
-            "csrf": session.csrf_token, "me": {"name": me.name, "role": me.role}, "org": org.name, "page": "outbox",
             "items": items, "error": error, "kinds": kinds, "states": states,
             "channel": channel.map(|c| c.as_str()), "job": job_id, "older": older, "query": query,
             "filtered": kind.is_some() || channel.is_some() || st.is_some() || job_id.is_some(),

@@ -47,7 +47,7 @@ fn view(
         "/app/settings",
         "staff_settings.html",
         status,
-        json!({"f": f, "errors": errors, "has_errors": !errors.is_empty(), "saved": saved}),
+        json!({"f": f, "errors": errors, "has_errors": !errors.is_empty(), "saved": saved, "logo_url": org.logo_url}),
     )
 }
 
@@ -72,6 +72,9 @@ pub(super) struct SettingsForm {
     sms_number: String,
     /// A checkbox: present when ticked.
     customers_may_reschedule: Option<String>,
+    /// Empty removes the logo; left out of a post, it stays as it is.
+    #[serde(default)]
+    logo_url: Option<String>,
 }
 
 impl WithCsrf for SettingsForm {
@@ -99,6 +102,7 @@ impl SettingsForm {
             estimate_turnaround_hours: o.estimate_turnaround_hours.to_string(),
             sms_number: o.sms_number.clone().unwrap_or_default(),
             customers_may_reschedule: o.customers_may_reschedule.then(String::new),
+            logo_url: Some(o.logo_url.clone().unwrap_or_default()),
         }
     }
 
@@ -129,6 +133,7 @@ impl SettingsForm {
             quiet_hours_start: Some(self.quiet_hours_start.clone()),
             quiet_hours_end: Some(self.quiet_hours_end.clone()),
             customers_may_reschedule: Some(self.customers_may_reschedule.is_some()),
+            logo_url: self.logo_url.clone(),
         };
         if bad.is_empty() {
             Ok(edit)

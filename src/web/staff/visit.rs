@@ -250,15 +250,7 @@ pub(super) async fn job_status(
     let back = format!("/app/jobs/{}", job.id);
     if !p.0.is_empty() {
         let form = json!({"close": {"error": p.to_string()}});
-        return Ok(super::job::job_view(
-            &state,
-            &who.session,
-            &who.caller,
-            job,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            form,
-        )
-        .await?);
+        return Ok(super::job::job_view(&state, &who, job, StatusCode::UNPROCESSABLE_ENTITY, form).await?);
     }
     let edit = crate::usecases::jobs::JobEdit { status: to, reason, ..Default::default() };
     match crate::usecases::jobs::change(&state.db, &state.notify, org_id, job.id, edit, state.clock.now()).await {
@@ -276,11 +268,11 @@ pub(super) async fn job_status(
                 ids.join(", ")
             );
             let form = json!({"close": {"error": text}});
-            Ok(super::job::job_view(&state, &who.session, &who.caller, job, StatusCode::CONFLICT, form).await?)
+            Ok(super::job::job_view(&state, &who, job, StatusCode::CONFLICT, form).await?)
         }
         Err(Error::Conflict { message, .. }) => {
             let form = json!({"close": {"error": format!("{message}; nothing was changed.")}});
-            Ok(super::job::job_view(&state, &who.session, &who.caller, job, StatusCode::CONFLICT, form).await?)
+            Ok(super::job::job_view(&state, &who, job, StatusCode::CONFLICT, form).await?)
         }
         Err(e) => Err(e.into()),
     }

@@ -6,7 +6,7 @@
 //! saved) and restore the defaults; dispatchers read and preview.
 
 use super::extract::{SignedForm, SignedIn};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::domain::messaging::{MessageKind, SmsEncoding};
 use crate::domain::people::Role;
 use crate::error::Error;
@@ -94,7 +94,7 @@ pub(super) async fn editor(
 #[allow(clippy::too_many_arguments)]
 async fn view(
     state: &AppState,
-    SignedIn { session, me, caller }: &SignedIn,
+    signed_in: &SignedIn,
     kind: MessageKind,
     job: Option<i64>,
     typed: HashMap<Part, String>,
@@ -102,6 +102,7 @@ async fn view(
     notice: Option<String>,
     mut status: StatusCode,
 ) -> Result<Response, PageError> {
+    let SignedIn { me, caller, .. } = signed_in;
     if !caller.role.can_dispatch() {
         return Ok(problem(state, StatusCode::FORBIDDEN, "Only the office sees the message wording."));
     }
@@ -162,12 +163,14 @@ async fn view(
         .iter()
         .map(|(j, name)| json!({"id": j.id, "label": format!("Job {} · {} · {}", j.id, name, j.title), "selected": Some(j.id) == job_id}))
         .collect();
-    let mut r = render(
+    let mut r = screen(
         state,
+        signed_in,
+        &org.name,
+        "/app/wording",
         "staff_wording.html",
         status,
         json!({
-            "csrf": session.csrf_token, "me": {"name": me.name, "role": me.role}, "org": org.name, "page": "wording",
             "admin": caller.role == Role::Admin, "kinds": kinds, "jobs": jobs, "job_id": job_id,
             "kind": {"value": kind.as_str(), "label": label(kind.as_str()), "when": when_sent(kind)},
             "parts": parts, "names": this.names, "preview": preview, "notice": notice,
