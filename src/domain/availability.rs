@@ -236,6 +236,54 @@ impl Iterator for Grid<'_> {
     }
 }
 
+/// The visits a search must see to decide every candidate of its days
+/// (visits outside it only make a candidate undecided, never wrong): from
+/// the longest reach before the first working span's start, to the end of
+/// the last working span plus the buffer, each crew read on its first
+/// member's wall clock (a candidate starts in a span of theirs and is done
+/// by its end); and every member's whole local days in between, which
+/// tell whether a window adds travel. `None` when no crew works then.
+pub fn needed(crews: &[&[Person]], search: &Search) -> Option<Loaded> {
+    let mut range: Option<(i64, i64)> = None;
+    let mut widen = |a: i64, b: i64| range = Some(range.map_or((a, b), |(lo, hi)| (lo.min(a), hi.max(b))));
+    for crew in crews {
+        let Some(lead) = crew.first() else { continue };
+        let mut spans: Option<(i64, i64)> = None;
+        for d in 0..search.days {
+            let Some(date) = search.from.checked_add_days(Days::new(d as u64)) else { break };
+            let (day_start, day_end) = lead.zone.day_bounds(date);
+            for (from, to) in lead.hours.on(date) {
+                // A wall time the clocks skip: the day's edge instead.
+                let a = lead.zone.at_local(date, *from).unwrap_or(day_start).timestamp();
+                let b = lead.zone.at_local(date, *to).unwrap_or(day_end).timestamp();
+                spans = Some(spans.map_or((a, b), |(lo, hi)| (lo.min(a), hi.max(b))));
+            }
+        }
+        let Some((first, last)) = spans else { continue };
+        widen(first.saturating_sub(search.max_reach_secs), last.saturating_add(search.buffer_secs));
+        for member in crew.iter() {
+            let day = |t: i64| member.zone.date_of(DateTime::from_timestamp(t, 0).unwrap_or_default());
+            let (from, _) = member.zone.day_bounds(day(first));
+            let (_, to) = member.zone.day_bounds(day(last - 1));
+            widen(from.timestamp(), to.timestamp());
+        }
+    }
+    range.map(|(lo, hi)| Loaded { lo, hi })
+}
+
+/// Whether the first `search.limit` of `found` are the whole search's
+/// first, though only `search.days` days were searched: there are that many,
+/// and the last of them starts before any crew's next day does (every
+/// candidate not weighed starts then or later).
+pub fn settled(crews: &[&[Person]], search: &Search, found: &Found) -> bool {
+    if search.limit == 0 {
+        return true;
+    }
+    let Some(last) = found.suggestions.get(search.limit - 1) else { return false };
+    let Some(after) = search.from.checked_add_days(Days::new(search.days as u64)) else { return true };
+    crews.iter().filter_map(|c| c.first()).all(|lead| last.window_start < lead.zone.start_of_day(after).timestamp())
+}
+
 /// The earliest windows each crew could be promised, best first (see the
 /// module comment for the rule and the rank). Each crew is booked as one
 /// visit: a window is offered only if every member can take it. For
@@ -487,6 +535,50 @@ mod tests {
         assert_eq!(found.undecided, 0);
     }
 
+    #[test]
+    fn a_search_needs_the_visits_from_the_longest_reach_before_work_to_the_end_of_the_day() {
+        let ny = zone("America/New_York");
+        let p = person(7, ny, vec![]);
+        let s = search("2026-11-23", 1, 120, 60);
+        let need = needed(&[std::slice::from_ref(&p)], &s).unwrap();
+        assert_eq!(need.lo, at(ny, "2026-11-23", "08:00") - s.max_reach_secs);
+        // The whole day, which tells whether a window adds travel.
+        assert_eq!(need.hi, at(ny, "2026-11-24", "00:00"));
+        // Saturday and Sunday: nobody works, nothing to read.
+        assert_eq!(needed(&[std::slice::from_ref(&p)], &search("2026-11-21", 2, 120, 60)), None);
+        // A visit the next morning is outside it, and the day is still decided.
+        let tuesday = Slot {
+            id: 3,
+            window_start: at(ny, "2026-11-24", "08:00"),
+            window_end: at(ny, "2026-11-24", "09:00"),
+            duration_secs: 60 * M,
+        };
+        assert!(tuesday.window_start > need.hi);
+        let found = suggest(&[std::slice::from_ref(&p)], &s, need);
+        assert_eq!((found.undecided, found.suggestions.len()), (0, 13));
+    }
+
+    #[test]
+    fn a_first_day_settles_the_answer_only_when_it_holds_the_whole_head() {
+        let ny = zone("America/New_York");
+        let kolkata = zone("Asia/Kolkata");
+        let a = person(1, ny, vec![]);
+        let b = person(2, kolkata, vec![]);
+        let crews = [std::slice::from_ref(&a), std::slice::from_ref(&b)];
+        let mut s = search("2026-11-23", 1, 60, 60);
+        s.limit = 3;
+        let found = suggest(&crews, &s, Loaded::ALL);
+        assert!(settled(&crews, &s, &found), "three windows early on Monday, before anyone's Tuesday");
+        s.limit = 40; // more than one day holds for both
+        let found = suggest(&crews, &s, Loaded::ALL);
+        assert!(!settled(&crews, &s, &found), "fewer than asked: the next day must be searched");
+        // New York's Monday afternoon is after Kolkata's Tuesday begins.
+        s.limit = found.suggestions.len();
+        let last = found.suggestions.last().unwrap().window_start;
+        assert!(last >= kolkata.start_of_day(date("2026-11-24")).timestamp());
+        assert!(!settled(&crews, &s, &found), "Kolkata's Tuesday could come first");
+    }
+
     // The property: over random small days, the suggestions are exactly the
     // grid candidates the booking rule accepts inside working hours, with an
     // independent reading of each: the rule checked on the person's whole
@@ -625,6 +717,20 @@ mod tests {
             expected.dedup();
             let got: Vec<i64> = found.suggestions.iter().map(|s| s.window_start).collect();
             prop_assert_eq!(&got, &expected, "no feasible window missed, none suggested that is not");
+
+            // Reading only the visits the search says it needs (as the use
+            // case does) decides the same, or says it cannot.
+            if let Some(need) = needed(&[std::slice::from_ref(&p)], &s) {
+                let seen: Vec<Slot<i64>> =
+                    slots.iter().copied().filter(|v| v.window_end >= need.lo && v.window_start <= need.hi).collect();
+                let narrow = Person { slots: seen, ..p.clone() };
+                let part = suggest(&[std::slice::from_ref(&narrow)], &s, need);
+                if part.undecided == 0 {
+                    prop_assert_eq!(&part.suggestions, &found.suggestions);
+                }
+            } else {
+                prop_assert!(found.suggestions.is_empty());
+            }
 
             for sug in &found.suggestions {
                 prop_assert_eq!(sug.window_end - sug.window_start, s.window_secs);

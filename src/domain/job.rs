@@ -78,6 +78,16 @@ pub enum TaskStatus {
 str_enum!(TaskStatus { Open => "open", Done => "done" });
 
 impl JobStatus {
+    /// The visit the office books next, and its usual minutes on site: an
+    /// estimate of an hour until the customer approved one, then two hours
+    /// of work (the suggestions on the job page and the board start there).
+    pub fn next_visit(self) -> (VisitKind, i32) {
+        match self {
+            JobStatus::Approved | JobStatus::InProgress => (VisitKind::Work, 120),
+            _ => (VisitKind::Estimate, 60),
+        }
+    }
+
     /// Open jobs are the ones customers hear about twice a day.
     pub fn is_open(self) -> bool {
         !matches!(self, JobStatus::Completed | JobStatus::Cancelled)

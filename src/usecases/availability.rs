@@ -11,7 +11,7 @@ use crate::domain::visit::VisitKind;
 use crate::entities::{organization, staff};
 use crate::error::{Error, Problems};
 use crate::store::visits::MAX_DURATION_MINUTES;
-use chrono::{DateTime, Days, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
@@ -201,11 +201,22 @@ enum Crews {
     AllTogether,
 }
 
-/// Reads everyone's visits for the asked days (and a day either side, as
-/// booking first reads a day) in one go and searches them. A candidate
-/// whose cluster of visits reaches beyond what was read is undecided, not
-/// offered; then the read widens, as booking's does, and the search runs
-/// again.
+impl Crews {
+    /// The crews the search weighs, as slices of `persons`.
+    fn of(self, persons: &[Person]) -> Vec<&[Person]> {
+        match self {
+            Crews::EachAlone => persons.iter().map(std::slice::from_ref).collect(),
+            Crews::AllTogether => vec![persons],
+        }
+    }
+}
+
+/// Searches the first day alone, reading only the visits that can touch
+/// it (most questions are answered there), then, if that did not settle
+/// the answer, every asked day. Each read is one query for everyone. A
+/// candidate whose cluster of visits reaches beyond what was read is
+/// undecided, not offered; then the read widens, as booking's does, and
+/// the search runs again.
 async fn search_days<C: ConnectionTrait>(
     db: &C,
     org: &organization::Model,
@@ -224,30 +235,35 @@ async fn search_days<C: ConnectionTrait>(
             })
         })
         .collect::<Result<Vec<Person>, Error>>()?;
-    let Some(after) = search.from.checked_add_days(Days::new(search.days as u64)) else { return Ok(vec![]) };
-    let (Some(first), Some(last)) = (
-        persons.iter().map(|p| p.zone.start_of_day(search.from)).min(),
-        persons.iter().map(|p| p.zone.start_of_day(after)).max(),
-    ) else {
-        return Ok(vec![]);
-    };
     let ids: Vec<i64> = persons.iter().map(|p| p.id).collect();
-    let mut margin = Duration::days(1);
+    let mut days = search.days.min(1);
     loop {
-        let (lo, hi) = (first - margin, last + margin);
-        let mut slots = crate::store::visits::slots_between(db, org.id, &ids, lo, hi).await?;
-        for p in persons.iter_mut() {
-            p.slots = slots.remove(&p.id).unwrap_or_default();
-        }
-        let groups: Vec<&[Person]> = match crews {
-            Crews::EachAlone => persons.iter().map(std::slice::from_ref).collect(),
-            Crews::AllTogether => vec![&persons[..]],
+        let part = Search { days, ..*search };
+        let Some(needed) = availability::needed(&crews.of(&persons), &part) else {
+            if days == search.days {
+                return Ok(vec![]);
+            }
+            days = search.days;
+            continue;
         };
-        let found = availability::suggest(&groups, search, Loaded { lo: lo.timestamp(), hi: hi.timestamp() });
-        if found.undecided == 0 || margin > Duration::days(64) {
+        let mut margin = 0;
+        let found = loop {
+            let (lo, hi) = (needed.lo.saturating_sub(margin), needed.hi.saturating_add(margin));
+            let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
+            let mut slots = crate::store::visits::slots_between(db, org.id, &ids, at(lo), at(hi)).await?;
+            for p in persons.iter_mut() {
+                p.slots = slots.remove(&p.id).unwrap_or_default();
+            }
+            let found = availability::suggest(&crews.of(&persons), &part, Loaded { lo, hi });
+            if found.undecided == 0 || margin > Duration::days(64).num_seconds() {
+                break found;
+            }
+            margin = if margin == 0 { Duration::days(1).num_seconds() } else { margin * 8 };
+        };
+        if days == search.days || availability::settled(&crews.of(&persons), &part, &found) {
             return Ok(found.suggestions);
         }
-        margin = margin * 8;
+        days = search.days;
     }
 }
 

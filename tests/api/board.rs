@@ -272,3 +272,83 @@ async fn a_board_served_again_carries_each_sessions_token_and_shows_a_change_at_
     let moved = get(cookie).await;
     assert!(moved.contains("4:00 PM–5:00 PM") && !moved.contains("3:00 PM–4:00 PM"), "the move is drawn at once");
 }
+
+/// The value of the hidden input `name` in a form's HTML.
+fn input<'a>(form: &'a str, name: &str) -> &'a str {
+    let at = form.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("{name} in {form}"));
+    let rest = &form[at + name.len() + 15..];
+    &rest[..rest.find('"').unwrap()]
+}
+
+#[tokio::test]
+async fn the_board_offers_a_jobs_free_windows_in_each_lane_and_one_tap_books_one_on_the_offices_clock() {
+    let app = spawn_app().await;
+    let day = a_day(&app).await;
+    // A customer in Los Angeles: the board's times are still New York's.
+    let ana = app.customer("Ana Ruiz", "America/Los_Angeles").await;
+    let job = app.post("/api/v1/jobs", json!({"customer_id": ana, "title": "Deck boards soft near the stairs"})).await.id();
+    let (cookie, csrf) = admin_session(&app).await;
+    let page = |q: String| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let r = client().get(app.url(&format!("/app/board?{q}"))).header(COOKIE, &cookie).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let html = page(format!("date=2026-11-23&job={job}")).await;
+    assert!(html.contains("Free windows for “Deck boards soft near the stairs”"), "{html}");
+    // The same windows the API suggests for that day, each in its person's
+    // lane: an estimate is Marcus's (the estimator), none in Lena's.
+    let api = app
+        .get(&format!("/api/v1/availability?job_id={job}&kind=estimate&duration_minutes=60&from=2026-11-23&days=1"))
+        .await;
+    let items = api.body["items"].as_array().unwrap().clone();
+    assert!(!items.is_empty() && items.iter().all(|i| i["staff_id"] == day.marcus), "{}", api.body);
+    let lane = |id: i64| {
+        let at = html.find(&format!("<div class=\"lane offering\" data-staff=\"{id}\"")).map(|at| &html[at..]);
+        at.map(|l| &l[..l[1..].find("<div class=\"lane").map_or(l.len(), |e| e + 1)])
+    };
+    let marcus = lane(day.marcus).expect("Marcus's lane offers windows");
+    assert!(lane(day.lena).is_none(), "a technician is not offered an estimate");
+    let offers: Vec<&str> = marcus.split("<form class=\"offer\"").skip(1).collect();
+    assert!((1..=3).contains(&offers.len()), "{marcus}");
+    let first = items[0]["window_start"].as_str().unwrap();
+    let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let first_ny = chrono::DateTime::parse_from_rfc3339(first).unwrap().with_timezone(&ny);
+    assert_eq!(input(offers[0], "start"), first_ny.format("%H:%M").to_string(), "the earliest first, New York time");
+    assert_eq!(input(offers[0], "times_in"), "office");
+
+    // One tap books it, at that very instant, and the board comes back.
+    let form = offers[0];
+    let fields: Vec<(&str, String)> = ["kind", "staff_ids", "times_in", "date", "start", "end", "duration", "back"]
+        .into_iter()
+        .map(|n| (n, input(form, n).replace("&#x2f;", "/").replace("&amp;", "&")))
+        .chain([("csrf", csrf.clone())])
+        .collect();
+    let r = client()
+        .post(app.url(&format!("/app/jobs/{job}/visits")))
+        .header(COOKIE, &cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/app/board?date=2026-11-23");
+    let visits = app.get(&format!("/api/v1/jobs/{job}/visits")).await;
+    let booked = &visits.body["items"][0];
+    assert_eq!(kept_utc(booked["window_start"].as_str().unwrap()), kept_utc(first), "{}", visits.body);
+    assert_eq!(booked["staff_ids"], json!([day.marcus]));
+
+    // A day nobody works, and a job that is not there, say so plainly.
+    let sunday = page(format!("date=2026-11-22&job={}", day.unbooked)).await;
+    assert!(sunday.contains("No one can take “Sump pump alarm keeps going off” on this day"), "{sunday}");
+    assert!(sunday.contains(&format!("/app/board?date=2026-11-23&amp;job={}", day.unbooked)), "try the next day");
+    let missing = page("date=2026-11-23&job=999999".into()).await;
+    assert!(missing.contains("There is no job 999999 in your company."));
+    assert!(!missing.contains("class=\"offer\""));
+}
+
+fn kept_utc(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc)
+}

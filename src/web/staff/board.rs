@@ -26,10 +26,13 @@ use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 #[derive(Deserialize)]
 pub(super) struct BoardQuery {
     date: Option<String>,
+    /// A job to find free windows for on this day (`&job=`).
+    job: Option<String>,
 }
 
 /// The hours the axis shows at least, in the office's zone.
@@ -60,7 +63,8 @@ pub(super) async fn board(
     };
     // Every open board fetches the page again when anything on it changes:
     // the same page for the same person is rendered once while it stands.
-    let key = (org.id, format!("board {date}"), me.id);
+    let asked = q.job.as_deref().map(str::trim).filter(|j| !j.is_empty());
+    let key = (org.id, format!("board {date} {}", asked.unwrap_or_default()), me.id);
     let stamp_now =
         || Stamp { changes: state.notify.live.changes().of(org.id), minute: now.timestamp().div_euclid(60) };
     if let Some(html) = state.page_cache.get(&key, stamp_now()) {
@@ -92,6 +96,10 @@ pub(super) async fn board(
     let axis = Axis { start: day_start + Duration::hours(from as i64), minutes: (to - from) as f64 * 60.0 };
 
     let hours = field.iter().map(|p| working_hours(p, date, &axis)).collect::<Result<Vec<_>, _>>()?;
+    let (free, mut offers) = match asked {
+        None => (Value::Null, HashMap::new()),
+        Some(job) => free_windows(&state, &org, zone, date, job, &axis).await?,
+    };
     let lanes: Vec<Value> = field
         .iter()
         .zip(hours)
@@ -137,6 +145,7 @@ pub(super) async fn board(
                 "id": p.id, "name": p.name, "role": p.role.as_str(),
                 "hours": hours,
                 "visits": visits,
+                "offers": offers.remove(&p.id).unwrap_or_default(),
             })
         })
         .collect();
@@ -165,12 +174,82 @@ pub(super) async fn board(
             "prev": (date - Duration::days(1)).to_string(), "next": (date + Duration::days(1)).to_string(),
             "today": today.to_string(), "is_today": date == today, "zone": zone.name(),
             "lanes": lanes, "visit_count": entries.len(), "ticks": ticks, "now_left": now_left, "unscheduled": unscheduled,
-            "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to,
+            "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to, "free": free,
         }),
         )?
         .into();
     state.page_cache.put(key, stamp, html.clone());
     Ok(board_response(&html, &session.csrf_token))
+}
+
+/// How many free windows a lane offers for the asked job (the earliest
+/// that do not overlap each other).
+const OFFERS_PER_LANE: usize = 3;
+
+/// The windows each field person could be promised for `job`'s next visit
+/// on `date` (`usecases::availability`, the booking rule itself), placed on
+/// the axis, each a one-tap booking; and what the board says about them.
+async fn free_windows(
+    state: &AppState,
+    org: &organization::Model,
+    zone: Zone,
+    date: NaiveDate,
+    asked: &str,
+    axis: &Axis,
+) -> Result<(Value, HashMap<i64, Vec<Value>>), Error> {
+    let mut lanes: HashMap<i64, Vec<Value>> = HashMap::new();
+    let job = match super::super::id_in_path(asked) {
+        None => None,
+        Some(id) => match crate::store::jobs::get(&state.db, org.id, id).await {
+            Ok(job) => Some(job),
+            Err(Error::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+    };
+    let Some(job) = job else {
+        return Ok((json!({"error": format!("There is no job {asked} in your company.")}), lanes));
+    };
+    if !job.status.is_open() {
+        let error = format!("“{}” is {}: reopen it before booking visits.", job.title, job.status);
+        return Ok((json!({"error": error}), lanes));
+    }
+    let (kind, minutes) = job.status.next_visit();
+    let ask = crate::usecases::availability::Ask {
+        job_id: job.id,
+        kind,
+        duration_minutes: minutes,
+        window_minutes: None,
+        from: Some(date),
+        days: 1,
+        staff_ids: None,
+        // One day's grid is finite: weigh all of it, so every lane gets its
+        // earliest windows, not only the people free first.
+        limit: usize::MAX,
+    };
+    let found = crate::usecases::availability::suggest(&state.db, org, ask, state.clock.now()).await?;
+    let mut count = 0;
+    for o in &found {
+        let lane = lanes.entry(o.staff_id).or_default();
+        let clear = lane.last().and_then(|l| l["until"].as_i64()).is_none_or(|until| o.window_start.timestamp() >= until);
+        if lane.len() >= OFFERS_PER_LANE || !clear {
+            continue;
+        }
+        let (start, end) = (zone.local(o.window_start), zone.local(o.window_end));
+        lane.push(json!({
+            "left": axis.left(o.window_start), "width": axis.width(o.window_start, o.window_end),
+            "until": o.window_end.timestamp(),
+            "date": start.format("%Y-%m-%d").to_string(),
+            "start": start.format("%H:%M").to_string(), "end": end.format("%H:%M").to_string(),
+            "label": format!("{}–{}", clock(zone, o.window_start), clock(zone, o.window_end)),
+            "travel": o.added_travel_minutes,
+        }));
+        count += 1;
+    }
+    let free = json!({
+        "job": {"id": job.id, "title": job.title},
+        "kind": kind.as_str(), "kind_label": kind.as_str().replace('_', "-"), "minutes": minutes, "count": count,
+    });
+    Ok((free, lanes))
 }
 
 /// Stands in the cached page for the session's CSRF token.

@@ -190,12 +190,7 @@ async fn suggestions(
     zone: Zone,
     names: &HashMap<i64, &str>,
 ) -> Result<Value, Error> {
-    use crate::domain::job::JobStatus;
-    use crate::domain::visit::VisitKind;
-    let (kind, minutes) = match job.status {
-        JobStatus::Approved | JobStatus::InProgress => (VisitKind::Work, 120),
-        _ => (VisitKind::Estimate, 60),
-    };
+    let (kind, minutes) = job.status.next_visit();
     let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
     let ask = crate::usecases::availability::Ask {
         job_id: job.id,
@@ -264,7 +259,16 @@ pub(super) async fn job_book(
     }
     let job = job_for(&state, &caller, &id).await?;
     let customer = crate::store::customers::get(&state.db, caller.organization_id, job.customer_id).await?;
-    let zone = crate::store::customers::zone(&customer)?;
+    // The board types times on the office's clock and says so; the job
+    // page types them in the customer's time (and shows a refusal in it).
+    let customer_zone = crate::store::customers::zone(&customer)?;
+    let zone = match field("times_in").as_deref() {
+        Some("office") => {
+            let org = crate::store::orgs::get(&state.db, caller.organization_id).await?;
+            crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id))?
+        }
+        _ => customer_zone,
+    };
     let mut p = Problems::default();
     let staff_values: Vec<&str> = pairs.iter().filter(|(n, _)| n == "staff_ids").map(|(_, v)| v.as_str()).collect();
     let staff_ids: Vec<i64> = staff_values.iter().filter_map(|v| v.trim().parse().ok()).collect();
@@ -294,9 +298,13 @@ pub(super) async fn job_book(
             .ok_or(format!("must be whole minutes between 1 and {}", crate::store::visits::MAX_DURATION_MINUTES)),
     );
     let refused = |status: StatusCode, error: String| {
+        let shown = |t: Option<DateTime<Utc>>, format: &str, typed: &str| {
+            t.map(|t| customer_zone.local(t).format(format).to_string()).or_else(|| field(typed))
+        };
         let typed = json!({"booking": {
-            "staff_ids": staff_ids, "kind": field("kind"), "date": field("date"), "start": field("start"),
-            "end": field("end"), "duration": field("duration"), "error": error,
+            "staff_ids": staff_ids, "kind": field("kind"), "date": shown(window_start, "%Y-%m-%d", "date"),
+            "start": shown(window_start, "%H:%M", "start"), "end": shown(window_end, "%H:%M", "end"),
+            "duration": field("duration"), "error": error,
         }});
         (status, typed)
     };
