@@ -544,6 +544,9 @@ async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
     let walter = app.customer("Walter Kim", "America/New_York").await;
     let job2 = app.job(walter).await;
     let second = app.book(job2, &[marcus], "2026-11-23T13:00:00-05:00", "2026-11-23T14:00:00-05:00", 90).await.id();
+    // Nobody has booked this one yet: it waits in the side list.
+    let rosa = app.customer("Rosa Delgado", "America/New_York").await;
+    let unbooked = app.post("/api/v1/jobs", json!({"customer_id": rosa, "title": "Sump pump alarm"})).await.id();
 
     browser.screen(1366, false).await;
     browser.go(&app.url("/login")).await;
@@ -651,6 +654,20 @@ async fn in_a_real_browser_the_dispatcher_moves_a_visit_on_the_board() {
     let (page, screen) = browser.widths().await;
     assert!(page <= screen, "fits a phone: {page} > {screen}");
     browser.full_page_screenshot("board-phone").await;
+
+    // A new job's free windows on the day, in the estimator's lane; one
+    // tap books the earliest, and the board shows it there.
+    browser.screen(1366, false).await;
+    browser.go(&app.url("/app/board?date=2026-11-23")).await;
+    browser.wait_text("Not booked yet").await;
+    browser.click(&format!("a[href='/app/board?date=2026-11-23&job={unbooked}']")).await;
+    let free = browser.wait_text("Free windows for “Sump pump alarm”").await;
+    assert!(free.contains("Book "), "{free}");
+    browser.full_page_screenshot("board-free-windows").await;
+    browser.click(".offer button").await;
+    browser.wait_text("Rosa Delgado").await;
+    let visits = app.get(&format!("/api/v1/jobs/{unbooked}/visits")).await.body;
+    assert_eq!(visits["items"][0]["staff_ids"], json!([marcus]), "{visits}");
 }
 
 #[tokio::test]

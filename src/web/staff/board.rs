@@ -241,6 +241,7 @@ async fn free_windows(
             "date": start.format("%Y-%m-%d").to_string(),
             "start": start.format("%H:%M").to_string(), "end": end.format("%H:%M").to_string(),
             "label": format!("{}–{}", clock(zone, o.window_start), clock(zone, o.window_end)),
+            "short": short_window(zone, o.window_start, o.window_end),
             "travel": o.added_travel_minutes,
         }));
         count += 1;
@@ -309,6 +310,20 @@ fn state_label(state: &str, en_route_at: Option<DateTime<Utc>>, zone: Zone) -> S
 /// `9:00 AM`, in `zone`.
 fn clock(zone: Zone, t: DateTime<Utc>) -> String {
     zone.local(t).format("%-I:%M %p").to_string()
+}
+
+/// A window as short as a narrow button needs: "2–4 PM", "11:30 AM–1 PM".
+fn short_window(zone: Zone, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let (a, b) = (zone.local(from), zone.local(to));
+    let hour = |t: &chrono::DateTime<chrono::FixedOffset>| {
+        let f = if chrono::Timelike::minute(t) == 0 { "%-I" } else { "%-I:%M" };
+        t.format(f).to_string()
+    };
+    if a.format("%p").to_string() == b.format("%p").to_string() {
+        format!("{}–{} {}", hour(&a), hour(&b), b.format("%p"))
+    } else {
+        format!("{} {}–{} {}", hour(&a), a.format("%p"), hour(&b), b.format("%p"))
+    }
 }
 
 fn hour_label(h: u32) -> String {
@@ -546,6 +561,13 @@ mod tests {
         assert_eq!(visit_state(VisitStatus::EnRoute, end, false, before), "en_route");
         assert_eq!(visit_state(VisitStatus::EnRoute, end, false, after), "late");
         assert_eq!(visit_state(VisitStatus::Arrived, end, false, after), "arrived");
+    }
+
+    #[test]
+    fn a_short_window_names_the_half_of_the_day_once_when_it_can() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        assert_eq!(short_window(ny, at("2026-11-23T19:00:00Z"), at("2026-11-23T21:00:00Z")), "2–4 PM");
+        assert_eq!(short_window(ny, at("2026-11-23T16:30:00Z"), at("2026-11-23T18:00:00Z")), "11:30 AM–1 PM");
     }
 
     #[test]
