@@ -211,9 +211,9 @@ impl Crews {
     }
 }
 
-/// Searches the first day alone, reading only the visits that can touch
-/// it (most questions are answered there), then, if that did not settle
-/// the answer, every asked day. Each read is one query for everyone. A
+/// Searches the first working day alone, reading only the visits that can
+/// touch it (most questions are answered there), then, if that did not
+/// settle the answer, every asked day. Each read is one query for everyone. A
 /// candidate whose cluster of visits reaches beyond what was read is
 /// undecided, not offered; then the read widens, as booking's does, and
 /// the search runs again.
@@ -239,11 +239,12 @@ async fn search_days<C: ConnectionTrait>(
     let mut days = search.days.min(1);
     loop {
         let part = Search { days, ..*search };
+        // Days nobody works (a weekend) hold no candidate: take the next too.
         let Some(needed) = availability::needed(&crews.of(&persons), &part) else {
-            if days == search.days {
+            if days >= search.days {
                 return Ok(vec![]);
             }
-            days = search.days;
+            days += 1;
             continue;
         };
         let mut margin = 0;
