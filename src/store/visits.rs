@@ -411,7 +411,13 @@ pub async fn days_of<C: ConnectionTrait>(
     let (Some(from), Some(to)) = (days.iter().map(|d| d.1 .0).min(), days.iter().map(|d| d.1 .1).max()) else {
         return Ok(vec![]);
     };
-    let visits = visit::Entity::find()
+    // The visits with their whole crews, one row per crew member, in one query.
+    use sea_orm::{JoinType, QuerySelect};
+    let crew: sea_orm::RelationDef =
+        visit::Entity::belongs_to(visit_staff::Entity).from(visit::Column::Id).to(visit_staff::Column::VisitId).into();
+    let rows: Vec<(visit::Model, Option<visit_staff::Model>)> = visit::Entity::find()
+        .select_also(visit_staff::Entity)
+        .join(JoinType::InnerJoin, crew)
         .filter(visit::Column::OrganizationId.eq(org_id))
         .filter(
             visit::Column::Id.in_subquery(
@@ -428,13 +434,22 @@ pub async fn days_of<C: ConnectionTrait>(
         .order_by_asc(visit::Column::WindowStart)
         .order_by_asc(visit::Column::WindowEnd)
         .order_by_asc(visit::Column::Id)
+        .order_by_asc(visit_staff::Column::StaffId)
         .all(db)
         .await?;
+    let mut visits: Vec<VisitWithStaff> = Vec::new();
+    for (v, member) in rows {
+        let staff_id = member.map(|m| m.staff_id);
+        match visits.last_mut() {
+            Some(last) if last.visit.id == v.id => last.staff_ids.extend(staff_id),
+            _ => visits.push(VisitWithStaff { visit: v, staff_ids: staff_id.into_iter().collect() }),
+        }
+    }
     let on_their_day = |v: &VisitWithStaff| {
         let at = v.visit.window_start;
         days.iter().any(|(id, (start, end))| v.staff_ids.contains(id) && *start <= at && at < *end)
     };
-    let visits: Vec<VisitWithStaff> = with_staff(db, visits).await?.into_iter().filter(on_their_day).collect();
+    visits.retain(on_their_day);
     if visits.is_empty() {
         return Ok(vec![]);
     }
