@@ -75,6 +75,11 @@ impl Zone {
     }
 }
 
+/// The widest arrival window any organization may promise (its
+/// `max_window_minutes` is at most this), so no stored window is longer:
+/// reading the visits that touch a range can bound their starts too.
+pub const LONGEST_WINDOW_MINUTES: i64 = 24 * 60;
+
 /// A promised arrival window, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {

@@ -162,6 +162,9 @@ pub async fn slots_between<C: ConnectionTrait>(
         .filter(visit::Column::Status.is_in(active))
         .filter(visit::Column::WindowEnd.gte(lo))
         .filter(visit::Column::WindowStart.lte(hi))
+        // No window is longer than that: the index reads only this range,
+        // not the organization's whole history before `hi`.
+        .filter(visit::Column::WindowStart.gte(lo - Duration::minutes(crate::domain::time::LONGEST_WINDOW_MINUTES)))
         .into_tuple()
         .all(db)
         .await?;

@@ -76,9 +76,10 @@ pub async fn change(
         }
     }
     if let Some(m) = edit.max_window_minutes {
-        match i32::try_from(m).ok().filter(|m| (15..=1440).contains(m)) {
+        let longest = crate::domain::time::LONGEST_WINDOW_MINUTES;
+        match i32::try_from(m).ok().filter(|m| (15..=longest).contains(&(*m as i64))) {
             Some(m) => active.max_window_minutes = Set(m),
-            None => p.add("max_window_minutes", "must be between 15 and 1440"),
+            None => p.add("max_window_minutes", format!("must be between 15 and {longest}")),
         }
     }
     if let Some(times) = edit.update_times {
