@@ -46,3 +46,4 @@ mod truthful;
 mod two_way;
 mod visits;
 mod write_load;
+mod customer_notices;
