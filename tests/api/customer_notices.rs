@@ -15,14 +15,20 @@ async fn a_notice_shows_the_companys_logo_or_name_when_the_link_is_theirs() {
     let app = spawn_app().await;
     let name = app.get("/api/v1/organization").await.body["name"].as_str().unwrap().to_string();
     let job = app.ny_job().await;
-    let lines = json!([{"kind": "labor", "description": "Dry-out", "quantity": "2", "unit": "h", "unit_price_minor": 8500}]);
+    let lines =
+        json!([{"kind": "labor", "description": "Dry-out", "quantity": "2", "unit": "h", "unit_price_minor": 8500}]);
     let e = app.post(&format!("/api/v1/jobs/{job}/estimates"), json!({"tax_rate_bp": 0, "lines": lines})).await.id();
     assert_eq!(app.post(&format!("/api/v1/estimates/{e}/send"), json!({})).await.status, StatusCode::OK);
     let sms = app.outbox("kind=pricing_breakdown&channel=sms").await.pop().unwrap();
     let body = sms["body_text"].as_str().unwrap();
     let token = body[body.find("/c/").unwrap() + 3..][..40].to_string();
     let approve = || async {
-        let r = client().post(app.url(&format!("/c/{token}/estimates/{e}/approve"))).form(&[("comment", "")]).send().await.unwrap();
+        let r = client()
+            .post(app.url(&format!("/c/{token}/estimates/{e}/approve")))
+            .form(&[("comment", "")])
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.text().await.unwrap())
     };
     assert_eq!(approve().await.0, StatusCode::SEE_OTHER);
