@@ -178,3 +178,132 @@ async fn a_refused_reply_or_resend_is_said_inside_the_navigation() {
     assert!(html.contains("There is no such message."), "{html}");
     assert_eq!(main_nav("resend", &html), expected("admin", ""));
 }
+
+/// Where the first heading of the page starts, in CSS pixels from the top:
+/// what the header leaves of the screen.
+async fn first_heading_top(browser: &crate::browser::Driver) -> f64 {
+    browser
+        .js("return document.querySelector('main h1').getBoundingClientRect().top;", serde_json::json!([]))
+        .await
+        .as_f64()
+        .unwrap()
+}
+
+/// What sticks out past the right edge of the screen (outside a box that
+/// scrolls sideways on purpose, like My day's strip of days): nothing, or
+/// the first such element's tag and words.
+async fn sticking_out(browser: &crate::browser::Driver) -> Option<String> {
+    let v = browser
+        .js(
+            "const w = document.documentElement.clientWidth;
+             const scrolls = e => { for (let p = e.parentElement; p && p.tagName !== 'BODY'; p = p.parentElement) {
+                 const o = getComputedStyle(p).overflowX; if (o !== 'visible') return true; } return false; };
+             const out = [...document.querySelectorAll('body *')].find(e => {
+                 const r = e.getBoundingClientRect(); return r.width > 0 && r.right > w + 1 && !scrolls(e); });
+             return out ? out.tagName + ': ' + out.textContent.slice(0, 80) : null;",
+            serde_json::json!([]),
+        )
+        .await;
+    v.as_str().map(String::from)
+}
+
+/// Whether the main navigation is shown.
+async fn nav_shown(browser: &crate::browser::Driver) -> bool {
+    browser
+        .js(
+            "return getComputedStyle(document.querySelector('nav[aria-label=Main]')).display !== 'none';",
+            serde_json::json!([]),
+        )
+        .await
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn in_a_real_browser_today_new_call_staff_and_my_day_share_the_header_on_a_desktop_and_a_phone() {
+    use crate::browser::{set_password, Driver};
+    let Some(browser) = Driver::start().await else { return };
+    let app = spawn_app().await;
+    let job = app.ny_job().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let marcus = app.staff("Marcus Bell", "estimator", "America/New_York").await;
+    app.book(job, &[lena], "2026-11-20T11:00:00-05:00", "2026-11-20T13:00:00-05:00", 60).await;
+    app.book(job, &[marcus, lena], "2026-11-20T14:00:00-05:00", "2026-11-20T16:00:00-05:00", 60).await;
+    set_password(&app, "owner@example.test", "correct horse battery").await;
+    set_password(&app, "lena.okafor@example.test", "lena's long password").await;
+
+    // The dispatcher (here the owner) signs in at a desk.
+    browser.screen(1280, false).await;
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", "owner@example.test").await;
+    browser.type_into("#password", "correct horse battery").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_url("/app").await;
+    for (path, heading, shot) in
+        [("/app", "Today", "today"), ("/app/new", "Take a call", "new-call"), ("/app/staff", "Staff of", "staff")]
+    {
+        browser.screen(1280, false).await;
+        browser.go(&app.url(path)).await;
+        let page = browser.wait_text(heading).await;
+        assert!(page.contains("Olive Owner") && page.contains("Sign out"), "{path}: who, and sign-out: {page}");
+        assert!(nav_shown(&browser).await, "{path}: the navigation is in the header on a desk");
+        let marked = browser
+            .js(
+                "return document.querySelector('nav[aria-label=Main] a[aria-current=page]').textContent;",
+                serde_json::json!([]),
+            )
+            .await;
+        let (laid_out, screen) = browser.widths().await;
+        assert!(laid_out <= screen, "{path} at 1280 px: {laid_out} > {screen}");
+        assert_eq!(sticking_out(&browser).await, None, "{path} at 1280 px");
+        browser.screenshot(&format!("nav-{shot}-desktop")).await;
+        // On a phone the navigation folds behind one button that names the
+        // screen; the page's own heading stays near the top.
+        browser.screen(360, true).await;
+        browser.go(&app.url(path)).await;
+        browser.wait_text(heading).await;
+        assert!(!nav_shown(&browser).await, "{path}: folded on a phone");
+        let button =
+            browser.js("return document.querySelector('label.menu-button').innerText;", serde_json::json!([])).await;
+        let button = button.as_str().unwrap();
+        assert!(button.contains(marked.as_str().unwrap()), "{path}: the button names the screen: {button}");
+        let top = first_heading_top(&browser).await;
+        assert!(top < 110.0, "{path}: the header takes {top} px of a phone");
+        let (laid_out, screen) = browser.widths().await;
+        assert!(laid_out <= screen, "{path} at 360 px: {laid_out} > {screen}");
+        assert_eq!(sticking_out(&browser).await, None, "{path} at 360 px");
+        browser.screenshot(&format!("nav-{shot}-phone")).await;
+    }
+    // The menu opens by a tap, and its links go where they say.
+    browser.click("label.menu-button").await;
+    assert!(nav_shown(&browser).await, "the menu opens");
+    browser.screenshot("nav-menu-open-phone").await;
+    browser.click("nav[aria-label=Main] a[href='/app/new']").await;
+    browser.wait_url("/app/new").await;
+    browser.click("header form button").await;
+    browser.wait_url("/login").await;
+
+    // Lena, on her phone: her home is her day, and her header is short.
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", "lena.okafor@example.test").await;
+    browser.type_into("#password", "lena's long password").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_url("/app/day").await;
+    browser.go(&app.url("/app")).await;
+    browser.wait_url("/app/day").await;
+    let page = browser.wait_text("Nadia Brooks").await;
+    assert!(page.contains("Lena Okafor") && page.contains("technician") && page.contains("Sign out"), "{page}");
+    assert!(nav_shown(&browser).await, "one link needs no menu");
+    let links = browser.js("return [...document.querySelectorAll('nav[aria-label=Main] a')].map(a => [a.textContent, a.getAttribute('aria-current')]);", serde_json::json!([])).await;
+    assert_eq!(links, serde_json::json!([["My day", "page"]]), "only what a technician may open");
+    let top = first_heading_top(&browser).await;
+    assert!(top < 110.0, "the header takes {top} px of Lena's phone");
+    let (laid_out, screen) = browser.widths().await;
+    assert!(laid_out <= screen, "My day at 360 px: {laid_out} > {screen}");
+    assert_eq!(sticking_out(&browser).await, None, "My day at 360 px");
+    browser.screenshot("nav-my-day-phone").await;
+    browser.screen(1280, false).await;
+    browser.go(&app.url("/app/day")).await;
+    browser.wait_text("Nadia Brooks").await;
+    browser.screenshot("nav-my-day-desktop").await;
+}

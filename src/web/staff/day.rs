@@ -67,7 +67,7 @@ fn page(state: &AppState, who: &SignedIn, ctx: Value) -> Response {
 }
 
 /// "9:00–11:00 AM" style, in `zone`, with the zone's abbreviation.
-fn window_short(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+pub(super) fn window_short(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let (s, e) = (start.with_timezone(&zone.0), end.with_timezone(&zone.0));
     let abbr = e.format("%Z");
     if s.date_naive() != e.date_naive() {

@@ -47,7 +47,7 @@ pub(super) async fn app(State(state): State<AppState>, signed_in: SignedIn) -> R
                 "job_id": e.job.id,
                 "who": names(&e.visit.staff_ids),
                 "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
-                "window": window_phrase(zone, v.window_start, v.window_end),
+                "window": super::day::window_short(zone, v.window_start, v.window_end),
                 "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
                 "status": v.status.as_str().replace('_', " "),
             })
