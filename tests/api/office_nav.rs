@@ -302,6 +302,13 @@ async fn in_a_real_browser_today_new_call_staff_and_my_day_share_the_header_on_a
     assert!(laid_out <= screen, "My day at 360 px: {laid_out} > {screen}");
     assert_eq!(sticking_out(&browser).await, None, "My day at 360 px");
     browser.screenshot("nav-my-day-phone").await;
+    // A screen that is not hers says so inside her header, with the way back.
+    browser.go(&app.url("/app/board")).await;
+    let page = browser.wait_text("The board is the office's").await;
+    assert!(page.contains("Back to your day") && page.contains("Sign out"), "{page}");
+    browser.screenshot("nav-refused-phone").await;
+    browser.click("main a[href='/app/day']").await;
+    browser.wait_url("/app/day").await;
     browser.screen(1280, false).await;
     browser.go(&app.url("/app/day")).await;
     browser.wait_text("Nadia Brooks").await;
