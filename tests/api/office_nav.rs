@@ -207,6 +207,14 @@ async fn sticking_out(browser: &crate::browser::Driver) -> Option<String> {
     v.as_str().map(String::from)
 }
 
+/// Signs in on the sign-in page.
+async fn sign_in(browser: &crate::browser::Driver, app: &crate::helpers::TestApp, email: &str, password: &str) {
+    browser.go(&app.url("/login")).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", password).await;
+    browser.click("button[type=submit]").await;
+}
+
 /// Whether the main navigation is shown.
 async fn nav_shown(browser: &crate::browser::Driver) -> bool {
     browser
@@ -234,10 +242,7 @@ async fn in_a_real_browser_today_new_call_staff_and_my_day_share_the_header_on_a
 
     // The dispatcher (here the owner) signs in at a desk.
     browser.screen(1280, false).await;
-    browser.go(&app.url("/login")).await;
-    browser.type_into("#email", "owner@example.test").await;
-    browser.type_into("#password", "correct horse battery").await;
-    browser.click("button[type=submit]").await;
+    sign_in(&browser, &app, "owner@example.test", "correct horse battery").await;
     browser.wait_url("/app").await;
     for (path, heading, shot) in
         [("/app", "Today", "today"), ("/app/new", "Take a call", "new-call"), ("/app/staff", "Staff of", "staff")]
@@ -284,10 +289,7 @@ async fn in_a_real_browser_today_new_call_staff_and_my_day_share_the_header_on_a
     browser.wait_url("/login").await;
 
     // Lena, on her phone: her home is her day, and her header is short.
-    browser.go(&app.url("/login")).await;
-    browser.type_into("#email", "lena.okafor@example.test").await;
-    browser.type_into("#password", "lena's long password").await;
-    browser.click("button[type=submit]").await;
+    sign_in(&browser, &app, "lena.okafor@example.test", "lena's long password").await;
     browser.wait_url("/app/day").await;
     browser.go(&app.url("/app")).await;
     browser.wait_url("/app/day").await;
