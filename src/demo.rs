@@ -108,7 +108,22 @@ struct DemoJob {
     /// Booked around now, so the crew is running late on first start.
     running_late: Option<(VisitKind, usize, i32)>,
     note: Option<&'static str>,
+    /// An estimate written by a staff member (index) and sent to the customer.
+    estimate: Option<(usize, &'static [DemoLine], &'static str)>,
 }
+
+/// A line of a demo estimate: kind, description, quantity, unit, unit
+/// price in cents, and whether the customer may add it or leave it out.
+type DemoLine = (&'static str, &'static str, &'static str, &'static str, i64, bool);
+
+/// Hector's estimate for the rest of the work, with one item he may add: a
+/// newcomer sees an optional item on the office's and the customer's side.
+const HECTOR_ESTIMATE: &[DemoLine] = &[
+    ("labor", "Take out the swollen cabinet floor and the wet laminate", "6", "h", 8500, false),
+    ("equipment", "Drying: 2 dehumidifiers and 4 air movers", "3", "day", 18000, false),
+    ("material", "Antimicrobial treatment of the open cavity", "1", "", 14500, false),
+    ("labor", "New cabinet floor, cut and fitted", "1", "", 32000, true),
+];
 
 const JOBS: &[DemoJob] = &[
     DemoJob {
@@ -119,6 +134,7 @@ const JOBS: &[DemoJob] = &[
         visits: &[(VisitKind::Estimate, 2, Day::Today, 9, 2, 60), (VisitKind::Work, 3, Day::Next, 8, 2, 240)],
         running_late: None,
         note: Some("Two dehumidifiers and four air movers are reserved for your basement."),
+        estimate: None,
     },
     DemoJob {
         customer: "Walter Kim", phone: Some("+1 718 555 0178"), email: None, tz: "America/New_York",
@@ -128,6 +144,7 @@ const JOBS: &[DemoJob] = &[
         visits: &[],
         running_late: Some((VisitKind::Estimate, 4, 90)),
         note: None,
+        estimate: None,
     },
     DemoJob {
         customer: "Hector Alvarez", phone: Some("+1 201 555 0131"), email: Some("hector.alvarez@example.test"), tz: "America/New_York",
@@ -137,6 +154,11 @@ const JOBS: &[DemoJob] = &[
         visits: &[(VisitKind::Work, 3, Day::Today, 12, 2, 180)],
         running_late: None,
         note: None,
+        estimate: Some((
+            5,
+            HECTOR_ESTIMATE,
+            "The dry-out starts today. The new cabinet floor is up to you: tick it and we fit it once everything is dry, or leave it for your own carpenter.",
+        )),
     },
     DemoJob {
         customer: "Ananya Iyer", phone: None, email: Some("ananya.iyer@example.test"), tz: "Asia/Kolkata",
@@ -146,6 +168,7 @@ const JOBS: &[DemoJob] = &[
         visits: &[(VisitKind::Estimate, 5, Day::Today, 13, 2, 60)],
         running_late: None,
         note: None,
+        estimate: None,
     },
     DemoJob {
         customer: "Oliver Grant", phone: Some("+61 491 570 156"), email: Some("oliver.grant@example.test"), tz: "Australia/Sydney",
@@ -155,6 +178,7 @@ const JOBS: &[DemoJob] = &[
         visits: &[(VisitKind::Estimate, 5, Day::Next, 10, 3, 90)],
         running_late: None,
         note: Some("Insurance claim number received; we will send the estimate to the adjuster too."),
+        estimate: None,
     },
     DemoJob {
         customer: "Rosa Delgado", phone: Some("+1 718 555 0163"), email: None, tz: "America/New_York",
@@ -164,6 +188,7 @@ const JOBS: &[DemoJob] = &[
         visits: &[],
         running_late: None,
         note: None,
+        estimate: None,
     },
 ];
 
@@ -323,6 +348,31 @@ pub async fn seed_if_empty(
                 now,
             )
             .await?;
+        }
+        if let Some((author, lines, notes)) = j.estimate {
+            let fields = crate::usecases::estimates::EstimateFields {
+                notes: Some(notes.into()),
+                lines: Some(
+                    lines
+                        .iter()
+                        .map(|&(kind, description, quantity, unit, price, optional)| {
+                            crate::usecases::estimates::LineFields {
+                                kind: Some(kind.into()),
+                                description: Some(description.into()),
+                                quantity: Some(serde_json::Value::String(quantity.into())),
+                                unit: Some(unit.into()),
+                                unit_price_minor: Some(price),
+                                optional: Some(optional),
+                            }
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            };
+            let draft = crate::usecases::estimates::parse(fields, &created.organization)?;
+            let written =
+                crate::store::estimates::create(db, org_id, job.id, draft, Some(staff_ids[author]), now).await?;
+            crate::usecases::estimates::send(db, notify, &created.organization, written.estimate.id, now).await?;
         }
     }
     // A random password for the demo admin, printed once by `kept serve`.

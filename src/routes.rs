@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
     let (root, _) = root_routes().split_for_parts();
     let app = root
         .nest("/api/v1", api)
-        .merge(crate::web::router())
+        .merge(crate::web::router(&state))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_http))
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024));

@@ -55,13 +55,30 @@ fn render(state: &AppState, name: &str, status: StatusCode, ctx: serde_json::Val
     }
 }
 
-fn not_found(state: &AppState) -> Response {
-    render(
-        state,
-        "customer_notice.html",
-        StatusCode::NOT_FOUND,
-        json!({"title": "This link does not work", "text": "It may have expired. Please use the link in our latest message, or call us."}),
-    )
+/// A link that does not (or no longer) work: said under the company's
+/// name and logo when the link was one of theirs (an expired one still
+/// says whose it was).
+async fn not_found(state: &AppState, token: &str) -> Response {
+    let org_id = crate::store::links::organization_for_token(&state.db, token).await.ok().flatten();
+    let ctx = json!({"title": "This link does not work", "text": "It may have expired. Please use the link in our latest message, or call us."});
+    notice(state, org_id, StatusCode::NOT_FOUND, ctx).await
+}
+
+/// The company as a short notice shows it: its logo, or its name.
+fn company(org: &crate::entities::organization::Model) -> serde_json::Value {
+    json!({"name": org.name, "logo_url": org.logo_url})
+}
+
+/// A short notice (already decided, please pick, link expired) under the
+/// company's name or logo, like the customer's page.
+async fn notice(state: &AppState, org_id: Option<i64>, status: StatusCode, mut ctx: serde_json::Value) -> Response {
+    if let Some(id) = org_id {
+        // Without the company the notice still says what it must.
+        if let Ok(org) = crate::store::orgs::get(&state.db, id).await {
+            ctx["org"] = company(&org);
+        }
+    }
+    render(state, "customer_notice.html", status, ctx)
 }
 
 /// The customer's page: their job, visits, promises, estimates and answers.
@@ -75,7 +92,7 @@ fn not_found(state: &AppState) -> Response {
 async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, PageError> {
     let now = state.clock.now();
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
-        return Ok(not_found(&state));
+        return Ok(not_found(&state, &token).await);
     };
     let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
     let customer = crate::store::customers::get(&state.db, org.id, job.customer_id).await?;
@@ -245,9 +262,9 @@ async fn decide(
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
-        return Ok(not_found(&state));
+        return Ok(not_found(&state, &token).await);
     };
-    let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state)) };
+    let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state, &token).await) };
     let comment = comment.map(|c| c.trim().chars().take(2000).collect::<String>()).filter(|c| !c.is_empty());
     let back = format!("/c/{token}");
     let mut ids = Vec::with_capacity(chosen.len());
@@ -255,38 +272,30 @@ async fn decide(
         match typed.trim().parse::<i64>() {
             Ok(i) => ids.push(i),
             Err(_) => {
-                return Ok(render(
-                    &state,
-                    "customer_notice.html",
+                return Ok(notice(&state, Some(job.organization_id),
                     StatusCode::UNPROCESSABLE_ENTITY,
                     json!({"title": "Please pick from the items offered", "text": format!("options: '{typed}' is not an item of this estimate. Nothing was changed."), "back": back}),
-                ))
+                ).await)
             }
         }
     }
     match crate::usecases::estimates::decide(&state.db, &state.notify, &job, id, decision, comment, &ids, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
-        Err(crate::error::Error::NotFound) => Ok(not_found(&state)),
-        Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
-            &state,
-            "customer_notice.html",
+        Err(crate::error::Error::NotFound) => Ok(not_found(&state, &token).await),
+        Err(crate::error::Error::Conflict { message, .. }) => Ok(notice(&state, Some(job.organization_id),
             StatusCode::CONFLICT,
             json!({"title": "This estimate has changed", "text": message, "back": format!("/c/{token}")}),
-        )),
-        Err(crate::error::Error::Validation(fields)) if fields.iter().any(|f| f.field == "options") => Ok(render(
-            &state,
-            "customer_notice.html",
+        ).await),
+        Err(crate::error::Error::Validation(fields)) if fields.iter().any(|f| f.field == "options") => Ok(notice(&state, Some(job.organization_id),
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please pick from the items offered",
                    "text": format!("options: {}. Nothing was changed.", fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ")),
                    "back": back}),
-        )),
-        Err(crate::error::Error::Validation(fields)) => Ok(render(
-            &state,
-            "customer_notice.html",
+        ).await),
+        Err(crate::error::Error::Validation(fields)) => Ok(notice(&state, Some(job.organization_id),
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please add a comment", "text": fields.first().map(|f| f.message.clone()).unwrap_or_default(), "back": format!("/c/{token}")}),
-        )),
+        ).await),
         Err(e) => Err(e.into()),
     }
 }
@@ -418,18 +427,19 @@ async fn reschedule(
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
-        return Ok(not_found(&state));
+        return Ok(not_found(&state, &token).await);
     };
-    let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state)) };
+    let Some(id) = super::id_in_path(&id) else { return Ok(not_found(&state, &token).await) };
     let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
     let visit = match crate::store::visits::get(&state.db, org.id, id).await {
         Ok(v) if v.visit.job_id == job.id => v,
-        Ok(_) | Err(crate::error::Error::NotFound) => return Ok(not_found(&state)),
+        Ok(_) | Err(crate::error::Error::NotFound) => return Ok(not_found(&state, &token).await),
         Err(e) => return Err(e.into()),
     };
     let back = format!("/c/{token}");
     let notice = |status: StatusCode, title: &str, text: String| {
-        render(&state, "customer_notice.html", status, json!({"title": title, "text": text, "back": back}))
+        let ctx = json!({"title": title, "text": text, "back": back, "org": company(&org)});
+        render(&state, "customer_notice.html", status, ctx)
     };
     if !org.customers_may_reschedule {
         return Ok(notice(
@@ -520,24 +530,20 @@ async fn rate(
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let Some(job) = crate::store::links::job_for_token(&state.db, &token, now).await? else {
-        return Ok(not_found(&state));
+        return Ok(not_found(&state, &token).await);
     };
     let score = f.score.as_deref().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(0);
     let comment = f.comment.map(|c| c.trim().chars().take(2000).collect::<String>()).unwrap_or_default();
     match crate::usecases::ratings::rate(&state.db, &state.notify, &job, score, comment, now).await {
         Ok(_) => Ok(private(Redirect::to(&format!("/c/{token}")).into_response())),
-        Err(crate::error::Error::Validation(_)) => Ok(render(
-            &state,
-            "customer_notice.html",
+        Err(crate::error::Error::Validation(_)) => Ok(notice(&state, Some(job.organization_id),
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"title": "Please pick 1 to 5", "text": "Tap a number from 1 (poor) to 5 (excellent).", "back": format!("/c/{token}")}),
-        )),
-        Err(crate::error::Error::Conflict { message, .. }) => Ok(render(
-            &state,
-            "customer_notice.html",
+        ).await),
+        Err(crate::error::Error::Conflict { message, .. }) => Ok(notice(&state, Some(job.organization_id),
             StatusCode::CONFLICT,
             json!({"title": "Thank you", "text": message, "back": format!("/c/{token}")}),
-        )),
+        ).await),
         Err(e) => Err(e.into()),
     }
 }

@@ -53,8 +53,18 @@ pub fn failure(e: Error) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; it has been logged.".to_string())
         }
     };
-    short(status, &text)
+    let mut r = short(status, &text);
+    if status != StatusCode::INTERNAL_SERVER_ERROR {
+        r.extensions_mut().insert(Refusal(text));
+    }
+    r
 }
+
+/// The words of a refusal (not found, not yours, not valid, in conflict),
+/// carried on its response so that a staff screen can say it inside the
+/// signed-in person's navigation (`staff::dress_refusal`).
+#[derive(Clone)]
+pub(crate) struct Refusal(pub String);
 
 /// Over an abuse limit: say how long to wait, in minutes and in
 /// `Retry-After`.

@@ -9,6 +9,7 @@ pub mod staff;
 
 pub use crate::pages::{BrokenTemplate, Pages};
 pub use error::PageError;
+use error::Refusal;
 
 use crate::state::AppState;
 use axum::extract::Path;
@@ -20,8 +21,8 @@ use axum::Router;
 /// The staff's pages and the few shown to anyone, merged at the root beside
 /// the API. The customer's page (`customer::router`) is documented with the
 /// API, so `routes` adds it with the documented routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(index)).route("/avatars/{file}", get(avatar)).merge(staff::router())
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new().route("/", get(index)).route("/avatars/{file}", get(avatar)).merge(staff::router(state))
 }
 
 /// An id in a page's path; anything that is not one of ours is simply

@@ -68,12 +68,39 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
             // One job waits for the dispatcher: on the board's side list.
             assert_eq!(j["status"], "new", "{j}");
             unscheduled += 1;
+        } else if j["title"] == "Burst pipe under the kitchen sink" {
+            // Hector's estimate for the rest of the work waits for his answer.
+            assert_eq!(j["status"], "awaiting_approval", "{j}");
         } else {
             assert_eq!(j["status"], "scheduled", "{j}");
         }
         visits.extend(booked);
     }
     assert_eq!((visits.len(), unscheduled), (6, 1));
+
+    // One estimate, sent, with an item the customer may add: the total is
+    // the required work ($510 + $540 + $145), the floor ($320) is offered apart.
+    let hector = jobs.iter().find(|j| j["title"] == "Burst pipe under the kitchen sink").unwrap();
+    let estimates = app.get_as(t, &format!("/api/v1/jobs/{}/estimates", hector["id"])).await.body["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(estimates.len(), 1, "{estimates:?}");
+    let e = &estimates[0];
+    assert_eq!((e["status"].as_str(), e["total_minor"].as_i64()), (Some("sent"), Some(119_500)), "{e}");
+    let optional: Vec<&serde_json::Value> =
+        e["lines"].as_array().unwrap().iter().filter(|l| l["optional"] == true).collect();
+    assert_eq!(optional.len(), 1, "{e}");
+    assert_eq!(
+        (optional[0]["description"].as_str(), optional[0]["adds_minor"].as_i64()),
+        (Some("New cabinet floor, cut and fitted"), Some(32_000))
+    );
+    let breakdown = app.get_as(t, &format!("/api/v1/outbox?kind=pricing_breakdown&job_id={}", hector["id"])).await.body
+        ["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(breakdown.len(), 2, "to Hector by text and email: {breakdown:?}");
     // One metro area: every window is business hours in the office's zone
     // (New York), today or the next working day, except the visit the crew
     // is running late for, which closes 20 minutes from now.

@@ -16,6 +16,7 @@ mod cli;
 mod company_logo;
 mod concurrency;
 mod crew;
+mod customer_notices;
 mod customers;
 mod delivery;
 mod delivery_scale;

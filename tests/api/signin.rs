@@ -306,9 +306,14 @@ async fn role_changes_are_audited_and_every_response_carries_security_headers() 
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
-/// The signed-in home page, as the person with `session` sees it.
+/// The signed-in home page, as the person with `session` sees it: the
+/// office's Today, or a field person's day (where `/app` sends them).
 async fn home(app: &TestApp, session: &str) -> String {
-    let r = client().get(app.url("/app")).header(COOKIE, session).send().await.unwrap();
+    let mut r = client().get(app.url("/app")).header(COOKIE, session).send().await.unwrap();
+    if r.status() == StatusCode::SEE_OTHER {
+        assert_eq!(r.headers()["location"], "/app/day", "only to their day");
+        r = client().get(app.url("/app/day")).header(COOKIE, session).send().await.unwrap();
+    }
     assert_eq!(r.status(), StatusCode::OK);
     r.text().await.unwrap()
 }
@@ -339,7 +344,7 @@ async fn a_technician_taps_on_my_way_arrived_and_completed_on_their_own_visit_on
     let session = session.unwrap();
 
     let page = home(&app, &session).await;
-    assert!(page.contains(&format!("/app/visits/{mine}/status")) && page.contains("On my way"), "{page}");
+    assert!(page.contains(&format!("/app/day/visits/{mine}/status")) && page.contains("On my way"), "{page}");
     assert!(!page.contains(&format!("visit-{theirs}")), "only Lena's own day: {page}");
     assert!(
         !page.contains("Latest messages") && !page.contains("Coming up"),
@@ -394,7 +399,7 @@ async fn a_technician_taps_on_my_way_arrived_and_completed_on_their_own_visit_on
         StatusCode::SEE_OTHER
     );
     assert_eq!(visit_status(mine).await, "completed");
-    assert!(!home(&app, &session).await.contains(&format!("/app/visits/{mine}/status")), "nothing left to tap");
+    assert!(!home(&app, &session).await.contains(&format!("/app/day/visits/{mine}/status")), "nothing left to tap");
 
     // The office's home lists the latest messages, the crew's among them.
     let admin = admin_id(&app).await;
@@ -681,7 +686,7 @@ async fn an_admin_adds_people_sets_roles_and_invites_them_from_the_staff_page() 
     let owner = admin_id(&app).await;
     set_password_by_invite(&app, owner, "correct horse battery").await;
     let admin = login(&app, "owner@example.test", "correct horse battery").await.1.unwrap();
-    assert!(home(&app, &admin).await.contains("href=\"/app/staff\""));
+    assert!(home(&app, &admin).await.contains("href=\"&#x2f;app&#x2f;staff\""));
     let get = |session: &str| {
         let (app, session) = (&app, session.to_string());
         async move {
@@ -797,7 +802,7 @@ async fn an_admin_adds_people_sets_roles_and_invites_them_from_the_staff_page() 
     let sam = app.staff("Sam Ruiz", "dispatcher", "America/New_York").await;
     set_password_by_invite(&app, sam, "sam's long password").await;
     let sam_s = login(&app, "sam.ruiz@example.test", "sam's long password").await.1.unwrap();
-    assert!(!home(&app, &sam_s).await.contains("href=\"/app/staff\""));
+    assert!(!home(&app, &sam_s).await.contains("href=\"&#x2f;app&#x2f;staff\""));
     assert_eq!(get(&sam_s).await.0, StatusCode::FORBIDDEN);
     let sam_csrf = hidden_csrf(&home(&app, &sam_s).await);
     let r = client()

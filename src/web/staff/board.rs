@@ -44,9 +44,9 @@ pub(super) async fn board(
     signed_in: SignedIn,
     Query(q): Query<BoardQuery>,
 ) -> Result<Response, PageError> {
-    let SignedIn { session, me, caller } = signed_in;
+    let SignedIn { session, me, caller } = &signed_in;
     if !caller.role.can_dispatch() {
-        return Ok(problem(&state, StatusCode::FORBIDDEN, "The board is the office's: your day is on the home page."));
+        return Ok(problem(&state, StatusCode::FORBIDDEN, "The board is the office's: your day is on My day."));
     }
     let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
     let zone = crate::error::stored_zone(&org.timezone, format_args!("organization {}", org.id))?;
@@ -163,21 +163,17 @@ pub(super) async fn board(
         .map(|h| json!({"left": (h - from) as f64 / (to - from) as f64 * 100.0, "label": hour_label(h)}))
         .collect();
     let now_left = (date == today).then(|| axis.left(now));
-    let html: std::sync::Arc<str> = state
-        .pages
-        .render(
-            "staff_board.html",
-            json!({
-            "org": org.name, "me": {"name": me.name, "role": me.role.as_str()}, "csrf": CSRF_SLOT,
-            "nav": super::nav(me.role, "/app/board"),
+    let mut ctx = json!({
             "date": date.to_string(), "day": date.format("%A, %B %-d").to_string(),
             "prev": (date - Duration::days(1)).to_string(), "next": (date + Duration::days(1)).to_string(),
             "today": today.to_string(), "is_today": date == today, "zone": zone.name(),
             "lanes": lanes, "visit_count": entries.len(), "ticks": ticks, "now_left": now_left, "unscheduled": unscheduled,
             "buffer": org.travel_buffer_minutes, "axis_from": from, "axis_to": to, "free": free,
-        }),
-        )?
-        .into();
+    });
+    super::dress(&mut ctx, &signed_in, &org.name, "/app/board");
+    // Kept for every session of this person: the token goes in as it is served.
+    ctx["csrf"] = json!(CSRF_SLOT);
+    let html: std::sync::Arc<str> = state.pages.render("staff_board.html", ctx)?.into();
     state.page_cache.put(key, stamp, html.clone());
     Ok(board_response(&html, &session.csrf_token))
 }

@@ -6,7 +6,7 @@
 //! the JSON API.
 
 use super::extract::{SignedForm, SignedIn};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::domain::messaging::MessageKind;
 use crate::domain::visit::VisitKind;
 use crate::entities::organization;
@@ -107,13 +107,15 @@ async fn show(
         json!({"id": c.id, "name": c.name, "phone": c.phone, "email": c.email, "address": c.address,
                "timezone": c.timezone})
     });
-    let mut r = render(
+    let mut r = screen(
         state,
+        signed_in,
+        &org.name,
+        "/app/new",
         "staff_new.html",
         status,
         json!({
-            "org": org.name, "me": {"name": signed_in.me.name, "role": signed_in.me.role.as_str()},
-            "csrf": signed_in.session.csrf_token, "q": query, "found": found, "searched": !query.trim().is_empty(),
+            "q": query, "found": found, "searched": !query.trim().is_empty(),
             "customer": chosen, "people": field_people, "suggestions": suggestions,
             // The templates read fields of these whether or not anything was typed.
             "new": if new_customer.is_null() { json!({"errors": {}}) } else { new_customer },
@@ -408,14 +410,15 @@ pub(super) async fn done(
         .filter(|m| m.visit_id == Some(id) && m.kind == MessageKind::Introduction)
         .map(|m| json!({"channel": m.channel.as_str(), "recipient": m.recipient, "subject": m.subject, "body": m.body_text}))
         .collect();
-    Ok(render(
+    let org = crate::store::orgs::get(&state.db, org_id).await?;
+    Ok(screen(
         &state,
+        &signed_in,
+        &org.name,
+        "/app/new",
         "staff_new_done.html",
         StatusCode::OK,
         json!({
-            "org": crate::store::orgs::get(&state.db, org_id).await?.name,
-            "me": {"name": signed_in.me.name, "role": signed_in.me.role.as_str()},
-            "csrf": signed_in.session.csrf_token,
             "job": {"id": job.id, "title": job.title}, "customer": customer.name,
             "window": crate::messages::compose::window_phrase(zone, visit.visit.window_start, visit.visit.window_end),
             "messages": messages,

@@ -9,7 +9,7 @@
 //! API, and the same tap twice changes nothing.
 
 use super::extract::{ClientIp, SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::domain::job::TimelineKind;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
@@ -52,11 +52,13 @@ pub(super) async fn day(
         },
     };
     let ctx = day_ctx(&state, &signed_in, zone, date, None).await?;
-    Ok(page(&state, ctx))
+    Ok(page(&state, &signed_in, ctx))
 }
 
-fn page(state: &AppState, ctx: Value) -> Response {
-    let mut r = render(state, "staff_day.html", StatusCode::OK, ctx);
+/// The day's page inside the main navigation (its own script allowed).
+fn page(state: &AppState, who: &SignedIn, ctx: Value) -> Response {
+    let org = ctx["org"].as_str().unwrap_or_default().to_string();
+    let mut r = screen(state, who, &org, "/app/day", "staff_day.html", StatusCode::OK, ctx);
     r.headers_mut().insert(
         axum::http::header::CONTENT_SECURITY_POLICY,
         axum::http::HeaderValue::from_static(super::assets::SCRIPTED_POLICY),
@@ -65,7 +67,7 @@ fn page(state: &AppState, ctx: Value) -> Response {
 }
 
 /// "9:00–11:00 AM" style, in `zone`, with the zone's abbreviation.
-fn window_short(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+pub(super) fn window_short(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let (s, e) = (start.with_timezone(&zone.0), end.with_timezone(&zone.0));
     let abbr = e.format("%Z");
     if s.date_naive() != e.date_naive() {
@@ -100,7 +102,7 @@ async fn day_ctx(
     date: NaiveDate,
     new_feed_url: Option<String>,
 ) -> Result<Value, Error> {
-    let SignedIn { session, me, caller } = signed_in;
+    let SignedIn { session, me, .. } = signed_in;
     let now = state.clock.now();
     let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
     let entries = crate::store::visits::days_of(&state.db, org.id, std::slice::from_ref(me), date).await?;
@@ -209,9 +211,6 @@ async fn day_ctx(
         .collect();
     Ok(json!({
         "org": org.name,
-        "me": {"id": me.id, "name": me.name, "first_name": first_name(&me.name), "role": me.role},
-        "office": caller.role.can_dispatch(),
-        "csrf": session.csrf_token,
         "date": date.to_string(),
         "date_words": date.format("%A, %B %-d").to_string(),
         "zone": now.with_timezone(&zone.0).format("%Z").to_string(),
@@ -262,17 +261,9 @@ fn back(date: Option<&str>, visit: Option<i64>) -> Response {
     Redirect::to(&to).into_response()
 }
 
-/// A use case's refusal, as a page that says why.
+/// A use case's refusal about a visit, as a page that says why.
 fn refused(state: &AppState, e: Error) -> Response {
-    match e {
-        Error::NotFound => problem(state, StatusCode::NOT_FOUND, "There is no such visit."),
-        Error::Conflict { message, .. } => problem(state, StatusCode::CONFLICT, &message),
-        Error::Forbidden(m) => problem(state, StatusCode::FORBIDDEN, &m),
-        Error::Validation(fields) => {
-            problem(state, StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string())
-        }
-        e => PageError::from(e).into_response(),
-    }
+    super::refused(state, e, "There is no such visit.")
 }
 
 /// A time typed on the page ("14:30"), on `date`, in the person's zone.
@@ -282,6 +273,7 @@ fn typed_time(zone: Zone, date: NaiveDate, raw: &str, field: &str) -> Result<Dat
     zone.at_local(date, t).map_err(|why| Error::field(field, why))
 }
 
+/// A status tap's form, from My day or from the office's Today.
 #[derive(Deserialize)]
 pub(super) struct TapForm {
     csrf: Option<String>,
@@ -297,25 +289,44 @@ impl WithCsrf for TapForm {
     }
 }
 
-/// *On my way* (with a quick ETA or a typed time), *Arrived*, *Completed*.
+/// *On my way* (with a quick ETA or a typed time), *Arrived*, *Completed*,
+/// tapped on My day: back to the day, at the visit.
 pub(super) async fn tap(
     State(state): State<AppState>,
-    SignedIn { me, caller, .. }: SignedIn,
+    who: SignedIn,
     Path(id): Path<String>,
     SignedForm(f): SignedForm<TapForm>,
 ) -> Result<Response, PageError> {
-    let Some(id) = crate::web::id_in_path(&id) else {
-        return Ok(problem(&state, StatusCode::NOT_FOUND, "There is no such visit."));
+    Ok(match status_tap(&state, &who, &id, &f).await? {
+        Ok(id) => back(f.date.as_deref(), Some(id)),
+        Err(refusal) => refusal,
+    })
+}
+
+/// A crew's status tap, wherever it was made (My day, or the office's
+/// Today for a crew without signal): the same rules as the API — field
+/// people move only their own visits, an impossible move is refused with
+/// why — through the one use case. Tapping again what has already happened
+/// (a double tap, a phone that resent the form) changes nothing. The
+/// visit's id, or the page that says why not.
+pub(super) async fn status_tap(
+    state: &AppState,
+    SignedIn { me, caller, .. }: &SignedIn,
+    id: &str,
+    f: &TapForm,
+) -> Result<Result<i64, Response>, PageError> {
+    let Some(id) = crate::web::id_in_path(id) else {
+        return Ok(Err(problem(state, StatusCode::NOT_FOUND, "There is no such visit.")));
     };
     let to = match f.status.as_deref().map(str::trim).and_then(VisitStatus::parse) {
         Some(to @ (VisitStatus::EnRoute | VisitStatus::Arrived | VisitStatus::Completed)) => to,
         _ => {
             let why = "status: must be en_route, arrived or completed.";
-            return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, why));
+            return Ok(Err(problem(state, StatusCode::UNPROCESSABLE_ENTITY, why)));
         }
     };
     let now = state.clock.now();
-    let zone = crate::store::staff::zone(&me)?;
+    let zone = crate::store::staff::zone(me)?;
     let typed = f.eta_time.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let quick = f.eta_minutes.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let eta = match (to, quick, typed) {
@@ -323,35 +334,34 @@ pub(super) async fn tap(
             Ok(m) if (0..=24 * 60).contains(&m) => Some(m),
             _ => {
                 let why = "eta_minutes: give whole minutes between 0 and 1440.";
-                return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, why));
+                return Ok(Err(problem(state, StatusCode::UNPROCESSABLE_ENTITY, why)));
             }
         },
         (VisitStatus::EnRoute, None, Some(t)) => {
             let at = match typed_time(zone, zone.date_of(now), t, "eta_time") {
                 Ok(at) => at,
-                Err(e) => return Ok(refused(&state, e)),
+                Err(e) => return Ok(Err(refused(state, e))),
             };
             let minutes = (at - now).num_minutes();
             if !(0..=24 * 60).contains(&minutes) {
                 let why = format!("eta_time: {t} has passed; give the time you will be there.");
-                return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, &why));
+                return Ok(Err(problem(state, StatusCode::UNPROCESSABLE_ENTITY, &why)));
             }
             Some(minutes)
         }
-        (VisitStatus::EnRoute, None, None) => None,
         (_, None, None) => None,
         _ => {
             let why = "eta_minutes: an ETA goes only with On my way.";
-            return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, why));
+            return Ok(Err(problem(state, StatusCode::UNPROCESSABLE_ENTITY, why)));
         }
     };
     let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
         Ok(v) => v,
-        Err(e) => return Ok(refused(&state, e)),
+        Err(e) => return Ok(Err(refused(state, e))),
     };
-    if crate::access::ensure_visit(&caller, &visit.staff_ids).is_err() {
+    if crate::access::ensure_visit(caller, &visit.staff_ids).is_err() {
         let why = "Only the office and the people on this visit can change it.";
-        return Ok(problem(&state, StatusCode::FORBIDDEN, why));
+        return Ok(Err(problem(state, StatusCode::FORBIDDEN, why)));
     }
     // Already there (a second tap, a resent form): nothing to do.
     if visit.visit.status != to {
@@ -363,19 +373,19 @@ pub(super) async fn tap(
             to,
             eta,
             None,
-            crate::access::field_staff(&caller),
+            crate::access::field_staff(caller),
             now,
         )
         .await;
         if let Err(e) = result {
-            return Ok(refused(&state, e));
+            return Ok(Err(refused(state, e)));
         }
         if to == VisitStatus::EnRoute {
             // The customer's *On my way* goes out now, not at the next tick.
             crate::notify::wake_delivery(state.notifier(), std::time::Duration::from_secs(5)).await;
         }
     }
-    Ok(back(f.date.as_deref(), Some(id)))
+    Ok(Ok(id))
 }
 
 #[derive(Deserialize)]
@@ -552,7 +562,7 @@ pub(super) async fn calendar(
             let url =
                 crate::usecases::calendar::issue(&state.db, &signed_in.me, &state.settings.public_url, now).await?;
             let ctx = day_ctx(&state, &signed_in, zone, date, Some(url)).await?;
-            Ok(page(&state, ctx))
+            Ok(page(&state, &signed_in, ctx))
         }
         Some("revoke") => {
             crate::usecases::calendar::revoke(&state.db, &signed_in.me, now).await?;

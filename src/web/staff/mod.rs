@@ -25,7 +25,10 @@ mod visit;
 mod wording;
 
 use crate::state::AppState;
+use crate::web::Refusal;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -38,7 +41,11 @@ pub use crate::auth::SESSION_COOKIE;
 /// The double-submit CSRF cookie of the forms shown before sign-in.
 const CSRF_COOKIE: &str = "kept_csrf";
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    routes().layer(axum::middleware::from_fn_with_state(state.clone(), dress_refusal))
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(signin::login_page).post(signin::login))
         .route("/logout", post(signin::logout))
@@ -109,7 +116,8 @@ fn render(state: &AppState, name: &str, status: StatusCode, ctx: serde_json::Val
 /// The office's and crew's screens reached from the main navigation, and
 /// who sees each (`staff_base.html` draws it).
 const NAV: &[(&str, &str, Seen)] = &[
-    ("/app", "Today", Seen::Everyone),
+    ("/app", "Today", Seen::Office),
+    ("/app/day", "My day", Seen::Field),
     ("/app/board", "Board", Seen::Office),
     ("/app/new", "New call", Seen::Office),
     ("/app/customers", "Customers", Seen::Office),
@@ -123,7 +131,8 @@ const NAV: &[(&str, &str, Seen)] = &[
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Seen {
-    Everyone,
+    /// Estimators and technicians: the people who go out to customers.
+    Field,
     Office,
     Admin,
 }
@@ -132,7 +141,7 @@ enum Seen {
 fn nav(role: crate::domain::people::Role, current: &str) -> Vec<serde_json::Value> {
     NAV.iter()
         .filter(|(_, _, seen)| match seen {
-            Seen::Everyone => true,
+            Seen::Field => role.can_visit(),
             Seen::Office => role.can_dispatch(),
             Seen::Admin => role == crate::domain::people::Role::Admin,
         })
@@ -141,8 +150,8 @@ fn nav(role: crate::domain::people::Role, current: &str) -> Vec<serde_json::Valu
 }
 
 /// A screen built on `staff_base.html`: the page's own context plus the
-/// organization's name, the main navigation (with `current` marked) and
-/// the session's CSRF token for the sign-out form.
+/// organization's name, the main navigation (with `current` marked), who is
+/// signed in and the session's CSRF token for the sign-out form.
 fn screen(
     state: &AppState,
     who: &extract::SignedIn,
@@ -152,15 +161,22 @@ fn screen(
     status: StatusCode,
     mut ctx: serde_json::Value,
 ) -> Response {
+    dress(&mut ctx, who, org, current);
+    render(state, name, status, ctx)
+}
+
+/// What `staff_base.html` draws around every screen, added to `ctx`.
+fn dress(ctx: &mut serde_json::Value, who: &extract::SignedIn, org: &str, current: &str) {
     let role = who.caller.role;
-    let nav = nav(role, current);
+    // The phone's menu button names the screen it is on.
+    let here = NAV.iter().find(|(href, _, _)| *href == current).map_or("Menu", |(_, label, _)| *label);
     if let Some(map) = ctx.as_object_mut() {
         map.insert("org".into(), json!(org));
-        map.insert("nav".into(), json!(nav));
+        map.insert("nav".into(), json!(nav(role, current)));
+        map.insert("nav_here".into(), json!(here));
         map.insert("csrf".into(), json!(who.session.csrf_token));
         map.insert("me".into(), json!({"name": who.me.name, "role": role.as_str()}));
     }
-    render(state, name, status, ctx)
 }
 
 /// A refused form's problems by field name, each field's joined with "; ",
@@ -177,9 +193,46 @@ fn errors_by_field(fields: Vec<crate::error::FieldError>) -> serde_json::Map<Str
     out
 }
 
-/// A short page that says what went wrong, with the way back.
+/// A use case's refusal as a page that says why; `missing` names what was
+/// not found.
+fn refused(state: &AppState, e: crate::error::Error, missing: &str) -> Response {
+    use crate::error::Error;
+    match e {
+        Error::NotFound => problem(state, StatusCode::NOT_FOUND, missing),
+        Error::Conflict { message, .. } => problem(state, StatusCode::CONFLICT, &message),
+        Error::Forbidden(m) => problem(state, StatusCode::FORBIDDEN, &m),
+        Error::Validation(fields) => {
+            problem(state, StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string())
+        }
+        e => super::error::failure(e),
+    }
+}
+
+/// A short page that says what went wrong, with the way back. Drawn here
+/// without the navigation (a refusal may come before anyone is known);
+/// `dress_refusal` draws it again inside the signed-in person's.
 fn problem(state: &AppState, status: StatusCode, text: &str) -> Response {
-    render(state, "staff_problem.html", status, json!({"text": text}))
+    let mut r = render(state, "staff_problem.html", status, json!({"text": text}));
+    r.extensions_mut().insert(Refusal(text.to_string()));
+    r
+}
+
+/// A refusal to someone signed in is shown inside the main navigation, with
+/// who they are and sign-out, like every other staff screen, so each
+/// handler that refuses need not load the organization to say no. Only
+/// refusals pay for the second look-up of the session.
+async fn dress_refusal(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let cookies: Vec<HeaderValue> = request.headers().get_all(header::COOKIE).iter().cloned().collect();
+    let response = next.run(request).await;
+    let Some(Refusal(text)) = response.extensions().get::<Refusal>().cloned() else { return response };
+    let mut asked = Request::new(axum::body::Body::empty());
+    for c in cookies {
+        asked.headers_mut().append(header::COOKIE, c);
+    }
+    let (mut parts, _) = asked.into_parts();
+    let Ok(who) = extract::SignedIn::from_request_parts(&mut parts, &state).await else { return response };
+    let Ok(org) = crate::store::orgs::get(&state.db, who.caller.organization_id).await else { return response };
+    screen(&state, &who, &org.name, "", "staff_problem.html", response.status(), json!({"text": text}))
 }
 
 /// A form without the right CSRF token.

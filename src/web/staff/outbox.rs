@@ -218,7 +218,7 @@ pub(super) async fn resend(
     let Some(id) = crate::web::id_in_path(&id) else {
         return Ok(problem(&state, StatusCode::NOT_FOUND, "There is no such message."));
     };
-    let m = crate::usecases::conversations::resend(
+    let m = match crate::usecases::conversations::resend(
         &state.db,
         &state.notify,
         caller.organization_id,
@@ -226,7 +226,11 @@ pub(super) async fn resend(
         caller.staff_id,
         state.clock.now(),
     )
-    .await?;
+    .await
+    {
+        Ok(m) => m,
+        Err(e) => return Ok(super::refused(&state, e, "There is no such message.")),
+    };
     if state.settings.notifier_enabled {
         let s = state.clone();
         tokio::spawn(async move {

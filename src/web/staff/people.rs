@@ -3,7 +3,7 @@
 //! by the same rules and with the same audit log as the API.
 
 use super::extract::{Admin, ClientIp, CsrfOnly, SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::{problem, screen};
 use crate::domain::people::Role;
 use crate::entities::staff;
 use crate::error::{Error, Problems};
@@ -56,12 +56,15 @@ async fn staff_view(
         .collect();
     let typed = &form["add"];
     let text = |k: &str, default: &str| typed[k].as_str().unwrap_or(default).to_string();
-    Ok(render(
+    Ok(screen(
         state,
+        admin,
+        &org.name,
+        "/app/staff",
         "staff_admin.html",
         status,
         json!({
-            "csrf": admin.session.csrf_token, "org": org.name, "people": people, "invited": invited, "error": form["error"],
+            "org": org.name, "people": people, "invited": invited, "error": form["error"],
             "add": {"name": text("name", ""), "email": text("email", ""), "phone": text("phone", ""),
                     "timezone": text("timezone", &org.timezone), "roles": roles(&text("role", "technician")), "error": typed["error"]},
         }),

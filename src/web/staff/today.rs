@@ -1,10 +1,10 @@
-//! The signed-in home (`/app`): the day's visits with the crew's one tap
-//! each (*On my way*, *Arrived*, *Completed*), and for the office the
-//! promises at risk, how well we keep them, the coming week and the latest
-//! messages.
+//! The office's home (`/app`, *Today*): the day's visits with the crew's
+//! one tap each (*On my way*, *Arrived*, *Completed*, for a crew that calls
+//! in), the promises at risk, how well we keep them, the coming week and the
+//! latest messages. A field person's home is their day (`day`).
 
-use super::extract::{SignedForm, SignedIn, WithCsrf};
-use super::{problem, render};
+use super::extract::{SignedForm, SignedIn};
+use super::screen;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{organization, staff};
@@ -16,22 +16,23 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// How many recent messages the office's home page lists.
 const RECENT_MESSAGES: u64 = 15;
 
-/// The signed-in home: the day's visits (a field person's own; the
-/// office's whole day, and what else the office watches).
+/// The signed-in home. A field person's is their day (`/app/day`); the
+/// office's is the whole day's visits and what else the office watches.
 pub(super) async fn app(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response, PageError> {
-    let SignedIn { session, me, caller } = signed_in;
+    if !signed_in.caller.role.can_dispatch() {
+        return Ok(Redirect::to("/app/day").into_response());
+    }
+    let me = &signed_in.me;
     let org = crate::store::orgs::get(&state.db, me.organization_id).await?;
-    let office = caller.role.can_dispatch();
-    let zone = crate::store::staff::zone(&me)?;
+    let zone = crate::store::staff::zone(me)?;
     let date = zone.date_of(state.clock.now());
     // Staff are read once: whose day it is, and the names on every visit.
-    let people = if office { crate::store::staff::all(&state.db, org.id).await? } else { vec![me.clone()] };
+    let people = crate::store::staff::all(&state.db, org.id).await?;
     let names = |ids: &[i64]| {
         people.iter().filter(|p| ids.contains(&p.id)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
     };
@@ -46,20 +47,22 @@ pub(super) async fn app(State(state): State<AppState>, signed_in: SignedIn) -> R
                 "job_id": e.job.id,
                 "who": names(&e.visit.staff_ids),
                 "tap": tap.map(|(to, label)| json!({"to": to.as_str(), "label": label})),
-                "window": window_phrase(zone, v.window_start, v.window_end),
+                "window": super::day::window_short(zone, v.window_start, v.window_end),
                 "job": e.job.title, "customer": e.customer.name, "address": e.customer.address,
                 "status": v.status.as_str().replace('_', " "),
             })
         })
         .collect();
-    let watch = if office { office_watch(&state, &org, zone, date, &people).await? } else { OfficeWatch::default() };
-    Ok(render(
+    let watch = office_watch(&state, &org, zone, date, &people).await?;
+    Ok(screen(
         &state,
+        &signed_in,
+        &org.name,
+        "/app",
         "staff_app.html",
         StatusCode::OK,
-        json!({"org": org.name, "me": {"name": me.name, "role": me.role}, "csrf": session.csrf_token, "office": office,
-               "date": date.to_string(), "visits": visits, "at_risk": watch.at_risk, "kpis": watch.kpis,
-               "messages": watch.messages, "coming": watch.coming}),
+        json!({"date": date.to_string(), "date_words": date.format("%A, %B %-d").to_string(), "visits": visits,
+               "at_risk": watch.at_risk, "kpis": watch.kpis, "messages": watch.messages, "coming": watch.coming}),
     ))
 }
 
@@ -143,84 +146,16 @@ fn crew_tap(from: VisitStatus) -> Option<(VisitStatus, &'static str)> {
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct StatusForm {
-    csrf: Option<String>,
-    status: Option<String>,
-    eta_minutes: Option<String>,
-}
-
-impl WithCsrf for StatusForm {
-    fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-}
-
-/// A crew's tap from the home page: *On my way* (with an optional ETA),
-/// *Arrived*, *Completed*. The same rules as the API: field people move only
-/// their own visits, and an impossible move is refused. Tapping again what
-/// has already happened (a phone that resent the form) changes nothing.
+/// A crew's tap from the office's Today (the crew called in without
+/// signal): the same tap as on My day, back to Today.
 pub(super) async fn visit_status(
     State(state): State<AppState>,
-    SignedIn { me, caller, .. }: SignedIn,
+    who: SignedIn,
     Path(id): Path<String>,
-    SignedForm(f): SignedForm<StatusForm>,
+    SignedForm(f): SignedForm<super::day::TapForm>,
 ) -> Result<Response, PageError> {
-    let none = || problem(&state, StatusCode::NOT_FOUND, "There is no such visit.");
-    let Some(id) = crate::web::id_in_path(&id) else { return Ok(none()) };
-    let visit = match crate::store::visits::get(&state.db, me.organization_id, id).await {
-        Ok(v) => v,
-        Err(Error::NotFound) => return Ok(none()),
-        Err(e) => return Err(e.into()),
-    };
-    if crate::access::ensure_visit(&caller, &visit.staff_ids).is_err() {
-        return Ok(problem(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Only the office and the people on this visit can change it.",
-        ));
-    }
-    let to = match f.status.as_deref().map(str::trim).and_then(VisitStatus::parse) {
-        Some(to @ (VisitStatus::EnRoute | VisitStatus::Arrived | VisitStatus::Completed)) => to,
-        _ => {
-            let why = "status: must be en_route, arrived or completed.";
-            return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, why));
-        }
-    };
-    let eta = match f.eta_minutes.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        None => None,
-        Some(e) => match e.parse::<i64>() {
-            Ok(m) if (0..=24 * 60).contains(&m) && to == VisitStatus::EnRoute => Some(m),
-            _ => {
-                let why = "eta_minutes: give whole minutes between 0 and 1440, only with On my way.";
-                return Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, why));
-            }
-        },
-    };
-    if visit.visit.status == to {
-        return Ok(Redirect::to("/app").into_response());
-    }
-    let only_assignee = crate::access::field_staff(&caller);
-    let now = state.clock.now();
-    match crate::usecases::visits::set_status(
-        &state.db,
-        &state.notify,
-        me.organization_id,
-        id,
-        to,
-        eta,
-        None,
-        only_assignee,
-        now,
-    )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to("/app").into_response()),
-        Err(Error::Conflict { message, .. }) => Ok(problem(&state, StatusCode::CONFLICT, &message)),
-        Err(Error::Forbidden(m)) => Ok(problem(&state, StatusCode::FORBIDDEN, &m)),
-        Err(Error::Validation(fields)) => {
-            Ok(problem(&state, StatusCode::UNPROCESSABLE_ENTITY, &crate::error::Problems(fields).to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(match super::day::status_tap(&state, &who, &id, &f).await? {
+        Ok(_) => Redirect::to("/app").into_response(),
+        Err(refusal) => refusal,
+    })
 }
