@@ -10,7 +10,7 @@ use crate::http_error::ApiError;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 /// Which roles a route admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,16 +148,18 @@ pub async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> 
     let (mut parts, body) = request.into_parts();
     let by_session =
         !parts.headers.contains_key(axum::http::header::AUTHORIZATION) && session_route(parts.method.as_str(), &path);
-    let caller = if by_session {
-        match Caller::from_session(&db, &parts.headers, gate.clock.now()).await {
-            Ok(Some(c)) => Ok(c),
+    let named = path_id(&path, parts.uri.path());
+    // A token and the organization wall are read in one round trip.
+    let caller = match (by_session, named) {
+        (true, _) => match Caller::from_session(&db, &parts.headers, gate.clock.now()).await {
+            Ok(Some(c)) => Ok((c, None)),
             Ok(None) => Err(ApiError::Unauthorized),
             Err(e) => Err(e),
-        }
-    } else {
-        Caller::from_request_parts(&mut parts, &db).await
+        },
+        (false, Some((resource, id))) => token_owning(&db, &parts.headers, resource, id).await.map(|(c, o)| (c, Some(o))),
+        (false, None) => Caller::from_request_parts(&mut parts, &db).await.map(|c| (c, None)),
     };
-    let caller = match caller {
+    let (caller, owns) = match caller {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -166,8 +168,12 @@ pub async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> 
     }
     // The organization wall, before anything else about the request: an id
     // that is not ours answers 404, exactly like one that does not exist.
-    if let Some((resource, id)) = path_id(&path, parts.uri.path()) {
-        match owned(&db, caller.organization_id, resource, id).await {
+    if let Some((resource, id)) = named {
+        let owns = match owns {
+            Some(o) => Ok(o),
+            None => owned(&db, caller.organization_id, resource, id).await,
+        };
+        match owns {
             Ok(true) => {}
             Ok(false) => return ApiError::NotFound.into_response(),
             Err(e) => return e.into_response(),
@@ -249,33 +255,73 @@ fn path_id<'a>(template: &'a str, actual: &str) -> Option<(&'a str, i64)> {
     Some((resource, id))
 }
 
-async fn owned<C: ConnectionTrait>(db: &C, org_id: i64, resource: &str, id: i64) -> Result<bool, ApiError> {
-    use crate::entities::{customer, job, promise, staff, task};
-    let n = match resource {
-        "jobs" => job::Entity::find_by_id(id).filter(job::Column::OrganizationId.eq(org_id)).count(db).await?,
-        "visits" => visit::Entity::find_by_id(id).filter(visit::Column::OrganizationId.eq(org_id)).count(db).await?,
-        "estimates" => {
-            estimate::Entity::find_by_id(id).filter(estimate::Column::OrganizationId.eq(org_id)).count(db).await?
-        }
-        "staff" => staff::Entity::find_by_id(id).filter(staff::Column::OrganizationId.eq(org_id)).count(db).await?,
-        "customers" => {
-            customer::Entity::find_by_id(id).filter(customer::Column::OrganizationId.eq(org_id)).count(db).await?
-        }
-        "promises" => {
-            promise::Entity::find_by_id(id).filter(promise::Column::OrganizationId.eq(org_id)).count(db).await?
-        }
-        "tasks" => task::Entity::find_by_id(id).filter(task::Column::OrganizationId.eq(org_id)).count(db).await?,
-        "messages" => {
-            use crate::entities::message;
-            message::Entity::find_by_id(id).filter(message::Column::OrganizationId.eq(org_id)).count(db).await?
-        }
-        "inbound" => {
-            use crate::entities::inbound_message as inbound;
-            inbound::Entity::find_by_id(id).filter(inbound::Column::OrganizationId.eq(org_id)).count(db).await?
-        }
+/// The table behind a resource in a path, for the organization wall.
+fn wall_table(resource: &str) -> Result<&'static str, ApiError> {
+    use crate::entities::{customer, inbound_message, job, message, promise, staff, task};
+    use sea_orm::EntityName;
+    Ok(match resource {
+        "jobs" => job::Entity.table_name(),
+        "visits" => visit::Entity.table_name(),
+        "estimates" => estimate::Entity.table_name(),
+        "staff" => staff::Entity.table_name(),
+        "customers" => customer::Entity.table_name(),
+        "promises" => promise::Entity.table_name(),
+        "tasks" => task::Entity.table_name(),
+        "messages" => message::Entity.table_name(),
+        "inbound" => inbound_message::Entity.table_name(),
         other => return Err(ApiError::Internal(format!("no organization check for /{other}/{{id}}"))),
-    };
-    Ok(n > 0)
+    })
+}
+
+/// The bearer token's caller, and whether `resource` `id` is their
+/// organization's, in one query (the token row, with an `EXISTS` on the
+/// resource's table in the token's organization).
+async fn token_owning(
+    db: &Db,
+    headers: &axum::http::HeaderMap,
+    resource: &str,
+    id: i64,
+) -> Result<(Caller, bool), ApiError> {
+    use crate::entities::api_token;
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    use sea_orm::QuerySelect;
+    let token = crate::auth::bearer(headers)?;
+    let table = Alias::new(wall_table(resource)?);
+    let theirs = Query::select()
+        .expr(Expr::val(1))
+        .from(table.clone())
+        .and_where(Expr::col((table.clone(), Alias::new("id"))).eq(id))
+        .and_where(
+            Expr::col((table, Alias::new("organization_id")))
+                .equals((api_token::Entity, api_token::Column::OrganizationId)),
+        )
+        .to_owned();
+    let row: Option<(i64, Role, Option<i64>, bool)> = api_token::Entity::find()
+        .select_only()
+        .column(api_token::Column::OrganizationId)
+        .column(api_token::Column::Role)
+        .column(api_token::Column::StaffId)
+        .expr(Expr::exists(theirs))
+        .filter(api_token::Column::TokenHash.eq(crate::auth::hash_token(token)))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(crate::error::Error::from)?;
+    let (organization_id, role, staff_id, owns) = row.ok_or(ApiError::Unauthorized)?;
+    Ok((Caller { organization_id, role, staff_id }, owns))
+}
+
+async fn owned<C: ConnectionTrait>(db: &C, org_id: i64, resource: &str, id: i64) -> Result<bool, ApiError> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let table = Alias::new(wall_table(resource)?);
+    let ours = Query::select()
+        .expr(Expr::val(1))
+        .from(table.clone())
+        .and_where(Expr::col((table.clone(), Alias::new("id"))).eq(id))
+        .and_where(Expr::col((table, Alias::new("organization_id"))).eq(org_id))
+        .to_owned();
+    let found = db.query_one(db.get_database_backend().build(&ours)).await.map_err(crate::error::Error::from)?;
+    Ok(found.is_some())
 }
 
 #[cfg(test)]

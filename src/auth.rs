@@ -40,17 +40,7 @@ where
         if let Some(c) = parts.extensions.get::<Caller>() {
             return Ok(*c);
         }
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| t.starts_with(TOKEN_PREFIX))
-            .ok_or(ApiError::Unauthorized)?;
+        let token = bearer(&parts.headers)?;
         let row = api_token::Entity::find()
             .filter(api_token::Column::TokenHash.eq(hash_token(token)))
             .one(&Db::from_ref(state))
@@ -58,6 +48,18 @@ where
             .ok_or(ApiError::Unauthorized)?;
         Ok(Caller { organization_id: row.organization_id, role: row.role, staff_id: row.staff_id })
     }
+}
+
+/// The API token a request carries (`Authorization: Bearer kept_…`).
+pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let header =
+        headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with(TOKEN_PREFIX))
+        .ok_or(ApiError::Unauthorized)
 }
 
 impl Caller {
