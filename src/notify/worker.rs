@@ -306,25 +306,27 @@ impl Drop for InFlight {
     }
 }
 
-/// Deals with one claimed message: supersede, suppress, hold, or send it
-/// and record what the provider said.
-async fn deliver_one(
-    w: &Worker<'_>,
-    batch: &Batch,
-    m: message::Model,
-    now: DateTime<Utc>,
-    claimed_at: std::time::Instant,
-) -> Result<DeliveryReport, DbErr> {
-    let mut report = DeliveryReport::default();
+/// What to do with one claimed message, decided from the claim alone
+/// (nothing is read or written to decide it).
+enum Decision<'a> {
+    /// Overtaken before it could be sent.
+    Supersede,
+    /// The customer opted out or cannot receive this channel.
+    Suppress,
+    /// No provider configured for its channel.
+    NoProvider,
+    /// No zone to keep quiet hours in: fails naming why.
+    NoZone(String),
+    /// Inside quiet hours: waits until then.
+    Hold(DateTime<Utc>),
+    Send(Sender<'a>),
+}
+
+fn decide<'a>(w: &Worker<'a>, batch: &Batch, m: &message::Model, now: DateTime<Utc>) -> Decision<'a> {
     let channel = m.channel;
     let cust = m.customer_id.and_then(|id| batch.customers.get(&id));
     if m.expires_at.is_some_and(|e| e <= now) {
-        finish(w, batch, &m, MessageState::Superseded, now, |q| {
-            q.col_expr(message::Column::LastError, Expr::value("overtaken before it could be sent"))
-        })
-        .await?;
-        report.superseded += 1;
-        return Ok(report);
+        return Decision::Supersede;
     }
     if let Some(c) = cust {
         let blocked = match channel {
@@ -332,15 +334,7 @@ async fn deliver_one(
             Channel::Email => c.email_opted_out || c.email_problem.is_some(),
         };
         if blocked {
-            finish(w, batch, &m, MessageState::Suppressed, now, |q| {
-                q.col_expr(
-                    message::Column::LastError,
-                    Expr::value("the customer opted out or cannot receive this channel"),
-                )
-            })
-            .await?;
-            report.suppressed += 1;
-            return Ok(report);
+            return Decision::Suppress;
         }
     }
     // Without a provider there is nothing to hold for: say so at once.
@@ -348,17 +342,7 @@ async fn deliver_one(
     let sender = match (channel, &transports.twilio, &transports.smtp) {
         (Channel::Sms, Some(t), _) => Sender::Sms(t),
         (Channel::Email, _, Some(s)) => Sender::Email(s),
-        _ => {
-            finish(w, batch, &m, MessageState::NoProvider, now, |q| {
-                q.col_expr(
-                    message::Column::LastError,
-                    Expr::value(format!("not sent: no {} provider configured", m.channel)),
-                )
-            })
-            .await?;
-            report.no_provider += 1;
-            return Ok(report);
-        }
+        _ => return Decision::NoProvider,
     };
     let exempt = m.quiet_hours_exempt_until.is_some_and(|until| now <= until);
     if channel == Channel::Sms && !exempt {
@@ -372,33 +356,115 @@ async fn deliver_one(
         };
         let zone = match zone {
             Ok(z) => z,
-            Err(e) => {
-                tracing::error!(message = m.id, error = %e, "not sent: no zone to keep quiet hours in");
-                finish(w, batch, &m, MessageState::Failed, now, |q| {
-                    q.col_expr(message::Column::LastError, Expr::value(format!("not sent: {e}")))
-                })
-                .await?;
-                report.failed += 1;
-                return Ok(report);
-            }
+            Err(e) => return Decision::NoZone(e.to_string()),
         };
         if let Some(org) = batch.orgs.get(&m.organization_id) {
             if let (Ok(start), Ok(end)) = (parse_time(&org.quiet_hours_start), parse_time(&org.quiet_hours_end)) {
-                let quiet = QuietHours { start, end };
-                let open = quiet.next_allowed(zone, now);
+                let open = QuietHours { start, end }.next_allowed(zone, now);
                 if open > now {
-                    // Held, not dropped; and holding is not an attempt.
-                    finish(w, batch, &m, MessageState::Held, now, |q| {
-                        q.col_expr(message::Column::NextAttemptAt, Expr::value(open))
-                            .col_expr(message::Column::Attempts, Expr::col(message::Column::Attempts).sub(1))
-                    })
-                    .await?;
-                    report.held += 1;
-                    return Ok(report);
+                    return Decision::Hold(open);
                 }
             }
         }
     }
+    Decision::Send(sender)
+}
+
+/// A claimed message with what to do with it and, for a text, the sending
+/// moment reserved for it.
+struct Prepared<'a> {
+    m: message::Model,
+    decision: Decision<'a>,
+    slot: Option<i64>,
+}
+
+/// Decides every claimed message and reserves, in one statement, a pace
+/// slot for each text that is to go: the shared pace costs one statement
+/// per claim, not per send.
+async fn prepare<'a>(
+    w: &Worker<'a>,
+    batch: &Batch,
+    claimed: Vec<message::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Prepared<'a>>, DbErr> {
+    let mut prepared: Vec<Prepared<'a>> =
+        claimed.into_iter().map(|m| Prepared { decision: decide(w, batch, &m, now), m, slot: None }).collect();
+    let texts = prepared.iter().filter(|p| matches!(p.decision, Decision::Send(Sender::Sms(_)))).count();
+    if texts > 0 {
+        let slots = w.transports.sms_pacer.take_many(w.db, super::transport::now_us(), texts).await?;
+        let texts = prepared.iter_mut().filter(|p| matches!(p.decision, Decision::Send(Sender::Sms(_))));
+        for (i, p) in texts.enumerate() {
+            p.slot = Some(slots.at(i));
+        }
+    }
+    Ok(prepared)
+}
+
+/// Deals with one claimed message as decided: supersede, suppress, hold,
+/// or send it (at its reserved moment) and record what the provider said.
+async fn deliver_one(
+    w: &Worker<'_>,
+    batch: &Batch,
+    p: Prepared<'_>,
+    now: DateTime<Utc>,
+    claimed_at: std::time::Instant,
+) -> Result<DeliveryReport, DbErr> {
+    let mut report = DeliveryReport::default();
+    let Prepared { m, decision, slot } = p;
+    let channel = m.channel;
+    let transports = w.transports;
+    let sender = match decision {
+        Decision::Send(sender) => sender,
+        Decision::Supersede => {
+            finish(w, batch, &m, MessageState::Superseded, now, |q| {
+                q.col_expr(message::Column::LastError, Expr::value("overtaken before it could be sent"))
+            })
+            .await?;
+            report.superseded += 1;
+            return Ok(report);
+        }
+        Decision::Suppress => {
+            finish(w, batch, &m, MessageState::Suppressed, now, |q| {
+                q.col_expr(
+                    message::Column::LastError,
+                    Expr::value("the customer opted out or cannot receive this channel"),
+                )
+            })
+            .await?;
+            report.suppressed += 1;
+            return Ok(report);
+        }
+        Decision::NoProvider => {
+            finish(w, batch, &m, MessageState::NoProvider, now, |q| {
+                q.col_expr(
+                    message::Column::LastError,
+                    Expr::value(format!("not sent: no {} provider configured", m.channel)),
+                )
+            })
+            .await?;
+            report.no_provider += 1;
+            return Ok(report);
+        }
+        Decision::NoZone(e) => {
+            tracing::error!(message = m.id, error = %e, "not sent: no zone to keep quiet hours in");
+            finish(w, batch, &m, MessageState::Failed, now, |q| {
+                q.col_expr(message::Column::LastError, Expr::value(format!("not sent: {e}")))
+            })
+            .await?;
+            report.failed += 1;
+            return Ok(report);
+        }
+        Decision::Hold(open) => {
+            // Held, not dropped; and holding is not an attempt.
+            finish(w, batch, &m, MessageState::Held, now, |q| {
+                q.col_expr(message::Column::NextAttemptAt, Expr::value(open))
+                    .col_expr(message::Column::Attempts, Expr::col(message::Column::Attempts).sub(1))
+            })
+            .await?;
+            report.held += 1;
+            return Ok(report);
+        }
+    };
     // A send that started under a worker that then died: ask before sending again.
     if let (Some(started), Sender::Sms(t)) = (m.send_started_at, &sender) {
         match t.find_sent(&m.recipient, &m.body_text, started).await {
@@ -434,9 +500,19 @@ async fn deliver_one(
         }
     }
     if let Sender::Sms(_) = sender {
-        // The pace is shared by every replica; stopping cuts the wait short.
+        // The pace is shared by every replica (the claim reserved this
+        // text's moment); stopping cuts the wait short.
+        let wait = async {
+            match slot {
+                Some(at) => {
+                    super::transport::sleep_until_us(at).await;
+                    Ok(at)
+                }
+                None => transports.sms_pacer.wait(w.db).await,
+            }
+        };
         let waited = tokio::select! {
-            slot = transports.sms_pacer.wait(w.db) => Some(slot?),
+            slot = wait => Some(slot?),
             _ = w.stopped() => None,
         };
         if waited.is_none() {
@@ -571,8 +647,9 @@ pub async fn deliver_once(
         return Ok(report);
     }
     let batch = Batch::read(db, &claimed).await?;
+    let prepared = prepare(&w, &batch, claimed, now).await?;
     let at = std::time::Instant::now();
-    let mut sends: FuturesUnordered<_> = claimed.into_iter().map(|m| deliver_one(&w, &batch, m, now, at)).collect();
+    let mut sends: FuturesUnordered<_> = prepared.into_iter().map(|p| deliver_one(&w, &batch, p, now, at)).collect();
     while let Some(r) = sends.next().await {
         report.add(&r?);
     }
@@ -614,23 +691,31 @@ pub async fn drain_with(w: &Worker<'_>, clock: &dyn crate::clock::Clock) -> Resu
             // holds a pooled connection must be polled to give it back.
             let claimed = alongside(&mut sends, &mut finished, async {
                 let claimed = claim_for(w.db, now, room as u64, w.lease, &w.owner).await?;
-                let batch = if claimed.is_empty() { None } else { Some(Batch::read(w.db, &claimed).await) };
-                Ok::<_, DbErr>((claimed, batch))
+                let n = claimed.len();
+                let prepared = if claimed.is_empty() {
+                    None
+                } else {
+                    Some(match Batch::read(w.db, &claimed).await {
+                        Ok(batch) => prepare(w, &batch, claimed, now).await.map(|p| (batch, p)),
+                        Err(e) => Err(e),
+                    })
+                };
+                Ok::<_, DbErr>((n, prepared))
             })
             .await;
             match claimed {
-                Ok((claimed, batch)) => {
-                    if claimed.len() < room || claims >= 100_000 {
+                Ok((n, prepared)) => {
+                    if n < room || claims >= 100_000 {
                         exhausted = true;
                     }
-                    total.claimed += claimed.len();
-                    match batch {
-                        Some(Ok(batch)) => {
+                    total.claimed += n;
+                    match prepared {
+                        Some(Ok((batch, prepared))) => {
                             let batch = Arc::new(batch);
                             let at = std::time::Instant::now();
-                            for m in claimed {
+                            for p in prepared {
                                 let batch = batch.clone();
-                                sends.push(async move { deliver_one(w, &batch, m, now, at).await });
+                                sends.push(async move { deliver_one(w, &batch, p, now, at).await });
                             }
                         }
                         // The rows stay claimed; their lease brings them back.
