@@ -23,7 +23,7 @@ use crate::live::{Bus, LiveEvent};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,6 +95,8 @@ pub struct Worker<'a> {
     /// Set to true when the process is stopping: claim nothing more, send
     /// nothing not yet started, finish what is in flight.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// This run's start marks, gathered.
+    pub starts: Starts,
 }
 
 /// A fresh claim owner: this process and a random part.
@@ -104,7 +106,7 @@ pub fn new_owner() -> String {
 
 impl<'a> Worker<'a> {
     pub fn new(db: &'a Db, transports: &'a Transports, live: &'a Bus) -> Worker<'a> {
-        Worker { db, transports, live, concurrency: CONCURRENCY, lease: LEASE, owner: new_owner(), stop: None }
+        Worker { db, transports, live, concurrency: CONCURRENCY, lease: LEASE, owner: new_owner(), stop: None, starts: Starts::default() }
     }
 
     fn stopping(&self) -> bool {
@@ -254,17 +256,54 @@ async fn finish(
     Ok(())
 }
 
-/// Marks the send started, renewing the lease, if the row is still ours.
-async fn start(w: &Worker<'_>, m: &message::Model, now: DateTime<Utc>, wall: DateTime<Utc>) -> Result<bool, DbErr> {
-    let r = message::Entity::update_many()
-        .col_expr(message::Column::SendStartedAt, Expr::value(wall))
-        .col_expr(message::Column::LeaseUntil, Expr::value(now + w.lease))
-        .filter(message::Column::Id.eq(m.id))
-        .filter(message::Column::State.eq(MessageState::Sending))
-        .filter(message::Column::LeaseOwner.eq(w.owner.as_str()))
-        .exec(w.db)
-        .await?;
-    Ok(r.rows_affected > 0)
+/// Start marks gathered into few statements: each send asks just before
+/// it goes, and the asks that arrive while one statement runs are answered
+/// together by the next (as a database groups commits).
+#[derive(Default)]
+pub struct Starts {
+    asks: std::sync::Mutex<Vec<StartAsk>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// One send's ask: its row, the claim's clock now (the lease runs from
+/// it), and where the answer goes.
+type StartAsk = (i64, DateTime<Utc>, tokio::sync::oneshot::Sender<Result<bool, String>>);
+
+/// Marks the send started, renewing the lease, if the row is still ours
+/// (in one statement with the other sends starting at the same moment).
+async fn start(w: &Worker<'_>, m: &message::Model, renewed: DateTime<Utc>) -> Result<bool, DbErr> {
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    w.starts.asks.lock().unwrap_or_else(|e| e.into_inner()).push((m.id, renewed, tx));
+    let turn = w.starts.turn.lock().await;
+    // Whoever had the turn before us may have marked ours with theirs.
+    if let Ok(answer) = rx.try_recv() {
+        return answer.map_err(DbErr::Custom);
+    }
+    let asks = std::mem::take(&mut *w.starts.asks.lock().unwrap_or_else(|e| e.into_inner()));
+    let ids: Vec<i64> = asks.iter().map(|a| a.0).collect();
+    let lease_until = asks.iter().map(|a| a.1).max().unwrap_or(renewed) + w.lease;
+    let q = Query::update()
+        .table(message::Entity)
+        .value(message::Column::SendStartedAt, Utc::now())
+        .value(message::Column::LeaseUntil, lease_until)
+        .and_where(message::Column::Id.is_in(ids))
+        .and_where(message::Column::State.eq(MessageState::Sending))
+        .and_where(message::Column::LeaseOwner.eq(w.owner.as_str()))
+        .returning_col(message::Column::Id)
+        .to_owned();
+    let ours: Result<Vec<i64>, DbErr> = async {
+        w.db.query_all(w.db.get_database_backend().build(&q))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64>("", "id"))
+            .collect()
+    }
+    .await;
+    for (id, _, tx) in asks {
+        let _ = tx.send(ours.as_ref().map(|ours| ours.contains(&id)).map_err(|e| e.to_string()));
+    }
+    drop(turn);
+    rx.await.map_err(|e| DbErr::Custom(e.to_string()))?.map_err(DbErr::Custom)
 }
 
 /// Gives an unstarted claim back (the process is stopping): waiting again,
@@ -528,7 +567,7 @@ async fn deliver_one(
     }
     // The lease runs on the claim's clock; the provider's list on the wall clock.
     let renewed = now + Duration::from_std(claimed_at.elapsed()).unwrap_or_default();
-    if !start(w, &m, renewed, Utc::now()).await? {
+    if !start(w, &m, renewed).await? {
         tracing::warn!(message_id = m.id, "another worker took this message over before it went; not sending");
         report.lost += 1;
         return Ok(report);
