@@ -138,8 +138,8 @@ async fn plan_status_updates(
     }
     // Only the jobs still waiting for their zone's slot: the zone is looked
     // up per job inside the database (by primary key), so a tick with
-    // nothing due gets no rows back.
-    // Each value goes where the backend's placeholder stands (in order).
+    // nothing due gets no rows back. Each value goes where the backend's
+    // placeholder stands, in order.
     let mark = if db.backend() == sea_orm::DatabaseBackend::Postgres { "$" } else { "?" };
     let (mut case, mut values) = (String::new(), Vec::<sea_orm::Value>::new());
     for (name, s) in &slots {
