@@ -3,9 +3,11 @@
 //! - throughput to a local Twilio-compatible server answering after 0 ms
 //!   and 150 ms, with 1 and 3 replicas (each its own pool, transports and
 //!   worker, in this process) on one PostgreSQL database, the pace set high:
-//!   messages/s, and its ratio to the pace ceiling; the floor is the same
+//!   messages/s, and its ratio to the pace ceiling; two floors: the same
 //!   number of requests sent straight to the server at the same
-//!   concurrency, with no database at all;
+//!   concurrency, with no database at all, and the same number of rows
+//!   claimed and marked by the same replicas with no provider at all (what
+//!   the database and the shared cores allow without any HTTP);
 //! - enqueue to provider: a transaction queues one text and announces it
 //!   (as a status tap does), the delivery loop of `kept serve` sends it: p50
 //!   and p99 of the time until the server has it, 150 ms server.
@@ -54,6 +56,55 @@ async fn fake_twilio(latency: Duration, arrivals: Arrivals) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
+}
+
+/// Runs `replicas` workers (each its own pool, transports and worker) until
+/// nothing is due; answers how many texts they sent and how many rows they
+/// claimed.
+async fn drain_replicas(
+    url: &str,
+    replicas: usize,
+    concurrency: usize,
+    transports: impl Fn() -> kept::notify::transport::Transports,
+) -> (usize, usize) {
+    let runs = (0..replicas).map(|_| {
+        let url = url.to_string();
+        let transports = transports();
+        tokio::spawn(async move {
+            let db = kept::db::connect(&url, 16).await.unwrap();
+            let live = kept::live::Bus::new();
+            let w = kept::notify::worker::Worker {
+                concurrency,
+                ..kept::notify::worker::Worker::new(&db, &transports, &live)
+            };
+            kept::notify::worker::drain_with(&w, &kept::clock::SystemClock).await.unwrap()
+        })
+    });
+    let (mut sent, mut claimed) = (0, 0);
+    for r in futures::future::join_all(runs).await {
+        let r = r.unwrap();
+        sent += r.sent;
+        claimed += r.claimed;
+    }
+    (sent, claimed)
+}
+
+/// The database's floor: the same rows claimed and marked by the same
+/// replicas, with no provider at all (each row is claimed in a batch and
+/// marked `no_provider` with its live event: no pace, no start mark, no HTTP).
+async fn database_floor(url: &str, org: i64, replicas: usize, n: usize, concurrency: usize) -> f64 {
+    let admin = kept::db::connect(url, 4).await.unwrap();
+    queue(&admin, org, &format!("floor-{replicas}"), n).await;
+    let t = Instant::now();
+    let none = || kept::notify::transport::Transports {
+        twilio: None,
+        smtp: None,
+        sms_pacer: kept::notify::transport::Pacer::per_second(1.0, "none"),
+    };
+    let (_, claimed) = drain_replicas(url, replicas, concurrency, none).await;
+    let rate = claimed as f64 / t.elapsed().as_secs_f64();
+    admin.execute_unprepared("DELETE FROM messages").await.unwrap();
+    rate
 }
 
 fn transports(base: &str, pace: f64) -> kept::notify::transport::Transports {
@@ -128,41 +179,22 @@ async fn throughput(url: &str, org: i64, latency_ms: u64, replicas: usize, n: us
     let tag = format!("tp-{latency_ms}-{replicas}");
     let admin = kept::db::connect(url, 4).await.unwrap();
     queue(&admin, org, &tag, n).await;
-    let clock = kept::clock::SystemClock;
     let t = Instant::now();
-    let runs = (0..replicas).map(|_| {
-        let url = url.to_string();
-        let base = base.clone();
-        tokio::spawn(async move {
-            let db = kept::db::connect(&url, 16).await.unwrap();
-            let transports = transports(&base, pace);
-            let live = kept::live::Bus::new();
-            let w = kept::notify::worker::Worker {
-                concurrency,
-                ..kept::notify::worker::Worker::new(&db, &transports, &live)
-            };
-            kept::notify::worker::drain_with(&w, &kept::clock::SystemClock).await.unwrap()
-        })
-    });
-    let mut sent = 0;
-    for r in futures::future::join_all(runs).await {
-        let r = r.unwrap();
-        if r.sent != r.claimed {
-            println!("           (a replica claimed {} and sent {}: {r:?})", r.claimed, r.sent);
-        }
-        sent += r.sent;
+    let (sent, claimed) = drain_replicas(url, replicas, concurrency, || transports(&base, pace)).await;
+    if sent != claimed {
+        println!("           (the replicas claimed {claimed} and sent {sent})");
     }
-    let _ = clock;
     let secs = t.elapsed().as_secs_f64();
+    admin.execute_unprepared("DELETE FROM messages").await.unwrap();
+    let db_floor = database_floor(url, org, replicas, n, concurrency).await;
     let rate = sent as f64 / secs;
-    let ceiling = pace.min(floor);
+    let ceiling = pace.min(floor).min(db_floor);
     println!(
-        "delivery   provider {latency_ms:>3} ms  replicas {replicas}  {sent:>6} SMS in {secs:>6.2}s = {rate:>6.0}/s  pace ceiling {pace:>5.0}/s ({:>3.0}% of it)  floor: raw HTTP at {} in flight {floor:>6.0}/s ({:>3.0}% of min(pace, floor))",
+        "| {latency_ms:>3} ms | {replicas} | {sent:>6} in {secs:>5.2} s | **{rate:>5.0}/s** | {:>3.0}% of {pace:.0}/s | {floor:>5.0}/s ({} in flight) | {db_floor:>5.0}/s | {:>3.0}% |",
         100.0 * rate / pace,
         concurrency * replicas,
         100.0 * rate / ceiling,
     );
-    admin.execute_unprepared("DELETE FROM messages").await.unwrap();
 }
 
 async fn enqueue_to_provider(url: &str, org: i64, n: usize) {
@@ -280,6 +312,9 @@ async fn main() {
     .unwrap()
     .organization
     .id;
+    println!("delivery: {n} texts per row, pace {pace:.0}/s, {concurrency} sends in flight per replica, one PostgreSQL");
+    println!("| provider | replicas | sent | rate | share of the pace | floor: raw HTTP, no database | floor: database, no provider (claims + marks) | share of min(pace, floors) |");
+    println!("|---|---|---|---|---|---|---|---|");
     for latency in [0, 150] {
         for replicas in [1, 3] {
             throughput(&url, org, latency, replicas, n, pace, concurrency).await;

@@ -1,11 +1,15 @@
 //! Notifier figures (run with `scripts/bench`):
-//! - one tick planning the status updates of N open jobs (default 100,000),
-//!   next to a plain bulk insert of the same number of outbox rows (the floor),
-//!   on SQLite and, when reachable, PostgreSQL;
+//! - the planning tick for N open jobs (default 10,000, 100,000 and
+//!   1,000,000) whose customers live in 20 zones, next to a bulk insert of
+//!   the same number of outbox rows (the floor), on SQLite and, when
+//!   reachable, PostgreSQL, with the tick's peak RSS (each size and database
+//!   in a process of its own, its peak reset after seeding);
 //! - delivery throughput in messages/second against a local
 //!   Twilio-compatible HTTP server.
 //!
-//! `KEPT_BENCH_JOBS` sets N; `KEPT_BENCH_POSTGRES_URL` (default
+//! `KEPT_BENCH_JOBS` sets the sizes (comma-separated, e.g. `10000,100000`);
+//! `KEPT_BENCH_ONLY=sqlite|postgres` runs one database;
+//! `KEPT_BENCH_POSTGRES_URL` (default
 //! postgres://postgres@127.0.0.1:5432/postgres) is where a scratch database is made.
 
 use chrono::{DateTime, Utc};
@@ -15,7 +19,7 @@ use kept::domain::messaging::{MessageKind, MessageState, SmsEncoding};
 use kept::domain::people::{Channel, ChannelList};
 use kept::entities::{customer, job, message};
 use kept::notify::{planner, worker, NotifyCtx};
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect, Set};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,13 +27,38 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// Twenty zones around the world: at the tick's moment each has had an
+/// update slot since the jobs were created.
+const ZONES: [&str; 20] = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Sao_Paulo",
+    "America/Halifax",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Africa/Nairobi",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "America/Mexico_City",
+];
+
 async fn seed(db: &Db, n: usize) -> i64 {
     let clock = kept::clock::ManualClock::new(utc("2026-11-20T12:00:00Z"));
     let org = kept::demo::create_org(db, &clock, "Bench Restoration", "America/New_York", "bench@example.test", None)
         .await
         .unwrap()
         .organization;
-    let zones = ["America/New_York", "America/Los_Angeles", "Asia/Kolkata", "Australia/Sydney"];
+    let zones = ZONES;
     let created = utc("2026-11-20T12:00:00Z");
     for chunk_start in (0..n).step_by(1000) {
         let end = (chunk_start + 1000).min(n);
@@ -124,9 +153,72 @@ async fn floor(db: &Db, org_id: i64, n: usize) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// What rendering alone costs (CPU, no database): `n` status updates drawn
+/// as the tick draws them (a new private link, the context, the template),
+/// for the first thousand jobs over and over. Answers seconds.
+async fn render_only(db: &Db, n: usize) -> f64 {
+    use kept::messages::compose::{self, Parties, Plan};
+    let org = kept::entities::organization::Entity::find().one(db).await.unwrap().unwrap();
+    let jobs: Vec<job::Model> = job::Entity::find().limit(1000).all(db).await.unwrap();
+    let customers = kept::store::customers::by_ids(db, jobs.iter().map(|j| j.customer_id)).await.unwrap();
+    let templates = kept::messages::templates::Templates::embedded().unwrap();
+    let wording = kept::messages::templates::Wording::none();
+    let (zone, slot) = (kept::domain::time::Zone::parse("America/New_York").unwrap(), utc("2026-11-21T13:30:00Z"));
+    let t = Instant::now();
+    let mut drafts = 0;
+    for i in 0..n {
+        let j = &jobs[i % jobs.len()];
+        let parties = Parties { org: &org, customer: &customers[&j.customer_id], job: j };
+        let link = kept::messages::outbox::new_link("https://kept.example.test");
+        let mut ctx = compose::base_ctx(&parties, &link.url);
+        ctx.insert("slot".into(), serde_json::json!("morning"));
+        ctx.insert("news".into(), serde_json::json!([]));
+        ctx.insert("next_promise".into(), serde_json::Value::Null);
+        ctx.insert("next_update".into(), serde_json::json!(compose::clock_time(zone, slot)));
+        let plan = Plan {
+            kind: MessageKind::StatusUpdate,
+            key: format!("status_update:{}:{}", j.id, slot.timestamp()),
+            visit_id: None,
+            due_at: slot,
+            expires_at: None,
+            ctx: &ctx,
+        };
+        drafts += compose::drafts(&templates, &wording, &parties, plan).unwrap().len();
+    }
+    assert_eq!(drafts, n);
+    t.elapsed().as_secs_f64()
+}
+
+/// This process's peak resident set (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    kb / 1024.0
+}
+
+/// Starts the peak resident set over from what is resident now (Linux).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 async fn planning(label: &str, url: &str, n: usize) {
     let db = kept::db::connect(url, 4).await.unwrap();
     kept::db::migrate(&db).await.unwrap();
+    // As `kept serve` does: SQLite's write-ahead log checkpointed every second.
+    let checkpoints = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let _ = db.checkpoint().await;
+            }
+        })
+    };
     let t = Instant::now();
     let org_id = seed(&db, n).await;
     // As in a running database, the planner has table statistics to work with.
@@ -139,22 +231,26 @@ async fn planning(label: &str, url: &str, n: usize) {
         public_url: "https://kept.example.test".into(),
         live: kept::live::Bus::new(),
     };
+    let reset = reset_peak_rss();
     // 2026-11-21T12:00Z: every zone has a slot after the jobs were created.
     let t = Instant::now();
     let report = planner::tick(&db, &n_ctx, utc("2026-11-21T12:00:00Z")).await.unwrap();
     let tick = t.elapsed().as_secs_f64();
+    let rss = peak_rss_mb();
     let t = Instant::now();
     let again = planner::tick(&db, &n_ctx, utc("2026-11-21T12:01:00Z")).await.unwrap();
     let idle = t.elapsed().as_secs_f64();
     let floor = floor(&db, org_id, n).await;
+    checkpoints.abort();
+    let render = render_only(&db, n).await;
     println!(
-        "{label:<10} jobs {n:>7}  seed {seeded:>6.2}s  tick {tick:>6.2}s ({} messages, {:>6.0} jobs/s)  next tick {:>6.3}s ({} new)  bulk-insert floor {floor:>6.2}s  tick/floor {:>4.1}x",
-        report.status_updates,
-        n as f64 / tick,
-        idle,
+        "| {label:<8} | {n:>9} | {seeded:>6.1} s | {tick:>7.2} s | {:>8.1} | {floor:>6.2} s | {:>5.2}x | {render:>6.2} s | {rss:>6.0} MB{} | {idle:>6.2} s ({} new) |",
+        tick * 1e6 / n as f64,
+        tick / floor,
+        if reset { "" } else { " (whole run)" },
         again.status_updates,
-        tick / floor
     );
+    assert_eq!(report.status_updates as usize, n, "one update per open job");
 }
 
 /// A Twilio-compatible endpoint that accepts everything, on loopback.
@@ -212,30 +308,79 @@ async fn delivery(url: &str, n: usize) {
     );
 }
 
-#[tokio::main]
-async fn main() {
-    let n: usize = std::env::var("KEPT_BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let dir = std::env::temp_dir().join(format!("kept-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    planning("sqlite", &format!("sqlite://{}/plan.db", dir.display()), n).await;
-    let pg_admin = std::env::var("KEPT_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let pg_db = format!("kept_bench_{}", std::process::id());
-    let pg_ok = match kept::db::connect(&pg_admin, 1).await {
-        Ok(admin) => admin.execute_unprepared(&format!("CREATE DATABASE {pg_db}")).await.is_ok(),
-        Err(_) => false,
-    };
-    let pg_url = format!("{}/{pg_db}", pg_admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pg_admin));
-    if pg_ok {
-        planning("postgres", &pg_url, n).await;
-    } else {
-        println!("postgres   skipped: no server at {pg_admin}");
-    }
-    delivery(&format!("sqlite://{}/deliver.db", dir.display()), 8000).await;
-    if pg_ok {
-        if let Ok(admin) = kept::db::connect(&pg_admin, 1).await {
+/// One size on one database, in this process (a child of `main`).
+async fn child(spec: &str) {
+    let (db, n) = spec.split_once(':').unwrap();
+    let n: usize = n.parse().unwrap();
+    match db {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(format!("kept-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            planning("sqlite", &format!("sqlite://{}/plan.db", dir.display()), n).await;
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        _ => {
+            let pg_admin = std::env::var("KEPT_BENCH_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let pg_db = format!("kept_bench_{}", std::process::id());
+            let admin = kept::db::connect(&pg_admin, 1).await.unwrap();
+            admin.execute_unprepared(&format!("CREATE DATABASE {pg_db}")).await.unwrap();
+            let pg_url = format!("{}/{pg_db}", pg_admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&pg_admin));
+            planning("postgres", &pg_url, n).await;
             let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")).await;
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn postgres_reachable() -> bool {
+    let pg_admin = std::env::var("KEPT_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    match kept::db::connect(&pg_admin, 1).await {
+        Ok(admin) => admin.execute_unprepared("SELECT 1").await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Ok(spec) = std::env::var("KEPT_BENCH_CHILD") {
+        return child(&spec).await;
+    }
+    let sizes: Vec<usize> = std::env::var("KEPT_BENCH_JOBS")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let only = std::env::var("KEPT_BENCH_ONLY").unwrap_or_default();
+    let mut dbs = Vec::new();
+    if only.is_empty() || only == "sqlite" {
+        dbs.push("sqlite");
+    }
+    if only.is_empty() || only == "postgres" {
+        if postgres_reachable().await {
+            dbs.push("postgres");
+        } else {
+            println!("postgres   skipped: no server");
+        }
+    }
+    println!("planning tick: open jobs across {} zones, one update each, vs a bulk insert of as many outbox rows", ZONES.len());
+    println!("| database | open jobs |   seed   |   tick    | µs/job   | floor    | tick/floor | rendering alone (CPU) | peak RSS (tick) | next tick (nothing due) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for n in &sizes {
+        for db in &dbs {
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .env("KEPT_BENCH_CHILD", format!("{db}:{n}"))
+                .status()
+                .unwrap();
+            if !status.success() {
+                println!("| {db} | {n} | failed: {status} |");
+            }
+        }
+    }
+    if std::env::var("KEPT_BENCH_SKIP_DELIVERY").is_err() {
+        let dir = std::env::temp_dir().join(format!("kept-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        delivery(&format!("sqlite://{}/deliver.db", dir.display()), 8000).await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -21,7 +21,7 @@ use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::outbox::{self, Link};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -79,6 +79,24 @@ pub fn next_update_at(
     }
 }
 
+/// A zone's update slots at the tick: the current one, the one before it
+/// (news since then) and the next (when the update expires).
+#[derive(Clone, Copy)]
+struct Slots {
+    zone: Zone,
+    slot: DateTime<Utc>,
+    previous: DateTime<Utc>,
+    next: DateTime<Utc>,
+}
+
+/// Open jobs read per page (one keyset page: `id > last ORDER BY id`).
+const PAGE: u64 = 2000;
+
+/// Plans the current slot's update of every open job that has not had it.
+/// One pass over the open jobs in keyset pages (whatever their zones: a
+/// pass per zone read every job once per zone), each page's jobs sorted
+/// into per-zone batches that are planned as they fill; memory holds one
+/// page and at most one unfinished batch per zone, however many jobs are open.
 async fn plan_status_updates(
     db: &Db,
     n: &NotifyCtx,
@@ -106,68 +124,115 @@ async fn plan_status_updates(
         .into_tuple()
         .all(db)
         .await?;
-    for zone_name in zones {
-        let Ok(zone) = Zone::parse(&zone_name) else { continue };
-        let (slot, next) = current_slot(zone, &times, now);
-        let previous = current_slot(zone, &times, slot - Duration::seconds(1)).0;
-        // One scan finds every job still waiting for this slot; then the
-        // batches fetch by primary key. (Paging with `id > after LIMIT n`
-        // made PostgreSQL rescan the remaining jobs for every batch.)
-        let waiting: Vec<i64> = job::Entity::find()
-            .select_only()
-            .column(job::Column::Id)
-            .join(JoinType::InnerJoin, job::Relation::Customer.def())
-            .filter(job::Column::OrganizationId.eq(org.id))
+    let slots: HashMap<String, Slots> = zones
+        .into_iter()
+        .filter_map(|name| {
+            let zone = Zone::parse(&name).ok()?;
+            let (slot, next) = current_slot(zone, &times, now);
+            let previous = current_slot(zone, &times, slot - Duration::seconds(1)).0;
+            Some((name, Slots { zone, slot, previous, next }))
+        })
+        .collect();
+    if slots.is_empty() {
+        return Ok(report);
+    }
+    // Only the jobs still waiting for their zone's slot: the zone is looked
+    // up per job inside the database (by primary key), so a tick with
+    // nothing due gets no rows back. Each value goes where the backend's
+    // placeholder stands, in order.
+    let mark = if db.backend() == sea_orm::DatabaseBackend::Postgres { "$" } else { "?" };
+    let (mut case, mut values) = (String::new(), Vec::<sea_orm::Value>::new());
+    for (name, s) in &slots {
+        case.push_str(&format!(" WHEN {mark} THEN {mark}"));
+        values.push(name.as_str().into());
+        values.push(s.slot.into());
+    }
+    let slot_of_job = format!(
+        "CASE (SELECT customers.timezone FROM customers WHERE customers.id = jobs.customer_id){case} END"
+    );
+    let waiting = Expr::cust_with_values(
+        format!(
+            "(jobs.last_update_slot IS NULL OR jobs.last_update_slot < {slot_of_job}) AND jobs.created_at <= {slot_of_job}"
+        ),
+        values.iter().cloned().chain(values.iter().cloned()),
+    );
+    let wording = compose::wording_of(db, org.id).await?;
+    let mut batches: HashMap<&str, Vec<(job::Model, customer::Model)>> = HashMap::new();
+    let mut after = 0i64;
+    loop {
+        // On SQLite `organization_id + 0`: the page walks the primary key
+        // from `after`; were the (organization, slot) index used, every page
+        // would collect and sort all the remaining jobs again. (PostgreSQL
+        // walks the primary key by itself, and would scan and sort instead.)
+        let of_org = match db.backend() {
+            sea_orm::DatabaseBackend::Sqlite => Expr::col(job::Column::OrganizationId).add(0).eq(org.id),
+            _ => job::Column::OrganizationId.eq(org.id),
+        };
+        let page = job::Entity::find()
+            .filter(of_org)
             .filter(job::Column::Status.is_in(open_statuses()))
-            .filter(customer::Column::Timezone.eq(zone_name.as_str()))
-            .filter(
-                Condition::any().add(job::Column::LastUpdateSlot.is_null()).add(job::Column::LastUpdateSlot.lt(slot)),
-            )
-            .filter(job::Column::CreatedAt.lte(slot))
+            .filter(job::Column::Id.gt(after))
+            .filter(waiting.clone())
             .order_by_asc(job::Column::Id)
-            .into_tuple()
+            .limit(PAGE)
             .all(db)
             .await?;
-        for ids in waiting.chunks(BATCH as usize) {
-            let jobs = job::Entity::find()
-                .filter(job::Column::Id.is_in(ids.iter().copied()))
-                .order_by_asc(job::Column::Id)
-                .all(db)
-                .await?;
-            let (planned, inserted) = plan_batch(db, n, org, zone, &jobs, slot, previous, next, now).await?;
-            report.jobs_planned += planned;
-            report.status_updates += inserted;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let more = page.len() as u64 == PAGE;
+        let customers = crate::store::customers::by_ids(db, page.iter().map(|j| j.customer_id)).await?;
+        for j in page {
+            let Some(c) = customers.get(&j.customer_id) else { continue };
+            let Some((name, s)) = slots.get_key_value(c.timezone.as_str()) else { continue };
+            if j.last_update_slot.is_some_and(|done| done >= s.slot) || j.created_at > s.slot {
+                continue;
+            }
+            let c = c.clone();
+            let batch = batches.entry(name.as_str()).or_default();
+            batch.push((j, c));
+            if batch.len() as u64 >= BATCH {
+                let full = std::mem::take(batch);
+                let (planned, inserted) = plan_batch(db, n, org, &wording, *s, &full, now).await?;
+                report.jobs_planned += planned;
+                report.status_updates += inserted;
+            }
         }
+        if !more {
+            break;
+        }
+    }
+    for (name, batch) in batches {
+        if batch.is_empty() {
+            continue;
+        }
+        let (planned, inserted) = plan_batch(db, n, org, &wording, slots[name], &batch, now).await?;
+        report.jobs_planned += planned;
+        report.status_updates += inserted;
     }
     Ok(report)
 }
 
-/// Renders and stores the status updates of one batch of jobs, and marks
-/// the slot handled, in one transaction. All reads happen first, so on
-/// SQLite the transaction's first statement is a write.
-#[allow(clippy::too_many_arguments)]
+/// Renders and stores the status updates of one batch of jobs (one zone),
+/// and marks the slot handled, in one transaction. All reads happen first,
+/// so on SQLite the transaction's first statement is a write.
 async fn plan_batch(
     db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
-    zone: Zone,
-    jobs: &[job::Model],
-    slot: DateTime<Utc>,
-    previous: DateTime<Utc>,
-    next: DateTime<Utc>,
+    wording: &crate::messages::templates::Wording,
+    s: Slots,
+    jobs: &[(job::Model, customer::Model)],
     now: DateTime<Utc>,
 ) -> Result<(u64, u64), Error> {
-    let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
-    let customers = crate::store::customers::by_ids(db, jobs.iter().map(|j| j.customer_id)).await?;
+    let Slots { zone, slot, previous, next } = s;
+    let ids: Vec<i64> = jobs.iter().map(|(j, _)| j.id).collect();
     let news = crate::messages::news::since(db, &ids, zone, previous, slot).await?;
     let promises = crate::messages::news::next_promises(db, &ids, zone, now).await?;
 
-    let wording = compose::wording_of(db, org.id).await?;
     let mut drafts = Vec::new();
     let mut links: Vec<(Link, i64)> = Vec::new();
     let mut promised = Vec::new();
-    for j in jobs {
-        let Some(c) = customers.get(&j.customer_id) else { continue };
+    for (j, c) in jobs {
         let parties = Parties { org, customer: c, job: j };
         let link = outbox::new_link(&n.public_url);
         let mut ctx = compose::base_ctx(&parties, &link.url);
@@ -184,7 +249,7 @@ async fn plan_batch(
             expires_at: Some(next),
             ctx: &ctx,
         };
-        let d = compose::drafts(&n.templates, &wording, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
+        let d = compose::drafts(&n.templates, wording, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
         if d.iter().any(|d| d.blocked.is_none()) {
             promised.push(j.id);
         }

@@ -324,10 +324,7 @@ impl Pacer {
     /// Unix epoch).
     pub async fn wait<C: sea_orm::ConnectionTrait>(&self, db: &C) -> Result<i64, sea_orm::DbErr> {
         let slot = self.take(db, now_us()).await?;
-        let ahead = slot - now_us();
-        if ahead > 0 {
-            tokio::time::sleep(Duration::from_micros(ahead as u64)).await;
-        }
+        sleep_until_us(slot).await;
         Ok(slot)
     }
 
@@ -335,6 +332,19 @@ impl Pacer {
     /// interval, from `now_us` if it lies in the past, and answers the moment
     /// this send may go.
     pub async fn take<C: sea_orm::ConnectionTrait>(&self, db: &C, now_us: i64) -> Result<i64, sea_orm::DbErr> {
+        Ok(self.take_many(db, now_us, 1).await?.first)
+    }
+
+    /// Reserves `n` consecutive sending moments of this sender in one atomic
+    /// statement (for the rows of one claim): the sender's next moment moves
+    /// on by `n` intervals, from `now_us` if it lies in the past. Every
+    /// replica draws from the same row, so the moments never overlap.
+    pub async fn take_many<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        now_us: i64,
+        n: usize,
+    ) -> Result<Slots, sea_orm::DbErr> {
         use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SimpleExpr};
         use std::sync::atomic::Ordering;
         let (table, sender, next) = (Alias::new("send_pace"), Alias::new("sender"), Alias::new("next_at_us"));
@@ -353,7 +363,7 @@ impl Pacer {
             Expr::case(Expr::col(next.clone()).gt(now_us), Expr::col(next.clone())).finally(now_us).into();
         let update = Query::update()
             .table(table)
-            .value(next.clone(), from.add(self.interval_us))
+            .value(next.clone(), from.add(self.interval_us * n as i64))
             .and_where(Expr::col(sender).eq(self.sender.as_str()))
             .returning_col(next)
             .to_owned();
@@ -361,7 +371,31 @@ impl Pacer {
             .query_one(backend.build(&update))
             .await?
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("send pace of {}", self.sender)))?;
-        Ok(row.try_get::<i64>("", "next_at_us")? - self.interval_us)
+        let end = row.try_get::<i64>("", "next_at_us")?;
+        Ok(Slots { first: end - self.interval_us * n as i64, interval_us: self.interval_us, n })
+    }
+}
+
+/// Consecutive sending moments reserved for one sender (µs since the Unix epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots {
+    pub first: i64,
+    pub interval_us: i64,
+    pub n: usize,
+}
+
+impl Slots {
+    /// The `i`-th moment (`i < n`).
+    pub fn at(&self, i: usize) -> i64 {
+        self.first + self.interval_us * i as i64
+    }
+}
+
+/// Waits until the moment `slot_us` (µs since the Unix epoch).
+pub async fn sleep_until_us(slot_us: i64) {
+    let ahead = slot_us - now_us();
+    if ahead > 0 {
+        tokio::time::sleep(Duration::from_micros(ahead as u64)).await;
     }
 }
 
@@ -383,6 +417,7 @@ impl Pacer {
     }
 }
 
-fn now_us() -> i64 {
+/// Now, in µs since the Unix epoch (the pace's unit).
+pub fn now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }

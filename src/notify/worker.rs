@@ -23,7 +23,7 @@ use crate::live::{Bus, LiveEvent};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Statement};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,6 +95,8 @@ pub struct Worker<'a> {
     /// Set to true when the process is stopping: claim nothing more, send
     /// nothing not yet started, finish what is in flight.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// This run's start marks, gathered.
+    pub starts: Starts,
 }
 
 /// A fresh claim owner: this process and a random part.
@@ -104,7 +106,7 @@ pub fn new_owner() -> String {
 
 impl<'a> Worker<'a> {
     pub fn new(db: &'a Db, transports: &'a Transports, live: &'a Bus) -> Worker<'a> {
-        Worker { db, transports, live, concurrency: CONCURRENCY, lease: LEASE, owner: new_owner(), stop: None }
+        Worker { db, transports, live, concurrency: CONCURRENCY, lease: LEASE, owner: new_owner(), stop: None, starts: Starts::default() }
     }
 
     fn stopping(&self) -> bool {
@@ -254,17 +256,54 @@ async fn finish(
     Ok(())
 }
 
-/// Marks the send started, renewing the lease, if the row is still ours.
-async fn start(w: &Worker<'_>, m: &message::Model, now: DateTime<Utc>, wall: DateTime<Utc>) -> Result<bool, DbErr> {
-    let r = message::Entity::update_many()
-        .col_expr(message::Column::SendStartedAt, Expr::value(wall))
-        .col_expr(message::Column::LeaseUntil, Expr::value(now + w.lease))
-        .filter(message::Column::Id.eq(m.id))
-        .filter(message::Column::State.eq(MessageState::Sending))
-        .filter(message::Column::LeaseOwner.eq(w.owner.as_str()))
-        .exec(w.db)
-        .await?;
-    Ok(r.rows_affected > 0)
+/// Start marks gathered into few statements: each send asks just before
+/// it goes, and the asks that arrive while one statement runs are answered
+/// together by the next (as a database groups commits).
+#[derive(Default)]
+pub struct Starts {
+    asks: std::sync::Mutex<Vec<StartAsk>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// One send's ask: its row, the claim's clock now (the lease runs from
+/// it), and where the answer goes.
+type StartAsk = (i64, DateTime<Utc>, tokio::sync::oneshot::Sender<Result<bool, String>>);
+
+/// Marks the send started, renewing the lease, if the row is still ours
+/// (in one statement with the other sends starting at the same moment).
+async fn start(w: &Worker<'_>, m: &message::Model, renewed: DateTime<Utc>) -> Result<bool, DbErr> {
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    w.starts.asks.lock().unwrap_or_else(|e| e.into_inner()).push((m.id, renewed, tx));
+    let turn = w.starts.turn.lock().await;
+    // Whoever had the turn before us may have marked ours with theirs.
+    if let Ok(answer) = rx.try_recv() {
+        return answer.map_err(DbErr::Custom);
+    }
+    let asks = std::mem::take(&mut *w.starts.asks.lock().unwrap_or_else(|e| e.into_inner()));
+    let ids: Vec<i64> = asks.iter().map(|a| a.0).collect();
+    let lease_until = asks.iter().map(|a| a.1).max().unwrap_or(renewed) + w.lease;
+    let q = Query::update()
+        .table(message::Entity)
+        .value(message::Column::SendStartedAt, Utc::now())
+        .value(message::Column::LeaseUntil, lease_until)
+        .and_where(message::Column::Id.is_in(ids))
+        .and_where(message::Column::State.eq(MessageState::Sending))
+        .and_where(message::Column::LeaseOwner.eq(w.owner.as_str()))
+        .returning_col(message::Column::Id)
+        .to_owned();
+    let ours: Result<Vec<i64>, DbErr> = async {
+        w.db.query_all(w.db.get_database_backend().build(&q))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64>("", "id"))
+            .collect()
+    }
+    .await;
+    for (id, _, tx) in asks {
+        let _ = tx.send(ours.as_ref().map(|ours| ours.contains(&id)).map_err(|e| e.to_string()));
+    }
+    drop(turn);
+    rx.await.map_err(|e| DbErr::Custom(e.to_string()))?.map_err(DbErr::Custom)
 }
 
 /// Gives an unstarted claim back (the process is stopping): waiting again,
@@ -306,25 +345,27 @@ impl Drop for InFlight {
     }
 }
 
-/// Deals with one claimed message: supersede, suppress, hold, or send it
-/// and record what the provider said.
-async fn deliver_one(
-    w: &Worker<'_>,
-    batch: &Batch,
-    m: message::Model,
-    now: DateTime<Utc>,
-    claimed_at: std::time::Instant,
-) -> Result<DeliveryReport, DbErr> {
-    let mut report = DeliveryReport::default();
+/// What to do with one claimed message, decided from the claim alone
+/// (nothing is read or written to decide it).
+enum Decision<'a> {
+    /// Overtaken before it could be sent.
+    Supersede,
+    /// The customer opted out or cannot receive this channel.
+    Suppress,
+    /// No provider configured for its channel.
+    NoProvider,
+    /// No zone to keep quiet hours in: fails naming why.
+    NoZone(String),
+    /// Inside quiet hours: waits until then.
+    Hold(DateTime<Utc>),
+    Send(Sender<'a>),
+}
+
+fn decide<'a>(w: &Worker<'a>, batch: &Batch, m: &message::Model, now: DateTime<Utc>) -> Decision<'a> {
     let channel = m.channel;
     let cust = m.customer_id.and_then(|id| batch.customers.get(&id));
     if m.expires_at.is_some_and(|e| e <= now) {
-        finish(w, batch, &m, MessageState::Superseded, now, |q| {
-            q.col_expr(message::Column::LastError, Expr::value("overtaken before it could be sent"))
-        })
-        .await?;
-        report.superseded += 1;
-        return Ok(report);
+        return Decision::Supersede;
     }
     if let Some(c) = cust {
         let blocked = match channel {
@@ -332,15 +373,7 @@ async fn deliver_one(
             Channel::Email => c.email_opted_out || c.email_problem.is_some(),
         };
         if blocked {
-            finish(w, batch, &m, MessageState::Suppressed, now, |q| {
-                q.col_expr(
-                    message::Column::LastError,
-                    Expr::value("the customer opted out or cannot receive this channel"),
-                )
-            })
-            .await?;
-            report.suppressed += 1;
-            return Ok(report);
+            return Decision::Suppress;
         }
     }
     // Without a provider there is nothing to hold for: say so at once.
@@ -348,17 +381,7 @@ async fn deliver_one(
     let sender = match (channel, &transports.twilio, &transports.smtp) {
         (Channel::Sms, Some(t), _) => Sender::Sms(t),
         (Channel::Email, _, Some(s)) => Sender::Email(s),
-        _ => {
-            finish(w, batch, &m, MessageState::NoProvider, now, |q| {
-                q.col_expr(
-                    message::Column::LastError,
-                    Expr::value(format!("not sent: no {} provider configured", m.channel)),
-                )
-            })
-            .await?;
-            report.no_provider += 1;
-            return Ok(report);
-        }
+        _ => return Decision::NoProvider,
     };
     let exempt = m.quiet_hours_exempt_until.is_some_and(|until| now <= until);
     if channel == Channel::Sms && !exempt {
@@ -372,33 +395,115 @@ async fn deliver_one(
         };
         let zone = match zone {
             Ok(z) => z,
-            Err(e) => {
-                tracing::error!(message = m.id, error = %e, "not sent: no zone to keep quiet hours in");
-                finish(w, batch, &m, MessageState::Failed, now, |q| {
-                    q.col_expr(message::Column::LastError, Expr::value(format!("not sent: {e}")))
-                })
-                .await?;
-                report.failed += 1;
-                return Ok(report);
-            }
+            Err(e) => return Decision::NoZone(e.to_string()),
         };
         if let Some(org) = batch.orgs.get(&m.organization_id) {
             if let (Ok(start), Ok(end)) = (parse_time(&org.quiet_hours_start), parse_time(&org.quiet_hours_end)) {
-                let quiet = QuietHours { start, end };
-                let open = quiet.next_allowed(zone, now);
+                let open = QuietHours { start, end }.next_allowed(zone, now);
                 if open > now {
-                    // Held, not dropped; and holding is not an attempt.
-                    finish(w, batch, &m, MessageState::Held, now, |q| {
-                        q.col_expr(message::Column::NextAttemptAt, Expr::value(open))
-                            .col_expr(message::Column::Attempts, Expr::col(message::Column::Attempts).sub(1))
-                    })
-                    .await?;
-                    report.held += 1;
-                    return Ok(report);
+                    return Decision::Hold(open);
                 }
             }
         }
     }
+    Decision::Send(sender)
+}
+
+/// A claimed message with what to do with it and, for a text, the sending
+/// moment reserved for it.
+struct Prepared<'a> {
+    m: message::Model,
+    decision: Decision<'a>,
+    slot: Option<i64>,
+}
+
+/// Decides every claimed message and reserves, in one statement, a pace
+/// slot for each text that is to go: the shared pace costs one statement
+/// per claim, not per send.
+async fn prepare<'a>(
+    w: &Worker<'a>,
+    batch: &Batch,
+    claimed: Vec<message::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Prepared<'a>>, DbErr> {
+    let mut prepared: Vec<Prepared<'a>> =
+        claimed.into_iter().map(|m| Prepared { decision: decide(w, batch, &m, now), m, slot: None }).collect();
+    let texts = prepared.iter().filter(|p| matches!(p.decision, Decision::Send(Sender::Sms(_)))).count();
+    if texts > 0 {
+        let slots = w.transports.sms_pacer.take_many(w.db, super::transport::now_us(), texts).await?;
+        let texts = prepared.iter_mut().filter(|p| matches!(p.decision, Decision::Send(Sender::Sms(_))));
+        for (i, p) in texts.enumerate() {
+            p.slot = Some(slots.at(i));
+        }
+    }
+    Ok(prepared)
+}
+
+/// Deals with one claimed message as decided: supersede, suppress, hold,
+/// or send it (at its reserved moment) and record what the provider said.
+async fn deliver_one(
+    w: &Worker<'_>,
+    batch: &Batch,
+    p: Prepared<'_>,
+    now: DateTime<Utc>,
+    claimed_at: std::time::Instant,
+) -> Result<DeliveryReport, DbErr> {
+    let mut report = DeliveryReport::default();
+    let Prepared { m, decision, slot } = p;
+    let channel = m.channel;
+    let transports = w.transports;
+    let sender = match decision {
+        Decision::Send(sender) => sender,
+        Decision::Supersede => {
+            finish(w, batch, &m, MessageState::Superseded, now, |q| {
+                q.col_expr(message::Column::LastError, Expr::value("overtaken before it could be sent"))
+            })
+            .await?;
+            report.superseded += 1;
+            return Ok(report);
+        }
+        Decision::Suppress => {
+            finish(w, batch, &m, MessageState::Suppressed, now, |q| {
+                q.col_expr(
+                    message::Column::LastError,
+                    Expr::value("the customer opted out or cannot receive this channel"),
+                )
+            })
+            .await?;
+            report.suppressed += 1;
+            return Ok(report);
+        }
+        Decision::NoProvider => {
+            finish(w, batch, &m, MessageState::NoProvider, now, |q| {
+                q.col_expr(
+                    message::Column::LastError,
+                    Expr::value(format!("not sent: no {} provider configured", m.channel)),
+                )
+            })
+            .await?;
+            report.no_provider += 1;
+            return Ok(report);
+        }
+        Decision::NoZone(e) => {
+            tracing::error!(message = m.id, error = %e, "not sent: no zone to keep quiet hours in");
+            finish(w, batch, &m, MessageState::Failed, now, |q| {
+                q.col_expr(message::Column::LastError, Expr::value(format!("not sent: {e}")))
+            })
+            .await?;
+            report.failed += 1;
+            return Ok(report);
+        }
+        Decision::Hold(open) => {
+            // Held, not dropped; and holding is not an attempt.
+            finish(w, batch, &m, MessageState::Held, now, |q| {
+                q.col_expr(message::Column::NextAttemptAt, Expr::value(open))
+                    .col_expr(message::Column::Attempts, Expr::col(message::Column::Attempts).sub(1))
+            })
+            .await?;
+            report.held += 1;
+            return Ok(report);
+        }
+    };
     // A send that started under a worker that then died: ask before sending again.
     if let (Some(started), Sender::Sms(t)) = (m.send_started_at, &sender) {
         match t.find_sent(&m.recipient, &m.body_text, started).await {
@@ -434,9 +539,19 @@ async fn deliver_one(
         }
     }
     if let Sender::Sms(_) = sender {
-        // The pace is shared by every replica; stopping cuts the wait short.
+        // The pace is shared by every replica (the claim reserved this
+        // text's moment); stopping cuts the wait short.
+        let wait = async {
+            match slot {
+                Some(at) => {
+                    super::transport::sleep_until_us(at).await;
+                    Ok(at)
+                }
+                None => transports.sms_pacer.wait(w.db).await,
+            }
+        };
         let waited = tokio::select! {
-            slot = transports.sms_pacer.wait(w.db) => Some(slot?),
+            slot = wait => Some(slot?),
             _ = w.stopped() => None,
         };
         if waited.is_none() {
@@ -452,7 +567,7 @@ async fn deliver_one(
     }
     // The lease runs on the claim's clock; the provider's list on the wall clock.
     let renewed = now + Duration::from_std(claimed_at.elapsed()).unwrap_or_default();
-    if !start(w, &m, renewed, Utc::now()).await? {
+    if !start(w, &m, renewed).await? {
         tracing::warn!(message_id = m.id, "another worker took this message over before it went; not sending");
         report.lost += 1;
         return Ok(report);
@@ -571,8 +686,9 @@ pub async fn deliver_once(
         return Ok(report);
     }
     let batch = Batch::read(db, &claimed).await?;
+    let prepared = prepare(&w, &batch, claimed, now).await?;
     let at = std::time::Instant::now();
-    let mut sends: FuturesUnordered<_> = claimed.into_iter().map(|m| deliver_one(&w, &batch, m, now, at)).collect();
+    let mut sends: FuturesUnordered<_> = prepared.into_iter().map(|p| deliver_one(&w, &batch, p, now, at)).collect();
     while let Some(r) = sends.next().await {
         report.add(&r?);
     }
@@ -614,23 +730,31 @@ pub async fn drain_with(w: &Worker<'_>, clock: &dyn crate::clock::Clock) -> Resu
             // holds a pooled connection must be polled to give it back.
             let claimed = alongside(&mut sends, &mut finished, async {
                 let claimed = claim_for(w.db, now, room as u64, w.lease, &w.owner).await?;
-                let batch = if claimed.is_empty() { None } else { Some(Batch::read(w.db, &claimed).await) };
-                Ok::<_, DbErr>((claimed, batch))
+                let n = claimed.len();
+                let prepared = if claimed.is_empty() {
+                    None
+                } else {
+                    Some(match Batch::read(w.db, &claimed).await {
+                        Ok(batch) => prepare(w, &batch, claimed, now).await.map(|p| (batch, p)),
+                        Err(e) => Err(e),
+                    })
+                };
+                Ok::<_, DbErr>((n, prepared))
             })
             .await;
             match claimed {
-                Ok((claimed, batch)) => {
-                    if claimed.len() < room || claims >= 100_000 {
+                Ok((n, prepared)) => {
+                    if n < room || claims >= 100_000 {
                         exhausted = true;
                     }
-                    total.claimed += claimed.len();
-                    match batch {
-                        Some(Ok(batch)) => {
+                    total.claimed += n;
+                    match prepared {
+                        Some(Ok((batch, prepared))) => {
                             let batch = Arc::new(batch);
                             let at = std::time::Instant::now();
-                            for m in claimed {
+                            for p in prepared {
                                 let batch = batch.clone();
-                                sends.push(async move { deliver_one(w, &batch, m, now, at).await });
+                                sends.push(async move { deliver_one(w, &batch, p, now, at).await });
                             }
                         }
                         // The rows stay claimed; their lease brings them back.
