@@ -213,7 +213,8 @@ impl Crews {
 
 /// Searches the first working day alone, reading only the visits that can
 /// touch it (most questions are answered there), then, if that did not
-/// settle the answer, every asked day. Each read is one query for everyone. A
+/// settle the answer, every asked day (reading only what the first read
+/// did not). Each read is one query for everyone. A
 /// candidate whose cluster of visits reaches beyond what was read is
 /// undecided, not offered; then the read widens, as booking's does, and
 /// the search runs again.
@@ -236,6 +237,8 @@ async fn search_days<C: ConnectionTrait>(
         })
         .collect::<Result<Vec<Person>, Error>>()?;
     let ids: Vec<i64> = persons.iter().map(|p| p.id).collect();
+    // What has been read so far: a wider search reads only what it lacks.
+    let mut have: Option<(i64, i64)> = None;
     let mut days = search.days.min(1);
     loop {
         let part = Search { days, ..*search };
@@ -251,10 +254,24 @@ async fn search_days<C: ConnectionTrait>(
         let found = loop {
             let (lo, hi) = (needed.lo.saturating_sub(margin), needed.hi.saturating_add(margin));
             let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
-            let mut slots = crate::store::visits::slots_between(db, org.id, &ids, at(lo), at(hi)).await?;
-            for p in persons.iter_mut() {
-                p.slots = slots.remove(&p.id).unwrap_or_default();
+            // A visit touches [lo, hi] when it touches a piece of it: read the
+            // pieces not read yet, and keep each visit once.
+            let pieces = match have {
+                None => vec![(lo, hi)],
+                Some((a, b)) => [(lo, a), (b, hi)].into_iter().filter(|(x, y)| x < y).collect(),
+            };
+            for (from, to) in pieces {
+                let mut read = crate::store::visits::slots_between(db, org.id, &ids, at(from), at(to)).await?;
+                for p in persons.iter_mut() {
+                    for slot in read.remove(&p.id).unwrap_or_default() {
+                        if !p.slots.iter().any(|s| s.id == slot.id) {
+                            p.slots.push(slot);
+                        }
+                    }
+                }
             }
+            let (lo, hi) = have.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi)));
+            have = Some((lo, hi));
             let found = availability::suggest(&crews.of(&persons), &part, Loaded { lo, hi });
             if found.undecided == 0 || margin > Duration::days(64).num_seconds() {
                 break found;
