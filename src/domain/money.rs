@@ -635,6 +635,30 @@ mod tests {
             }
 
             #[test]
+            fn a_rate_in_basis_points_prices_as_it_always_did(
+                lines in proptest::collection::vec(any_line(), 1..10),
+                bp in 0i64..=10_000,
+            ) {
+                // The old rule, subtotal × bp / 10000, against the new unit (bp × 10).
+                let lines: Vec<Line> = lines
+                    .into_iter()
+                    .map(|l| Line { kind: if l.kind == LineKind::Discount { LineKind::Fee } else { l.kind }, ..l })
+                    .collect();
+                let rate = TaxRate::from_bp(bp).unwrap();
+                let t = price(&lines, &[rate]).unwrap();
+                let old = div_round_half_away(t.subtotal as i128 * bp as i128, 10_000);
+                prop_assert_eq!(t.tax as i128, old);
+                prop_assert_eq!(rate.as_bp(), Some(bp));
+            }
+
+            #[test]
+            fn every_rate_reads_back_exactly_as_written(r in 0i64..=RATE_SCALE) {
+                let written = TaxRate(r).to_string();
+                prop_assert_eq!(TaxRate::parse(&written), Ok(TaxRate(r)));
+                prop_assert!(!written.contains('.') || !written.ends_with('0'), "no trailing zeros: {}", written);
+            }
+
+            #[test]
             fn huge_inputs_never_overflow_silently(
                 q in 1i64..=MAX_QTY_UNITS,
                 p in 0i64..=MAX_UNIT_PRICE,
