@@ -129,7 +129,8 @@ mod tests {
 
     #[test]
     fn basis_points_become_thousandths_of_a_percent_exactly_and_back() {
-        let old = r#"[{"name":"Sales tax","rate_bp":825,"amount_minor":3032},{"name":"City","rate_bp":5,"amount_minor":18}]"#;
+        let old =
+            r#"[{"name":"Sales tax","rate_bp":825,"amount_minor":3032},{"name":"City","rate_bp":5,"amount_minor":18}]"#;
         let up = convert(old, Direction::Up).unwrap().unwrap();
         let v: Value = serde_json::from_str(&up).unwrap();
         assert_eq!((v[0]["rate_pcm"].as_i64(), v[1]["rate_pcm"].as_i64()), (Some(8250), Some(50)));

@@ -100,7 +100,9 @@ impl From<EstimateInput> for EstimateFields {
             tax_percent: i.tax_percent,
             tax_rate_bp: i.tax_rate_bp,
             taxes: i.taxes.map(|ts| {
-                ts.into_iter().map(|t| TaxFields { name: t.name, rate_percent: t.rate_percent, rate_bp: t.rate_bp }).collect()
+                ts.into_iter()
+                    .map(|t| TaxFields { name: t.name, rate_percent: t.rate_percent, rate_bp: t.rate_bp })
+                    .collect()
             }),
             notes: i.notes,
             valid_until: i.valid_until,

@@ -548,7 +548,10 @@ mod tests {
             "a negative discount quantity is still a discount"
         );
         assert_eq!(price(&[], &[]), Err(PricingError::Empty));
-        assert!(matches!(price(&[line(LineKind::Fee, "1", 1)], &[TaxRate(100_001)]), Err(PricingError::Tax { index: 0, .. })));
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1", 1)], &[TaxRate(100_001)]),
+            Err(PricingError::Tax { index: 0, .. })
+        ));
         assert_eq!(
             price(&[line(LineKind::Fee, "1", 100), line(LineKind::Discount, "1", 200)], &[]),
             Err(PricingError::NegativeTotal)

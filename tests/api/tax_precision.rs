@@ -34,12 +34,22 @@ async fn new_york_citys_8_875_percent_round_trips_exactly_and_reads_as_written()
     // 326,156,250 / 100,000 = 3,261.5625 -> 3,262 (half away from zero);
     // total 36,750 + 3,262 = 40,012, $400.12.
     let e = r.body;
-    assert_eq!((e["subtotal_minor"].as_i64(), e["tax_minor"].as_i64(), e["total_minor"].as_i64()), (Some(36_750), Some(3_262), Some(40_012)));
+    assert_eq!(
+        (e["subtotal_minor"].as_i64(), e["tax_minor"].as_i64(), e["total_minor"].as_i64()),
+        (Some(36_750), Some(3_262), Some(40_012))
+    );
     assert_eq!(e["total"], "$400.12");
     assert_eq!((e["tax_percent"].as_str(), e["tax_rate_bp"].as_i64()), (Some("8.875"), None), "{e}");
-    assert_eq!(e["taxes"], json!([{"name": "Tax", "rate_percent": "8.875", "rate_bp": null, "amount_minor": 3262, "amount": "$32.62"}]));
+    assert_eq!(
+        e["taxes"],
+        json!([{"name": "Tax", "rate_percent": "8.875", "rate_bp": null, "amount_minor": 3262, "amount": "$32.62"}])
+    );
     let again = app.get(&format!("/api/v1/estimates/{}", e["id"])).await.body;
-    assert_eq!((again["taxes"].clone(), again["total_minor"].clone()), (e["taxes"].clone(), json!(40_012)), "stored exactly");
+    assert_eq!(
+        (again["taxes"].clone(), again["total_minor"].clone()),
+        (e["taxes"].clone(), json!(40_012)),
+        "stored exactly"
+    );
 
     // The same rate as New York writes it, three taxes each rounded on its
     // own: 4% = 1,470; 4.5% = 1,653.75 -> 1,654; 0.375% = 137.8125 -> 138.
@@ -49,9 +59,11 @@ async fn new_york_citys_8_875_percent_round_trips_exactly_and_reads_as_written()
         {"name": "MCTD", "rate_percent": "0.375"}], "lines": lines()});
     let s = app.patch(&format!("/api/v1/estimates/{e1}"), split).await;
     assert_eq!(s.status, StatusCode::OK, "{}", s.body);
-    let amounts: Vec<i64> = s.body["taxes"].as_array().unwrap().iter().map(|t| t["amount_minor"].as_i64().unwrap()).collect();
+    let amounts: Vec<i64> =
+        s.body["taxes"].as_array().unwrap().iter().map(|t| t["amount_minor"].as_i64().unwrap()).collect();
     assert_eq!(amounts, vec![1_470, 1_654, 138]);
-    let rates: Vec<&str> = s.body["taxes"].as_array().unwrap().iter().map(|t| t["rate_percent"].as_str().unwrap()).collect();
+    let rates: Vec<&str> =
+        s.body["taxes"].as_array().unwrap().iter().map(|t| t["rate_percent"].as_str().unwrap()).collect();
     assert_eq!(rates, vec!["4", "4.5", "0.375"], "normalized: no trailing zeros");
     assert_eq!((s.body["tax_percent"].as_str(), s.body["tax_minor"].as_i64()), (Some("8.875"), Some(3_262)));
 
@@ -67,13 +79,39 @@ async fn new_york_citys_8_875_percent_round_trips_exactly_and_reads_as_written()
     let page = app.client.get(app.url(&link)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Tax (8.875%)") && page.contains(r#"data-rates="8.875""#), "{page}");
 
+    // The job page says which tax the total includes, at its rate.
+    let staff = app.get("/api/v1/staff").await.body["items"].as_array().unwrap().clone();
+    let admin = staff.iter().find(|s| s["role"] == "admin").unwrap()["id"].as_i64().unwrap();
+    let (cookie, _) = app.session_for(admin).await;
+    let job_page = app
+        .client
+        .get(app.url(&format!("/app/jobs/{job}")))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(job_page.contains("incl. Tax 8.875%"), "{job_page}");
+
     let v2 = app.patch(&format!("/api/v1/estimates/{e1}"), json!({"tax_percent": "8.25", "lines": lines()})).await;
     assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.body);
-    assert_eq!((v2.body["tax_rate_bp"].as_i64(), v2.body["taxes"][0]["rate_bp"].as_i64()), (Some(825), Some(825)), "exact, so shown");
+    assert_eq!(
+        (v2.body["tax_rate_bp"].as_i64(), v2.body["taxes"][0]["rate_bp"].as_i64()),
+        (Some(825), Some(825)),
+        "exact, so shown"
+    );
     app.post(&format!("/api/v1/estimates/{}/send", v2.body["id"]), json!({})).await;
-    let text = app.outbox("kind=pricing_breakdown&channel=email").await.pop().unwrap()["body_text"].as_str().unwrap().to_string();
+    let text = app.outbox("kind=pricing_breakdown&channel=email").await.pop().unwrap()["body_text"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(text.contains("* Changed: Tax: 8.875% ($32.62) is now 8.25% ($30.32)\n"), "{text}");
-    let sms = app.outbox("kind=pricing_breakdown&channel=sms").await.pop().unwrap()["body_text"].as_str().unwrap().to_string();
+    let sms = app.outbox("kind=pricing_breakdown&channel=sms").await.pop().unwrap()["body_text"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(sms.contains("Changed: Tax 8.875% to 8.25% ($32.62 to $30.32)."), "{sms}");
 }
 
@@ -90,8 +128,14 @@ async fn basis_points_from_older_clients_are_still_taken() {
     let r = app.patch(&format!("/api/v1/estimates/{}", r.body["id"]), named).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // 1,470 + 1,791.5625 -> 1,792.
-    assert_eq!((r.body["tax_minor"].as_i64(), r.body["tax_percent"].as_str(), r.body["tax_rate_bp"].as_i64()), (Some(3_262), Some("8.875"), None));
-    assert_eq!((r.body["taxes"][0]["rate_bp"].as_i64(), r.body["taxes"][0]["rate_percent"].as_str()), (Some(400), Some("4")));
+    assert_eq!(
+        (r.body["tax_minor"].as_i64(), r.body["tax_percent"].as_str(), r.body["tax_rate_bp"].as_i64()),
+        (Some(3_262), Some("8.875"), None)
+    );
+    assert_eq!(
+        (r.body["taxes"][0]["rate_bp"].as_i64(), r.body["taxes"][0]["rate_percent"].as_str()),
+        (Some(400), Some("4"))
+    );
 }
 
 #[tokio::test]
@@ -109,7 +153,11 @@ async fn a_bad_rate_is_refused_naming_its_field_and_nothing_is_saved() {
         (json!({"tax_rate_bp": -5, "lines": lines()}), "tax_rate_bp", "between 0 and 10000"),
         (named(json!("8.8755")), "taxes[0].rate_percent", "more than 3 decimal places"),
         (named(json!("150")), "taxes[0].rate_percent", "more than 100%"),
-        (json!({"taxes": [{"name": "Sales tax", "rate_percent": "6.625", "rate_bp": 663}], "lines": lines()}), "taxes[0].rate_percent", "not both"),
+        (
+            json!({"taxes": [{"name": "Sales tax", "rate_percent": "6.625", "rate_bp": 663}], "lines": lines()}),
+            "taxes[0].rate_percent",
+            "not both",
+        ),
         (json!({"taxes": [{"name": "Sales tax"}], "lines": lines()}), "taxes[0].rate_percent", "is required"),
     ];
     for (body, field, why) in cases {
@@ -144,7 +192,8 @@ async fn stored_taxes(app: &TestApp, id: &Value) -> Value {
 async fn the_migration_converts_an_old_rate_exactly_and_back_and_refuses_to_round_one() {
     let app = spawn_app().await;
     let job = app.ny_job().await;
-    let e = app.post(&format!("/api/v1/jobs/{job}/estimates"), json!({"tax_rate_bp": 825, "lines": lines()})).await.body;
+    let e =
+        app.post(&format!("/api/v1/jobs/{job}/estimates"), json!({"tax_rate_bp": 825, "lines": lines()})).await.body;
     let id = e["id"].clone();
     assert_eq!(stored_taxes(&app, &id).await, json!([{"name": "Tax", "rate_pcm": 8250, "amount_minor": 3032}]));
     let db = app.state.db.connection();
@@ -157,12 +206,16 @@ async fn the_migration_converts_an_old_rate_exactly_and_back_and_refuses_to_roun
     migration::Migrator::up(db, None).await.unwrap();
     assert_eq!(stored_taxes(&app, &id).await, json!([{"name": "Tax", "rate_pcm": 8250, "amount_minor": 3032}]));
     let back = app.get(&format!("/api/v1/estimates/{id}")).await.body;
-    assert_eq!((back["tax_percent"].as_str(), back["tax_rate_bp"].as_i64(), back["total_minor"].as_i64()), (Some("8.25"), Some(825), Some(39_782)));
+    assert_eq!(
+        (back["tax_percent"].as_str(), back["tax_rate_bp"].as_i64(), back["total_minor"].as_i64()),
+        (Some("8.25"), Some(825), Some(39_782))
+    );
 
     // A rate basis points cannot hold refuses the way down, naming the
     // estimate, and nothing is changed (the 8.25% one included).
     app.post(&format!("/api/v1/estimates/{id}/send"), json!({})).await;
-    let nyc = app.patch(&format!("/api/v1/estimates/{id}"), json!({"tax_percent": "8.875", "lines": lines()})).await.body;
+    let nyc =
+        app.patch(&format!("/api/v1/estimates/{id}"), json!({"tax_percent": "8.875", "lines": lines()})).await.body;
     let err = migration::Migrator::down(db, Some(steps)).await.unwrap_err().to_string();
     assert!(err.contains(&format!("estimate {}", nyc["id"])) && err.contains("8.875%"), "{err}");
     assert_eq!(stored_taxes(&app, &id).await[0]["rate_pcm"], 8250);

@@ -156,11 +156,7 @@ fn rows_of(f: &Full, c: &Currency) -> (Vec<Value>, Vec<Value>) {
                    "price": plain_amount(l.unit_price_minor, c.digits), "optional": l.optional})
         })
         .collect();
-    let taxes = f
-        .taxes()
-        .iter()
-        .map(|t| json!({"name": t.name, "rate": t.rate.to_string()}))
-        .collect();
+    let taxes = f.taxes().iter().map(|t| json!({"name": t.name, "rate": t.rate.to_string()})).collect();
     (rows, taxes)
 }
 

@@ -110,10 +110,8 @@ pub(super) async fn job_view(
             None => (None, vec![]),
         };
         // Each tax with its rate as people write it: "Sales tax 8.875%".
-        let taxes: Vec<String> = crate::store::estimates::taxes_of(&e)
-            .iter()
-            .map(|t| format!("{} {}", t.name, t.rate.percent()))
-            .collect();
+        let taxes: Vec<String> =
+            crate::store::estimates::taxes_of(&e).iter().map(|t| format!("{} {}", t.name, t.rate.percent())).collect();
         estimates.push(json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
                "taxes": taxes, "sent": e.sent_at.map(when), "approved_total": approved_total, "options": chosen}));
     }
