@@ -108,13 +108,21 @@ struct DemoJob {
     /// Booked around now, so the crew is running late on first start.
     running_late: Option<(VisitKind, usize, i32)>,
     note: Option<&'static str>,
-    /// An estimate written by a staff member (index) and sent to the customer.
-    estimate: Option<(usize, &'static [DemoLine], &'static str)>,
+    /// An estimate written by a staff member (index) and sent to the
+    /// customer: its lines, its taxes (name, percent) and its notes.
+    estimate: Option<(usize, &'static [DemoLine], &'static [DemoTax], &'static str)>,
 }
 
 /// A line of a demo estimate: kind, description, quantity, unit, unit
 /// price in cents, and whether the customer may add it or leave it out.
 type DemoLine = (&'static str, &'static str, &'static str, &'static str, i64, bool);
+
+/// A tax of a demo estimate: its name and its rate in percent as typed.
+type DemoTax = (&'static str, &'static str);
+
+/// Hector is in Jersey City: New Jersey's sales tax, 6.625%, a rate that
+/// needs three decimals of a percent.
+const NJ_SALES_TAX: &[DemoTax] = &[("NJ sales tax", "6.625")];
 
 /// Hector's estimate for the rest of the work, with one item he may add: a
 /// newcomer sees an optional item on the office's and the customer's side.
@@ -157,6 +165,7 @@ const JOBS: &[DemoJob] = &[
         estimate: Some((
             5,
             HECTOR_ESTIMATE,
+            NJ_SALES_TAX,
             "The dry-out starts today. The new cabinet floor is up to you: tick it and we fit it once everything is dry, or leave it for your own carpenter.",
         )),
     },
@@ -349,9 +358,19 @@ pub async fn seed_if_empty(
             )
             .await?;
         }
-        if let Some((author, lines, notes)) = j.estimate {
+        if let Some((author, lines, taxes, notes)) = j.estimate {
             let fields = crate::usecases::estimates::EstimateFields {
                 notes: Some(notes.into()),
+                taxes: Some(
+                    taxes
+                        .iter()
+                        .map(|&(name, percent)| crate::usecases::estimates::TaxFields {
+                            name: Some(name.into()),
+                            rate_percent: Some(serde_json::Value::String(percent.into())),
+                            rate_bp: None,
+                        })
+                        .collect(),
+                ),
                 lines: Some(
                     lines
                         .iter()

@@ -16,6 +16,7 @@ mod m20261202_000010_crew_phone;
 mod m20261202_000011_delivery;
 mod m20261202_000012_message_wording;
 mod m20261202_000013_estimate_options;
+mod m20261202_000015_tax_precision;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_delivery::Migration),
             Box::new(m20261202_000012_message_wording::Migration),
             Box::new(m20261202_000013_estimate_options::Migration),
+            Box::new(m20261202_000015_tax_precision::Migration),
         ]
     }
 }

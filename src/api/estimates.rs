@@ -25,7 +25,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct EstimateInput {
     /// ISO 4217; the organization's when absent.
     currency: Option<String>,
-    /// One tax named "Tax", in basis points (825 = 8.25%), 0–10000.
+    /// One tax named "Tax", in percent as a decimal string: "8.875" is
+    /// 8.875%; at most three decimals, 0–100. A string, so no rate is
+    /// rounded on the way.
+    #[schema(value_type = Option<String>, example = "8.875")]
+    tax_percent: Option<Value>,
+    /// The same tax in basis points (825 = 8.25%), 0–10000, as older
+    /// clients send it; give `tax_percent` or this, not both.
     #[schema(minimum = 0, maximum = 10000)]
     tax_rate_bp: Option<i64>,
     /// Named taxes (at most 5), each applied to the subtotal.
@@ -50,8 +56,13 @@ struct TaxInput {
     /// Required, up to 80 characters.
     #[schema(required = true, nullable = false)]
     name: Option<String>,
-    /// Required: basis points, 0–10000.
-    #[schema(required = true, nullable = false, minimum = 0, maximum = 10000)]
+    /// The rate in percent as a decimal string: "8.875" is 8.875%; at most
+    /// three decimals, 0–100. This or `rate_bp` is required, not both.
+    #[schema(value_type = Option<String>, nullable = false, example = "8.875")]
+    rate_percent: Option<Value>,
+    /// The rate in basis points (825 = 8.25%), 0–10000, as older clients
+    /// send it.
+    #[schema(nullable = false, minimum = 0, maximum = 10000)]
     rate_bp: Option<i64>,
 }
 
@@ -86,8 +97,13 @@ impl From<EstimateInput> for EstimateFields {
     fn from(i: EstimateInput) -> Self {
         EstimateFields {
             currency: i.currency,
+            tax_percent: i.tax_percent,
             tax_rate_bp: i.tax_rate_bp,
-            taxes: i.taxes.map(|ts| ts.into_iter().map(|t| TaxFields { name: t.name, rate_bp: t.rate_bp }).collect()),
+            taxes: i.taxes.map(|ts| {
+                ts.into_iter()
+                    .map(|t| TaxFields { name: t.name, rate_percent: t.rate_percent, rate_bp: t.rate_bp })
+                    .collect()
+            }),
             notes: i.notes,
             valid_until: i.valid_until,
             lines: i.lines.map(|ls| {

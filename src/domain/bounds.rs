@@ -3,10 +3,10 @@
 //! customer sees them. An 88.75% tax or a line that went from $130 to $1,300
 //! between versions is far more often a typo than a price.
 
-use super::money::{match_lines, Currency, PricedLine, Quantity};
+use super::money::{match_lines, Currency, PricedLine, Quantity, TaxRate};
 
 /// Tax rates above this (30%) need confirming.
-pub const CONFIRM_TAX_ABOVE_BP: i64 = 3_000;
+pub const CONFIRM_TAX_ABOVE: TaxRate = TaxRate(30_000);
 /// A line total, or the estimate total, that grows this many times or more
 /// from one version to the next needs confirming. Tenfold exactly is what
 /// one extra zero does, so tenfold itself is asked about.
@@ -21,15 +21,15 @@ pub struct Unusual {
 
 const HOW_TO_CONFIRM: &str = "if that is right, send \"confirm\": true with the same request to accept it";
 
-/// A tax rate above [`CONFIRM_TAX_ABOVE_BP`], for `field` (`tax_rate_bp`,
-/// `taxes[1].rate_bp`).
-pub fn unusual_tax(field: &str, rate_bp: i64) -> Option<Unusual> {
-    (rate_bp > CONFIRM_TAX_ABOVE_BP).then(|| Unusual {
+/// A tax rate above [`CONFIRM_TAX_ABOVE`], for `field` as the request
+/// named it (`tax_percent`, `taxes[1].rate_bp`).
+pub fn unusual_tax(field: &str, rate: TaxRate) -> Option<Unusual> {
+    (rate > CONFIRM_TAX_ABOVE).then(|| Unusual {
         field: field.to_string(),
         message: format!(
-            "{rate_bp} basis points is a {} tax, above the {} we expect for any tax; {HOW_TO_CONFIRM}",
-            super::money::format_rate_bp(rate_bp),
-            super::money::format_rate_bp(CONFIRM_TAX_ABOVE_BP),
+            "a {} tax is above the {} we expect for any tax; {HOW_TO_CONFIRM}",
+            rate.percent(),
+            CONFIRM_TAX_ABOVE.percent(),
         ),
     })
 }
@@ -126,11 +126,14 @@ mod tests {
 
     #[test]
     fn taxes_above_thirty_percent_need_confirming_and_thirty_does_not() {
-        assert_eq!(unusual_tax("tax_rate_bp", 3_000), None);
-        assert_eq!(unusual_tax("tax_rate_bp", 825), None);
-        let u = unusual_tax("taxes[1].rate_bp", 8_875).unwrap();
+        assert_eq!(unusual_tax("tax_rate_bp", TaxRate(30_000)), None);
+        assert_eq!(unusual_tax("tax_rate_bp", TaxRate(8_250)), None);
+        assert_eq!(unusual_tax("tax_percent", TaxRate(8_875)), None, "8.875% is an ordinary rate");
+        let u = unusual_tax("taxes[1].rate_bp", TaxRate(88_750)).unwrap();
         assert_eq!(u.field, "taxes[1].rate_bp");
         assert!(u.message.contains("88.75%") && u.message.contains("30%"), "{}", u.message);
+        let u = unusual_tax("tax_percent", TaxRate(30_001)).unwrap();
+        assert!(u.message.contains("30.001%"), "{}", u.message);
         assert!(u.message.contains("\"confirm\": true"), "{}", u.message);
     }
 
@@ -161,9 +164,9 @@ mod tests {
             pl("labor", "Dry-out", "3", 9_000),
             pl("discount", "Returning customer", "1", 5_000),
             pl("equipment", "Dehumidifier", "3", 600_000),
-            PricedLine::tax("Tax", 900, 90_000),
+            PricedLine::tax("Tax", TaxRate(9_000), 90_000),
         ];
-        let with_tax = [&old[..], &[PricedLine::tax("Tax", 825, 100)]].concat();
+        let with_tax = [&old[..], &[PricedLine::tax("Tax", TaxRate(8_250), 100)]].concat();
         assert_eq!(unusual_jumps(&with_tax, 19_250, &new, 100_000, &usd()), vec![]);
         // Nothing jumps from zero, and 9.9 times is not tenfold.
         assert!(!jumped(0, 1_000_000));

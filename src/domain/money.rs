@@ -4,7 +4,8 @@
 //!
 //! **Rounding rule**: each line's total is `quantity × unit price`, rounded
 //! to the minor unit half away from zero, per line. Discount lines subtract
-//! their total. Each tax is `subtotal × rate_bp / 10000` (subtotal = sum of
+//! their total. Each tax is `subtotal × rate / 100000`, the rate in
+//! thousandths of a percent ([`TaxRate`]: 8.875% is 8875; subtotal = sum of
 //! rounded lines, discounts included), rounded the same way. The total is
 //! the subtotal plus the taxes. Every step is checked for overflow.
 //!
@@ -22,7 +23,77 @@ pub const QTY_SCALE: i64 = 10_000;
 pub const MAX_QTY_UNITS: i64 = 1_000_000 * QTY_SCALE;
 pub const MAX_UNIT_PRICE: i64 = 10_000_000_000; // 100 million in major units
 pub const MAX_LINES: usize = 200;
-pub const MAX_TAX_BP: i64 = 10_000;
+/// A tax rate's scale: thousandths of a percent, so 100% is 100000.
+pub const RATE_SCALE: i64 = 100_000;
+/// The largest tax rate: 100%.
+pub const MAX_TAX_RATE: TaxRate = TaxRate(RATE_SCALE);
+
+/// A tax rate, exactly, in thousandths of a percent (per cent mille):
+/// 8.875% is 8875, 8.25% is 8250, 6% is 6000. Rates people actually have
+/// (New York City's 8.875%, New Jersey's 6.625%) need three decimals of a
+/// percent; basis points (two) cannot hold them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TaxRate(pub i64);
+
+impl TaxRate {
+    /// Parses a percent as people write it: `"8.875"`, `"6"`, `"8.25%"`:
+    /// digits with at most three decimals, 0 to 100. No sign, no exponent.
+    pub fn parse(s: &str) -> Result<TaxRate, String> {
+        let t = s.trim();
+        let t = t.strip_suffix('%').unwrap_or(t).trim_end();
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || !digits(int) || !digits(frac) || (t.contains('.') && frac.is_empty()) {
+            return Err(format!("'{s}' is not a percentage such as 8.875"));
+        }
+        if frac.len() > 3 {
+            return Err(format!("'{s}' has more than 3 decimal places (8.875 is the most precise rate we take)"));
+        }
+        let over = || format!("'{s}' is more than 100%");
+        let int = int.trim_start_matches('0');
+        let int: i64 = match int.len() {
+            0 => 0,
+            1..=3 => int.parse().map_err(|_| over())?,
+            _ => return Err(over()),
+        };
+        let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<3}").parse().unwrap_or(0) };
+        let rate = TaxRate(int * 1000 + frac);
+        if rate > MAX_TAX_RATE {
+            return Err(over());
+        }
+        Ok(rate)
+    }
+
+    /// A rate given in basis points (825 = 8.25%), exactly; `None` when it
+    /// is outside 0–100%.
+    pub fn from_bp(bp: i64) -> Option<TaxRate> {
+        (0..=10_000).contains(&bp).then_some(TaxRate(bp * 10))
+    }
+
+    /// The rate in basis points when it is a whole number of them (8.25%
+    /// is 825), `None` when it is not (8.875%): never a rounded rate.
+    pub fn as_bp(self) -> Option<i64> {
+        (self.0 % 10 == 0).then_some(self.0 / 10)
+    }
+
+    /// As people write it, with the sign: `8.875%`, `8.25%`, `6%`.
+    pub fn percent(self) -> String {
+        format!("{self}%")
+    }
+}
+
+impl fmt::Display for TaxRate {
+    /// The number of percent, without trailing zeros: `8.875`, `8.25`, `6`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let a = self.0.unsigned_abs();
+        match a % 1000 {
+            0 => write!(f, "{sign}{}", a / 1000),
+            frac => write!(f, "{sign}{}.{}", a / 1000, format!("{frac:03}").trim_end_matches('0')),
+        }
+    }
+}
 
 /// An exact decimal quantity in ten-thousandths (`2.5` is 25000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,41 +225,41 @@ pub enum PricingError {
 }
 
 /// Computes every total of the required lines, or says exactly what is wrong.
-pub fn price(lines: &[Line], tax_rates_bp: &[i64]) -> Result<Totals, PricingError> {
-    price_including(lines, tax_rates_bp, &[])
+pub fn price(lines: &[Line], rates: &[TaxRate]) -> Result<Totals, PricingError> {
+    price_including(lines, rates, &[])
 }
 
 /// The totals of the required lines plus the optional lines at the indexes
 /// `chosen` (an index of a required line changes nothing; the caller says
 /// which indexes the customer may choose).
-pub fn price_with(lines: &[Line], tax_rates_bp: &[i64], chosen: &[usize]) -> Result<Totals, PricingError> {
-    price_including(lines, tax_rates_bp, chosen)
+pub fn price_with(lines: &[Line], rates: &[TaxRate], chosen: &[usize]) -> Result<Totals, PricingError> {
+    price_including(lines, rates, chosen)
 }
 
 /// What each optional line adds to the total when chosen alone (its price
 /// and the tax on it); `None` for required lines.
-pub fn option_adds(lines: &[Line], tax_rates_bp: &[i64]) -> Result<Vec<Option<i64>>, PricingError> {
-    let base = price(lines, tax_rates_bp)?.total;
+pub fn option_adds(lines: &[Line], rates: &[TaxRate]) -> Result<Vec<Option<i64>>, PricingError> {
+    let base = price(lines, rates)?.total;
     lines
         .iter()
         .enumerate()
         .map(|(i, l)| match l.optional {
             false => Ok(None),
-            true => Ok(Some(price_with(lines, tax_rates_bp, &[i])?.total - base)),
+            true => Ok(Some(price_with(lines, rates, &[i])?.total - base)),
         })
         .collect()
 }
 
-fn price_including(lines: &[Line], tax_rates_bp: &[i64], chosen: &[usize]) -> Result<Totals, PricingError> {
+fn price_including(lines: &[Line], rates: &[TaxRate], chosen: &[usize]) -> Result<Totals, PricingError> {
     if lines.is_empty() {
         return Err(PricingError::Empty);
     }
     if lines.len() > MAX_LINES {
         return Err(PricingError::TooManyLines);
     }
-    for (index, rate) in tax_rates_bp.iter().enumerate() {
-        if !(0..=MAX_TAX_BP).contains(rate) {
-            return Err(PricingError::Tax { index, message: "must be between 0 and 10000 basis points (100%)".into() });
+    for (index, rate) in rates.iter().enumerate() {
+        if !(TaxRate(0)..=MAX_TAX_RATE).contains(rate) {
+            return Err(PricingError::Tax { index, message: "must be between 0% and 100%".into() });
         }
     }
     let mut totals = Vec::with_capacity(lines.len());
@@ -236,10 +307,10 @@ fn price_including(lines: &[Line], tax_rates_bp: &[i64], chosen: &[usize]) -> Re
     if subtotal < 0 {
         return Err(PricingError::NegativeTotal);
     }
-    let mut taxes = Vec::with_capacity(tax_rates_bp.len());
+    let mut taxes = Vec::with_capacity(rates.len());
     let mut tax: i64 = 0;
-    for rate in tax_rates_bp {
-        let t = i64::try_from(div_round_half_away(subtotal as i128 * *rate as i128, 10_000))
+    for rate in rates {
+        let t = i64::try_from(div_round_half_away(subtotal as i128 * rate.0 as i128, RATE_SCALE as i128))
             .map_err(|_| PricingError::Overflow)?;
         tax = tax.checked_add(t).ok_or(PricingError::Overflow)?;
         taxes.push(t);
@@ -330,19 +401,19 @@ mod tests {
             optional(LineKind::Material, "1", 9_999),
             line(LineKind::Discount, "1", 10_000),
         ];
-        let t = price(&lines, &[825]).unwrap();
+        let t = price(&lines, &[TaxRate(8_250)]).unwrap();
         assert_eq!(t.lines, vec![100_000, 25_000, 9_999, -10_000], "every line is priced");
         assert_eq!(t.subtotal, 90_000, "the required items only");
         assert_eq!(t.tax, 7_425);
         assert_eq!(t.total, 97_425);
         // 115,000 × 8.25% = 9,487.5 -> 9,488
-        assert_eq!(price_with(&lines, &[825], &[1]).unwrap().total, 115_000 + 9_488);
+        assert_eq!(price_with(&lines, &[TaxRate(8_250)], &[1]).unwrap().total, 115_000 + 9_488);
         // 99,999 × 8.25% = 8,249.9175 -> 8,250
-        assert_eq!(price_with(&lines, &[825], &[2]).unwrap().total, 99_999 + 8_250);
+        assert_eq!(price_with(&lines, &[TaxRate(8_250)], &[2]).unwrap().total, 99_999 + 8_250);
         // Both: 124,999 × 8.25% = 10,312.4175 -> 10,312
-        assert_eq!(price_with(&lines, &[825], &[1, 2]).unwrap().total, 124_999 + 10_312);
-        assert_eq!(price_with(&lines, &[825], &[0, 3]).unwrap(), t, "a required index changes nothing");
-        assert_eq!(option_adds(&lines, &[825]).unwrap(), vec![None, Some(27_063), Some(10_824), None]);
+        assert_eq!(price_with(&lines, &[TaxRate(8_250)], &[1, 2]).unwrap().total, 124_999 + 10_312);
+        assert_eq!(price_with(&lines, &[TaxRate(8_250)], &[0, 3]).unwrap(), t, "a required index changes nothing");
+        assert_eq!(option_adds(&lines, &[TaxRate(8_250)]).unwrap(), vec![None, Some(27_063), Some(10_824), None]);
     }
 
     #[test]
@@ -369,6 +440,48 @@ mod tests {
     }
 
     #[test]
+    fn rates_take_three_decimals_of_a_percent_exactly() {
+        assert_eq!(TaxRate::parse("8.875"), Ok(TaxRate(8_875)));
+        assert_eq!(TaxRate::parse("6.625"), Ok(TaxRate(6_625)));
+        assert_eq!(TaxRate::parse("8.25"), Ok(TaxRate(8_250)));
+        assert_eq!(TaxRate::parse(" 6% "), Ok(TaxRate(6_000)));
+        assert_eq!(TaxRate::parse("0.001"), Ok(TaxRate(1)));
+        assert_eq!(TaxRate::parse("100"), Ok(MAX_TAX_RATE));
+        assert_eq!(TaxRate::parse("100.000"), Ok(MAX_TAX_RATE));
+        assert_eq!(TaxRate::parse("0"), Ok(TaxRate(0)));
+        assert!(TaxRate::parse("8.8755").unwrap_err().contains("more than 3 decimal places"));
+        assert!(TaxRate::parse("100.001").unwrap_err().contains("more than 100%"));
+        assert!(TaxRate::parse("99999999999999999999").unwrap_err().contains("more than 100%"));
+        for bad in ["", "abc", "-1", "+5", "8.", ".5", "8,875", "1e2", "8.8.5", "%"] {
+            assert!(TaxRate::parse(bad).unwrap_err().contains("not a percentage"), "{bad}");
+        }
+        // As people write them, and as basis points only where exact.
+        assert_eq!(TaxRate(8_875).percent(), "8.875%");
+        assert_eq!(TaxRate(8_250).percent(), "8.25%");
+        assert_eq!(TaxRate(6_000).percent(), "6%");
+        assert_eq!(TaxRate(8_500).to_string(), "8.5");
+        assert_eq!(TaxRate(50).percent(), "0.05%");
+        assert_eq!(TaxRate(8_250).as_bp(), Some(825));
+        assert_eq!(TaxRate(8_875).as_bp(), None, "never a rounded rate");
+        assert_eq!(TaxRate::from_bp(825), Some(TaxRate(8_250)));
+        assert_eq!(TaxRate::from_bp(10_001), None);
+        assert_eq!(TaxRate::from_bp(-1), None);
+        for r in [0, 1, 5, 8_875, 6_625, 8_250, 100_000] {
+            assert_eq!(TaxRate::parse(&TaxRate(r).to_string()), Ok(TaxRate(r)), "round trip {r}");
+        }
+    }
+
+    #[test]
+    fn new_york_citys_rate_is_priced_exactly() {
+        // $601.00 at 8.875%: 60,100 × 8,875 / 100,000 = 5,333.875 -> 5,334.
+        let t = price(&[line(LineKind::Labor, "6", 8_500), line(LineKind::Equipment, "2", 4_550)], &[TaxRate(8_875)])
+            .unwrap();
+        assert_eq!((t.subtotal, t.tax, t.total), (60_100, 5_334, 65_434));
+        // New Jersey's 6.625% on $1,195.00: 7,916.875 -> 7,917.
+        assert_eq!(price(&[line(LineKind::Fee, "1", 119_500)], &[TaxRate(6_625)]).unwrap().tax, 7_917);
+    }
+
+    #[test]
     fn half_away_from_zero() {
         assert_eq!(div_round_half_away(15, 10), 2);
         assert_eq!(div_round_half_away(14, 10), 1);
@@ -387,7 +500,7 @@ mod tests {
             line(LineKind::Fee, "1", 4500),
             line(LineKind::Discount, "1", 2000),
         ];
-        let t = price(&lines, &[825]).unwrap();
+        let t = price(&lines, &[TaxRate(8_250)]).unwrap();
         // 37.25 × 349 = 13000.25 -> 13000
         assert_eq!(t.lines, vec![21250, 13000, 4500, -2000]);
         assert_eq!(t.subtotal, 36750);
@@ -408,10 +521,10 @@ mod tests {
         // A discount of 0.5 cent rounds to 1 cent off.
         let t = price(&[line(LineKind::Fee, "1", 100), line(LineKind::Discount, "0.5", 1)], &[]).unwrap();
         assert_eq!(t.lines, vec![100, -1]);
-        // Tax of exactly half a cent rounds up: 50 × 100 bp = 0.5.
-        assert_eq!(price(&[line(LineKind::Fee, "1", 50)], &[100]).unwrap().tax, 1);
+        // Tax of exactly half a cent rounds up: 50 × 1% = 0.5.
+        assert_eq!(price(&[line(LineKind::Fee, "1", 50)], &[TaxRate(1_000)]).unwrap().tax, 1);
         // Two taxes are each rounded: 1234 × 6.25% = 77.125 -> 77; × 2% = 24.68 -> 25.
-        let t = price(&[line(LineKind::Fee, "1", 1234)], &[625, 200]).unwrap();
+        let t = price(&[line(LineKind::Fee, "1", 1234)], &[TaxRate(6_250), TaxRate(2_000)]).unwrap();
         assert_eq!(t.taxes, vec![77, 25]);
         assert_eq!(t.total, 1234 + 102);
     }
@@ -435,7 +548,10 @@ mod tests {
             "a negative discount quantity is still a discount"
         );
         assert_eq!(price(&[], &[]), Err(PricingError::Empty));
-        assert!(matches!(price(&[line(LineKind::Fee, "1", 1)], &[10_001]), Err(PricingError::Tax { index: 0, .. })));
+        assert!(matches!(
+            price(&[line(LineKind::Fee, "1", 1)], &[TaxRate(100_001)]),
+            Err(PricingError::Tax { index: 0, .. })
+        ));
         assert_eq!(
             price(&[line(LineKind::Fee, "1", 100), line(LineKind::Discount, "1", 200)], &[]),
             Err(PricingError::NegativeTotal)
@@ -449,7 +565,7 @@ mod tests {
         // The limits keep every total inside i64: 200 lines at the maximum
         // quantity and price, plus 100% tax, is 4e18 < 9.2e18.
         let big: Vec<Line> = (0..MAX_LINES).map(|_| line(LineKind::Material, "1000000", MAX_UNIT_PRICE)).collect();
-        let t = price(&big, &[MAX_TAX_BP]).unwrap();
+        let t = price(&big, &[MAX_TAX_RATE]).unwrap();
         assert_eq!(t.subtotal as i128, 200 * 1_000_000 * MAX_UNIT_PRICE as i128);
         assert_eq!(t.total as i128, 2 * t.subtotal as i128);
         assert!(matches!(
@@ -490,7 +606,7 @@ mod tests {
             #[test]
             fn the_total_is_the_sum_of_rounded_lines_plus_taxes(
                 lines in proptest::collection::vec(any_line(), 1..30),
-                rates in proptest::collection::vec(0i64..=MAX_TAX_BP, 0..3),
+                rates in proptest::collection::vec((0i64..=RATE_SCALE).prop_map(TaxRate), 0..3),
             ) {
                 match price(&lines, &rates) {
                     Ok(t) => {
@@ -522,21 +638,45 @@ mod tests {
             }
 
             #[test]
+            fn a_rate_in_basis_points_prices_as_it_always_did(
+                lines in proptest::collection::vec(any_line(), 1..10),
+                bp in 0i64..=10_000,
+            ) {
+                // The old rule, subtotal × bp / 10000, against the new unit (bp × 10).
+                let lines: Vec<Line> = lines
+                    .into_iter()
+                    .map(|l| Line { kind: if l.kind == LineKind::Discount { LineKind::Fee } else { l.kind }, ..l })
+                    .collect();
+                let rate = TaxRate::from_bp(bp).unwrap();
+                let t = price(&lines, &[rate]).unwrap();
+                let old = div_round_half_away(t.subtotal as i128 * bp as i128, 10_000);
+                prop_assert_eq!(t.tax as i128, old);
+                prop_assert_eq!(rate.as_bp(), Some(bp));
+            }
+
+            #[test]
+            fn every_rate_reads_back_exactly_as_written(r in 0i64..=RATE_SCALE) {
+                let written = TaxRate(r).to_string();
+                prop_assert_eq!(TaxRate::parse(&written), Ok(TaxRate(r)));
+                prop_assert!(!written.contains('.') || !written.ends_with('0'), "no trailing zeros: {}", written);
+            }
+
+            #[test]
             fn huge_inputs_never_overflow_silently(
                 q in 1i64..=MAX_QTY_UNITS,
                 p in 0i64..=MAX_UNIT_PRICE,
                 n in 1usize..=MAX_LINES,
-                rate in 0i64..=MAX_TAX_BP,
+                rate in 0i64..=RATE_SCALE,
             ) {
                 let lines: Vec<Line> = (0..n).map(|_| Line { kind: LineKind::Material, quantity: Quantity(q), unit_price_minor: p, optional: false }).collect();
                 let exact_sub = n as i128 * div_round_half_away(q as i128 * p as i128, QTY_SCALE as i128);
-                match price(&lines, &[rate]) {
+                match price(&lines, &[TaxRate(rate)]) {
                     Ok(t) => {
                         prop_assert_eq!(t.subtotal as i128, exact_sub);
-                        prop_assert_eq!(t.total as i128, exact_sub + div_round_half_away(exact_sub * rate as i128, 10_000));
+                        prop_assert_eq!(t.total as i128, exact_sub + div_round_half_away(exact_sub * rate as i128, RATE_SCALE as i128));
                     }
                     Err(PricingError::Overflow) => {
-                        let total = exact_sub + div_round_half_away(exact_sub * rate as i128, 10_000);
+                        let total = exact_sub + div_round_half_away(exact_sub * rate as i128, RATE_SCALE as i128);
                         prop_assert!(total > i64::MAX as i128, "refused a total that fits: {}", total);
                     }
                     Err(e) => prop_assert!(false, "unexpected {:?}", e),
@@ -547,4 +687,4 @@ mod tests {
 }
 
 // How one version of an estimate differs from the last lives beside this.
-pub use super::revisions::{diff, format_rate_bp, match_lines, Changes, PricedLine, TAX_KIND};
+pub use super::revisions::{diff, match_lines, Changes, PricedLine, TAX_KIND};

@@ -2,9 +2,12 @@
 //! line of the last, and what was added, removed or repriced, so the
 //! customer is told exactly what changed.
 
+use super::money::TaxRate;
+
 /// A line as compared between two versions of an estimate. Taxes are
 /// compared too, as lines of kind [`TAX_KIND`] whose quantity is the rate
-/// (`"8.25%"`), unit price the rate in basis points, and total the amount.
+/// (`"8.875%"`), unit price the rate in thousandths of a percent
+/// ([`TaxRate`]), and total the amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedLine {
     pub kind: String,
@@ -22,12 +25,12 @@ pub const TAX_KIND: &str = "tax";
 impl PricedLine {
     /// A tax as a line, so a revision that changes a rate (or an amount)
     /// says so like any other line.
-    pub fn tax(name: &str, rate_bp: i64, amount_minor: i64) -> PricedLine {
+    pub fn tax(name: &str, rate: TaxRate, amount_minor: i64) -> PricedLine {
         PricedLine {
             kind: TAX_KIND.into(),
             description: name.into(),
-            quantity: format_rate_bp(rate_bp),
-            unit_price_minor: rate_bp,
+            quantity: rate.percent(),
+            unit_price_minor: rate.0,
             total_minor: amount_minor,
             optional: false,
         }
@@ -36,14 +39,6 @@ impl PricedLine {
     pub fn is_tax(&self) -> bool {
         self.kind == TAX_KIND
     }
-}
-
-/// A rate in basis points as people write it: `8.25%`, `9%`, `88.75%`.
-pub fn format_rate_bp(bp: i64) -> String {
-    let sign = if bp < 0 { "-" } else { "" };
-    let a = bp.unsigned_abs();
-    let rate = format!("{}.{:02}", a / 100, a % 100);
-    format!("{sign}{}%", rate.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// What changed from one version to the next: lines matched by kind and
@@ -164,8 +159,8 @@ mod diff_tests {
     #[test]
     fn a_changed_tax_rate_is_a_changed_line_with_both_rates_and_amounts() {
         let lines = [pl("fee", "Disposal", "1", 10_000)];
-        let old = [&lines[..], &[PricedLine::tax("Sales tax", 825, 825)]].concat();
-        let new = [&lines[..], &[PricedLine::tax("sales tax", 900, 900)]].concat();
+        let old = [&lines[..], &[PricedLine::tax("Sales tax", TaxRate(8_250), 825)]].concat();
+        let new = [&lines[..], &[PricedLine::tax("sales tax", TaxRate(9_000), 900)]].concat();
         let c = diff(&old, &new);
         assert!(c.added.is_empty() && c.removed.is_empty(), "{c:?}");
         assert_eq!(c.repriced.len(), 1);
@@ -175,18 +170,30 @@ mod diff_tests {
         assert_eq!((o.total_minor, n.total_minor), (825, 900));
         // A tax that appears or goes is added or removed like any line.
         let c = diff(&lines, &new);
-        assert_eq!(c.added, vec![PricedLine::tax("sales tax", 900, 900)]);
+        assert_eq!(c.added, vec![PricedLine::tax("sales tax", TaxRate(9_000), 900)]);
         assert!(diff(&new, &new).is_empty());
     }
 
     #[test]
     fn rates_read_as_people_write_them() {
-        assert_eq!(format_rate_bp(825), "8.25%");
-        assert_eq!(format_rate_bp(900), "9%");
-        assert_eq!(format_rate_bp(8875), "88.75%");
-        assert_eq!(format_rate_bp(850), "8.5%");
-        assert_eq!(format_rate_bp(0), "0%");
-        assert_eq!(format_rate_bp(5), "0.05%");
+        let q = |r: i64| PricedLine::tax("Tax", TaxRate(r), 0).quantity;
+        assert_eq!(q(8_250), "8.25%");
+        assert_eq!(q(9_000), "9%");
+        assert_eq!(q(88_750), "88.75%");
+        assert_eq!(q(8_500), "8.5%");
+        assert_eq!(q(0), "0%");
+        assert_eq!(q(50), "0.05%");
+        assert_eq!(q(8_875), "8.875%");
+        assert_eq!(q(6_625), "6.625%");
+    }
+
+    #[test]
+    fn a_rate_changed_in_its_third_decimal_is_a_change() {
+        let old = [PricedLine::tax("Sales tax", TaxRate(8_870), 5_331)];
+        let new = [PricedLine::tax("Sales tax", TaxRate(8_875), 5_334)];
+        let c = diff(&old, &new);
+        assert_eq!(c.repriced.len(), 1);
+        assert_eq!((c.repriced[0].0.quantity.as_str(), c.repriced[0].1.quantity.as_str()), ("8.87%", "8.875%"));
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub struct Model {
     /// draft, sent, approved, declined, changes_requested, superseded
     pub status: EstimateStatus,
     pub currency: String,
-    /// JSON: `[{"name": "Sales tax", "rate_bp": 825, "amount_minor": 3032}]`
+    /// JSON: `[{"name": "Sales tax", "rate_pcm": 8875, "amount_minor": 3262}]`,
+    /// each rate in thousandths of a percent (8875 = 8.875%).
     pub taxes: String,
     pub notes: String,
     pub valid_until: Option<Date>,

@@ -229,11 +229,7 @@ pub fn pricing_values(
     let taxes: Vec<Value> = est
         .taxes()
         .iter()
-        .map(|t| {
-            let rate = format!("{}.{:02}", t.rate_bp / 100, t.rate_bp % 100);
-            let rate = rate.trim_end_matches('0').trim_end_matches('.').to_string();
-            json!({"name": t.name, "rate": format!("{rate}%"), "amount": c.format(t.amount_minor)})
-        })
+        .map(|t| json!({"name": t.name, "rate": t.rate.percent(), "amount": c.format(t.amount_minor)}))
         .collect();
     let estimate = json!({
         "version": e.version,

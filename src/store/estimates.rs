@@ -4,7 +4,7 @@ use super::timeline::{self, Event};
 use crate::db::Db;
 use crate::domain::bounds::{self, Unusual};
 use crate::domain::job::TimelineKind;
-use crate::domain::money::{self, Currency, EstimateStatus, Line, LineKind, PricingError, Quantity};
+use crate::domain::money::{self, Currency, EstimateStatus, Line, LineKind, PricingError, Quantity, TaxRate};
 use crate::entities::{estimate, estimate_line};
 use crate::error::{Error, FieldError};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,11 +12,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// A tax as given: a name and a rate in basis points (825 = 8.25%).
+/// A tax as given: a name and a rate, stored in thousandths of a percent
+/// (`rate_pcm`: 8875 = 8.875%).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tax {
     pub name: String,
-    pub rate_bp: i64,
+    #[serde(rename = "rate_pcm")]
+    pub rate: TaxRate,
     #[serde(default)]
     pub amount_minor: i64,
 }
@@ -59,7 +61,7 @@ pub fn price(d: &EstimateDraft) -> Result<money::Totals, Error> {
             optional: l.optional,
         })
         .collect();
-    let rates: Vec<i64> = d.taxes.iter().map(|t| t.rate_bp).collect();
+    let rates: Vec<TaxRate> = d.taxes.iter().map(|t| t.rate).collect();
     if lines.is_empty() {
         return Ok(money::Totals { lines: vec![], subtotal: 0, taxes: vec![0; rates.len()], tax: 0, total: 0 });
     }
@@ -70,7 +72,7 @@ pub fn price(d: &EstimateDraft) -> Result<money::Totals, Error> {
 fn pricing_error(e: PricingError) -> Error {
     match e {
         PricingError::Line { index, field, message } => Error::field(format!("lines[{index}].{field}"), message),
-        PricingError::Tax { index, message } => Error::field(format!("taxes[{index}].rate_bp"), message),
+        PricingError::Tax { index, message } => Error::field(format!("taxes[{index}].rate_percent"), message),
         PricingError::TooManyLines => Error::field("lines", format!("at most {} lines", money::MAX_LINES)),
         PricingError::Empty => Error::field("lines", "add at least one line"),
         PricingError::Overflow => Error::field("lines", "the total is too large to compute"),
@@ -114,7 +116,7 @@ pub fn price_choice(f: &Full, chosen: &[i64], field: &str) -> Result<(Vec<i64>, 
             None => return Err(Error::field(field, format!("item {id} is not an item of this estimate"))),
         }
     }
-    let rates: Vec<i64> = f.taxes().iter().map(|t| t.rate_bp).collect();
+    let rates: Vec<TaxRate> = f.taxes().iter().map(|t| t.rate).collect();
     let totals = money::price_with(&stored_lines(f), &rates, &indexes).map_err(pricing_error)?;
     Ok((ids, totals))
 }
@@ -155,9 +157,14 @@ pub struct Full {
     pub lines: Vec<estimate_line::Model>,
 }
 
+/// The taxes stored on an estimate, in the order given.
+pub fn taxes_of(e: &estimate::Model) -> Vec<Tax> {
+    serde_json::from_str(&e.taxes).unwrap_or_default()
+}
+
 impl Full {
     pub fn taxes(&self) -> Vec<Tax> {
-        serde_json::from_str(&self.estimate.taxes).unwrap_or_default()
+        taxes_of(&self.estimate)
     }
 
     /// The lines, then the taxes as lines (kind `tax`), as a revision
@@ -171,7 +178,7 @@ impl Full {
             total_minor: l.total_minor,
             optional: l.optional,
         });
-        let taxes = self.taxes().into_iter().map(|t| money::PricedLine::tax(&t.name, t.rate_bp, t.amount_minor));
+        let taxes = self.taxes().into_iter().map(|t| money::PricedLine::tax(&t.name, t.rate, t.amount_minor));
         lines.chain(taxes).collect()
     }
 }
@@ -245,7 +252,7 @@ fn taxes_with_amounts(d: &EstimateDraft, t: &money::Totals) -> String {
         .taxes
         .iter()
         .zip(&t.taxes)
-        .map(|(tax, amount)| Tax { name: tax.name.clone(), rate_bp: tax.rate_bp, amount_minor: *amount })
+        .map(|(tax, amount)| Tax { name: tax.name.clone(), rate: tax.rate, amount_minor: *amount })
         .collect();
     serde_json::to_string(&taxes).unwrap_or_else(|_| "[]".into())
 }
@@ -435,8 +442,12 @@ pub struct LineView {
 #[schema(as = EstimateTax)]
 pub struct TaxView {
     pub name: String,
-    /// Basis points: 825 is 8.25%.
-    pub rate_bp: i64,
+    /// The rate in percent as people write it, exactly, without trailing
+    /// zeros: "8.875", "8.25", "6".
+    pub rate_percent: String,
+    /// The rate in basis points (825 is 8.25%) when it is a whole number of
+    /// them; null when it is not (8.875%), never a rounded rate.
+    pub rate_bp: Option<i64>,
     pub amount_minor: i64,
     pub amount: String,
 }
@@ -455,8 +466,11 @@ pub struct EstimateView {
     /// Whether this is the job's newest version, the one the customer decides on.
     pub is_current: bool,
     pub lines: Vec<LineView>,
-    /// The sum of the taxes' rates.
-    pub tax_rate_bp: i64,
+    /// The sum of the taxes' rates in percent, exactly ("8.875").
+    pub tax_percent: String,
+    /// The sum of the taxes' rates in basis points when it is a whole number
+    /// of them; null when it is not (8.875%).
+    pub tax_rate_bp: Option<i64>,
     pub taxes: Vec<TaxView>,
     pub subtotal_minor: i64,
     pub tax_minor: i64,
@@ -482,7 +496,7 @@ pub struct EstimateView {
 pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
     let e = &f.estimate;
     let c = crate::error::stored_currency(&e.currency, format_args!("estimate {}", e.id))?;
-    let rates: Vec<i64> = f.taxes().iter().map(|t| t.rate_bp).collect();
+    let rates: Vec<TaxRate> = f.taxes().iter().map(|t| t.rate).collect();
     let adds = match money::option_adds(&stored_lines(f), &rates) {
         Ok(adds) => adds,
         // An estimate with no lines yet (a draft) adds nothing.
@@ -511,6 +525,7 @@ pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
         })
         .collect();
     let taxes = f.taxes();
+    let sum_of_rates = TaxRate(taxes.iter().map(|t| t.rate.0).sum());
     Ok(EstimateView {
         id: e.id,
         job_id: e.job_id,
@@ -519,12 +534,14 @@ pub fn view(f: &Full, current_id: Option<i64>) -> Result<EstimateView, Error> {
         currency: e.currency.clone(),
         is_current: current_id == Some(e.id),
         lines,
-        tax_rate_bp: taxes.iter().map(|t| t.rate_bp).sum::<i64>(),
+        tax_percent: sum_of_rates.to_string(),
+        tax_rate_bp: sum_of_rates.as_bp(),
         taxes: taxes
             .iter()
             .map(|t| TaxView {
                 name: t.name.clone(),
-                rate_bp: t.rate_bp,
+                rate_percent: t.rate.to_string(),
+                rate_bp: t.rate.as_bp(),
                 amount_minor: t.amount_minor,
                 amount: c.format(t.amount_minor),
             })

@@ -7,7 +7,7 @@ use crate::db::Db;
 use crate::domain::bounds;
 use crate::domain::job::{JobStatus, TimelineKind};
 use crate::domain::money::EstimateStatus;
-use crate::domain::money::{Currency, LineKind, Quantity, MAX_LINES};
+use crate::domain::money::{Currency, LineKind, Quantity, TaxRate, MAX_LINES};
 use crate::domain::promise::{PromiseKind, PromiseOutcome};
 use crate::entities::{customer, estimate, estimate_line, job, organization};
 use crate::error::{Error, Problems};
@@ -26,6 +26,9 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone, Default)]
 pub struct EstimateFields {
     pub currency: Option<String>,
+    /// One tax named "Tax": a percent as a decimal string ("8.875")...
+    pub tax_percent: Option<Value>,
+    /// ...or, as older clients send it, in basis points (825 = 8.25%).
     pub tax_rate_bp: Option<i64>,
     pub taxes: Option<Vec<TaxFields>>,
     pub notes: Option<String>,
@@ -38,7 +41,39 @@ pub struct EstimateFields {
 #[derive(Debug, Clone, Default)]
 pub struct TaxFields {
     pub name: Option<String>,
+    /// A percent as a decimal string ("8.875", at most three decimals)...
+    pub rate_percent: Option<Value>,
+    /// ...or basis points (825), not both.
     pub rate_bp: Option<i64>,
+}
+
+/// One tax rate given either as a percent string (`percent_field`) or in
+/// basis points (`bp_field`): exactly one, each checked, the problem named
+/// by the field that carried it. Returns the rate and the field it came in.
+fn tax_rate(
+    p: &mut Problems,
+    (percent_field, percent): (&str, Option<Value>),
+    (bp_field, bp): (&str, Option<i64>),
+) -> Option<(TaxRate, String)> {
+    match (percent, bp) {
+        (Some(_), Some(_)) => {
+            p.add(percent_field, format!("give the rate once: either {percent_field} or {bp_field}, not both"));
+            None
+        }
+        (Some(Value::String(s)), None) => p.check(percent_field, TaxRate::parse(&s)).map(|r| (r, percent_field.into())),
+        (Some(other), None) => {
+            p.add(percent_field, format!("must be a decimal string such as \"8.875\", not {other}"));
+            None
+        }
+        (None, Some(bp)) => match TaxRate::from_bp(bp) {
+            Some(r) => Some((r, bp_field.into())),
+            None => {
+                p.add(bp_field, "must be between 0 and 10000 basis points (100%)");
+                None
+            }
+        },
+        (None, None) => None,
+    }
 }
 
 /// One line as typed in; the quantity is a decimal string (a JSON number
@@ -63,23 +98,21 @@ pub fn parse(input: EstimateFields, org: &organization::Model) -> Result<Estimat
     };
     let mut taxes = Vec::new();
     let mut unusual = Vec::new();
-    if let Some(bp) = input.tax_rate_bp {
-        taxes.push(Tax { name: "Tax".into(), rate_bp: bp, amount_minor: 0 });
-        if (0..=10_000).contains(&bp) {
-            unusual.extend(bounds::unusual_tax("tax_rate_bp", bp));
-        } else {
-            p.add("tax_rate_bp", "must be between 0 and 10000 basis points (100%)");
-        }
+    if let Some((rate, field)) =
+        tax_rate(&mut p, ("tax_percent", input.tax_percent), ("tax_rate_bp", input.tax_rate_bp))
+    {
+        unusual.extend(bounds::unusual_tax(&field, rate));
+        taxes.push(Tax { name: "Tax".into(), rate, amount_minor: 0 });
     }
     for (i, t) in input.taxes.unwrap_or_default().into_iter().enumerate() {
         let name = crate::error::required_text(&mut p, &format!("taxes[{i}].name"), t.name, 80);
-        match t.rate_bp {
-            Some(bp) if (0..=10_000).contains(&bp) => {
-                unusual.extend(bounds::unusual_tax(&format!("taxes[{i}].rate_bp"), bp));
-                taxes.push(Tax { name: name.unwrap_or_default(), rate_bp: bp, amount_minor: 0 })
-            }
-            Some(_) => p.add(&format!("taxes[{i}].rate_bp"), "must be between 0 and 10000 basis points (100%)"),
-            None => p.add(&format!("taxes[{i}].rate_bp"), "is required"),
+        let (percent, bp) = (format!("taxes[{i}].rate_percent"), format!("taxes[{i}].rate_bp"));
+        if t.rate_percent.is_none() && t.rate_bp.is_none() {
+            p.add(&percent, "is required (a percent such as \"8.875\"; or rate_bp in basis points)");
+        }
+        if let Some((rate, field)) = tax_rate(&mut p, (&percent, t.rate_percent), (&bp, t.rate_bp)) {
+            unusual.extend(bounds::unusual_tax(&field, rate));
+            taxes.push(Tax { name: name.unwrap_or_default(), rate, amount_minor: 0 })
         }
     }
     if taxes.len() > 5 {

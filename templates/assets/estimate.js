@@ -6,7 +6,13 @@
   var form = document.querySelector("form.approve");
   if (!form || typeof BigInt !== "function") return;
   var out = form.querySelector(".your-total");
-  var rates = (form.dataset.rates || "").split(",").filter(function (r) { return r !== ""; }).map(function (r) { return BigInt(r); });
+  // Each rate is a percent as the server writes it ("8.875", "6"), read
+  // exactly into thousandths of a percent (8875): no floating point.
+  function pcm(percent) {
+    var parts = percent.split(".");
+    return BigInt(parts[0]) * 1000n + BigInt((parts[1] || "").padEnd(3, "0"));
+  }
+  var rates = (form.dataset.rates || "").split(",").filter(function (r) { return r !== ""; }).map(pcm);
   var digits = parseInt(form.dataset.digits || "2", 10);
   var symbol = form.dataset.symbol || "";
   function roundDiv(n, d) {
@@ -28,7 +34,7 @@
       subtotal += BigInt(box.dataset.total || "0");
     });
     var total = subtotal;
-    rates.forEach(function (bp) { total += roundDiv(subtotal * bp, 10000n); });
+    rates.forEach(function (rate) { total += roundDiv(subtotal * rate, 100000n); });
     if (out) out.textContent = format(total);
   }
   form.addEventListener("change", update);

@@ -820,19 +820,28 @@ async fn in_a_real_browser_the_office_writes_revises_and_sends_an_estimate_and_t
     browser.type_into(&fill(2, "unit"), "day").await;
     browser.type_into(&fill(2, "price"), "45.505").await;
     browser.type_into("input[name=tax_name]", "Sales tax").await;
-    browser.type_into("input[name=tax_rate]", "8.25").await;
+    // New York City's rate, with one decimal too many the first time.
+    browser.type_into("input[name=tax_rate]", "8.8755").await;
     browser.click("form.estimate button[type=submit]").await;
     let refused = browser.wait_text("Nothing was saved").await;
     assert!(refused.contains("Line 2, unit price: '45.505' has more than 2 decimal places"), "{refused}");
+    assert!(refused.contains("Tax 1, rate: '8.8755' has more than 3 decimal places"), "{refused}");
     assert!(app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"].as_array().unwrap().is_empty());
     browser.js("document.querySelectorAll('input[name=price]')[1].value = ''; return true", json!([])).await;
     browser.type_into(&fill(2, "price"), "45.50").await;
+    browser.js("document.querySelector('input[name=tax_rate]').value = ''; return true", json!([])).await;
+    browser.type_into("input[name=tax_rate]", "8.875").await;
     browser.click("form.estimate button[type=submit]").await;
     let saved = browser.wait_text("Version 1: not sent yet").await;
-    // The server's prices, exactly as the API has them.
+    // The server's prices, exactly as the API has them: 60,100 × 8.875% =
+    // 5,333.875 -> $53.34.
     let api = app.get(&format!("/api/v1/jobs/{job}/estimates")).await.body["items"][0].clone();
-    assert_eq!(api["total"], "$650.58", "601.00 + 8.25% tax (49.58)");
-    assert!(saved.contains(api["total"].as_str().unwrap()) && saved.contains("$49.58"), "{saved}");
+    assert_eq!(api["total"], "$654.34", "601.00 + 8.875% tax (53.34)");
+    assert_eq!(api["taxes"][0]["rate_percent"], "8.875");
+    assert!(saved.contains(api["total"].as_str().unwrap()) && saved.contains("$53.34"), "{saved}");
+    assert!(saved.contains("Sales tax (8.875%)"), "{saved}");
+    let typed = browser.js("return document.querySelector('input[name=tax_rate]').value", json!([])).await;
+    assert_eq!(typed, json!("8.875"), "the rate reads back as it was typed");
     browser.click("form[action$='/send'] button").await;
     browser.wait_text("Revise it (a new version)").await;
     assert_eq!(app.outbox("kind=pricing_breakdown").await.len(), 2, "text and email");
@@ -843,7 +852,8 @@ async fn in_a_real_browser_the_office_writes_revises_and_sends_an_estimate_and_t
     browser.click("form.estimate button[type=submit]").await;
     let preview = browser.wait_text("What the customer will read changed since version 1").await;
     assert!(preview.contains("Changed: Dry out the basement, $510.00 → $680.00 (6 → 8)"), "{preview}");
-    assert!(preview.contains("Total: $650.58 → $834.61"), "{preview}");
+    // 77,100 × 8.875% = 6,842.625 -> $68.43; $771.00 + $68.43 = $839.43.
+    assert!(preview.contains("Total: $654.34 → $839.43"), "{preview}");
     browser.full_page_screenshot("estimate-editor").await;
     browser.click("form[action$='/send'] button").await;
     browser.wait_text("Revise it (a new version)").await;

@@ -79,7 +79,10 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
     assert_eq!((visits.len(), unscheduled), (6, 1));
 
     // One estimate, sent, with an item the customer may add: the total is
-    // the required work ($510 + $540 + $145), the floor ($320) is offered apart.
+    // the required work ($510 + $540 + $145 = $1,195.00) plus New Jersey's
+    // 6.625% sales tax (119,500 × 6,625 / 100,000 = 7,916.875 -> $79.17),
+    // $1,274.17; the floor ($320) is offered apart, and adds its price and
+    // its tax: 151,500 × 6.625% = 10,036.875 -> 10,037, so 161,537 - 127,417.
     let hector = jobs.iter().find(|j| j["title"] == "Burst pipe under the kitchen sink").unwrap();
     let estimates = app.get_as(t, &format!("/api/v1/jobs/{}/estimates", hector["id"])).await.body["items"]
         .as_array()
@@ -87,13 +90,16 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
         .clone();
     assert_eq!(estimates.len(), 1, "{estimates:?}");
     let e = &estimates[0];
-    assert_eq!((e["status"].as_str(), e["total_minor"].as_i64()), (Some("sent"), Some(119_500)), "{e}");
+    assert_eq!((e["status"].as_str(), e["total_minor"].as_i64()), (Some("sent"), Some(127_417)), "{e}");
+    assert_eq!((e["subtotal_minor"].as_i64(), e["tax_minor"].as_i64()), (Some(119_500), Some(7_917)), "{e}");
+    assert_eq!(e["taxes"][0]["rate_percent"], "6.625", "{e}");
+    assert_eq!(e["taxes"][0]["rate_bp"], serde_json::Value::Null, "6.625% is not a whole number of basis points");
     let optional: Vec<&serde_json::Value> =
         e["lines"].as_array().unwrap().iter().filter(|l| l["optional"] == true).collect();
     assert_eq!(optional.len(), 1, "{e}");
     assert_eq!(
         (optional[0]["description"].as_str(), optional[0]["adds_minor"].as_i64()),
-        (Some("New cabinet floor, cut and fitted"), Some(32_000))
+        (Some("New cabinet floor, cut and fitted"), Some(34_120))
     );
     let breakdown = app.get_as(t, &format!("/api/v1/outbox?kind=pricing_breakdown&job_id={}", hector["id"])).await.body
         ["items"]
@@ -101,6 +107,8 @@ async fn the_demo_is_seeded_once_with_fictional_contacts_and_booked_visits() {
         .unwrap()
         .clone();
     assert_eq!(breakdown.len(), 2, "to Hector by text and email: {breakdown:?}");
+    let email = breakdown.iter().find(|m| m["channel"] == "email").unwrap()["body_text"].as_str().unwrap();
+    assert!(email.contains("NJ sales tax (6.625%): $79.17") && email.contains("Total: $1,274.17"), "{email}");
     // One metro area: every window is business hours in the office's zone
     // (New York), today or the next working day, except the visit the crew
     // is running late for, which closes 20 minutes from now.

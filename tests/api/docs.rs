@@ -193,7 +193,7 @@ async fn documented_request_fields_are_the_ones_the_server_accepts() {
     for (path, method) in [("/jobs/{id}/estimates", "post"), ("/estimates/{id}", "patch")] {
         assert_eq!(
             fields(path, method),
-            set(&["currency", "tax_rate_bp", "taxes", "notes", "valid_until", "lines", "confirm"]),
+            set(&["currency", "tax_percent", "tax_rate_bp", "taxes", "notes", "valid_until", "lines", "confirm"]),
             "{method} {path}"
         );
     }

@@ -228,5 +228,21 @@ async fn in_a_real_browser_the_customer_ticks_an_optional_item_and_approves() {
     browser.go(&app.url(&format!("/c/{token}"))).await;
     browser.wait_text("Your total: $1,082.50").await;
     browser.full_page_screenshot("customer-estimate-options-desktop").await;
+
+    // New York City's 8.875%: the page's "your total" reads the rate as
+    // written and prices the choice exactly as the server does.
+    // 100,000 × 8.875% = 8,875 -> $1,088.75; with the fan, 125,000 × 8.875%
+    // = 11,093.75 -> 11,094 -> $1,360.94, so the fan adds 27,219.
+    let job = app.ny_job().await;
+    let mut nyc = with_options();
+    nyc.as_object_mut().unwrap().remove("tax_rate_bp");
+    nyc["tax_percent"] = json!("8.875");
+    let (e, token) = sent(&app, job, nyc).await;
+    assert_eq!(e["lines"][1]["adds_minor"], 27_219, "{e}");
+    browser.go(&app.url(&format!("/c/{token}"))).await;
+    let page = browser.wait_text("Your total: $1,088.75").await;
+    assert!(page.contains("Tax (8.875%)"), "{page}");
+    browser.click(&format!("input[name=options][value='{}']", e["lines"][1]["id"])).await;
+    browser.wait_text("Your total: $1,360.94").await;
     browser.call(reqwest::Method::DELETE, "", None).await;
 }

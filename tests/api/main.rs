@@ -42,6 +42,7 @@ mod scheduling;
 mod signin;
 mod staff;
 mod states;
+mod tax_precision;
 mod tenancy;
 mod truthful;
 mod two_way;

@@ -156,11 +156,7 @@ fn rows_of(f: &Full, c: &Currency) -> (Vec<Value>, Vec<Value>) {
                    "price": plain_amount(l.unit_price_minor, c.digits), "optional": l.optional})
         })
         .collect();
-    let taxes = f
-        .taxes()
-        .iter()
-        .map(|t| json!({"name": t.name, "rate": crate::domain::revisions::format_rate_bp(t.rate_bp).trim_end_matches('%').to_string()}))
-        .collect();
+    let taxes = f.taxes().iter().map(|t| json!({"name": t.name, "rate": t.rate.to_string()})).collect();
     (rows, taxes)
 }
 
@@ -202,13 +198,6 @@ fn parse_amount(typed: &str, digits: u32) -> Result<i64, String> {
         .and_then(|w| w.checked_add(frac_value))
         .ok_or(format!("'{}' is too large", typed.trim()))?;
     Ok(if neg { -minor } else { minor })
-}
-
-/// A tax rate typed as a percentage ("8.875") in basis points, or why not.
-fn parse_percent(typed: &str) -> Result<i64, String> {
-    let t = typed.trim().trim_end_matches('%').trim();
-    parse_amount(t, 2)
-        .map_err(|_| format!("'{}' is not a percentage such as 8.25 (at most two decimals)", typed.trim()))
 }
 
 /// Saves the estimate: the first version, the draft in place, or a new
@@ -272,17 +261,12 @@ pub(super) async fn save(
             continue;
         }
         typed_taxes.push(json!({"name": name, "rate": rate}));
-        let rate_bp = match parse_percent(&rate) {
-            Ok(bp) => Some(bp),
-            Err(why) => {
-                p.add(&format!("taxes[{}].rate_bp", taxes.len()), why);
-                None
-            }
-        };
-        taxes.push(TaxFields { name: Some(name), rate_bp: rate_bp.or(Some(0)) });
+        // The percent as typed ("8.875", "8.25%"): checked by the same rule as the API's.
+        taxes.push(TaxFields { name: Some(name), rate_percent: Some(Value::String(rate)), rate_bp: None });
     }
     let fields = EstimateFields {
         currency: Some(currency.code.to_string()),
+        tax_percent: None,
         tax_rate_bp: None,
         taxes: Some(taxes),
         notes: Some(one("notes")),
@@ -334,7 +318,7 @@ fn in_words(f: &FieldError, row_of: &[usize]) -> String {
     if let Some(rest) = field.strip_prefix("taxes[") {
         if let Some((n, name)) = rest.split_once("].") {
             let row = n.parse::<usize>().unwrap_or(0) + 1;
-            return format!("Tax {row}, {}: {}", if name == "rate_bp" { "rate" } else { name }, f.message);
+            return format!("Tax {row}, {}: {}", if name == "rate_percent" { "rate" } else { name }, f.message);
         }
     }
     match field {
@@ -403,7 +387,5 @@ mod tests {
         assert_eq!(plain_amount(8500, 2), "85.00");
         assert_eq!(plain_amount(-2005, 2), "-20.05");
         assert_eq!(plain_amount(1200, 0), "1200");
-        assert!(parse_percent("8.875%").unwrap_err().contains("two decimals"));
-        assert_eq!(parse_percent("8.25"), Ok(825));
     }
 }

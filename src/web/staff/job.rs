@@ -109,8 +109,11 @@ pub(super) async fn job_view(
             }
             None => (None, vec![]),
         };
+        // Each tax with its rate as people write it: "Sales tax 8.875%".
+        let taxes: Vec<String> =
+            crate::store::estimates::taxes_of(&e).iter().map(|t| format!("{} {}", t.name, t.rate.percent())).collect();
         estimates.push(json!({"version": e.version, "status": e.status.as_str().replace('_', " "), "total": currency.format(e.total_minor),
-               "sent": e.sent_at.map(when), "approved_total": approved_total, "options": chosen}));
+               "taxes": taxes, "sent": e.sent_at.map(when), "approved_total": approved_total, "options": chosen}));
     }
     let field_staff = crate::access::field_staff(caller);
     let timeline: Vec<Value> = crate::usecases::jobs::timeline(&state.db, org, job.id, field_staff)
