@@ -52,6 +52,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     let job = crate::usecases::customers::open_job(
         &state.db,
+        &state.notify,
         caller.organization_id,
         input.customer_id,
         input.title,

@@ -54,16 +54,21 @@ pub enum EventType {
     /// An arrival window is at risk: nobody is on the way and it closes soon (`promise_id`, `visit_id`).
     #[serde(rename = "promise.at_risk")]
     PromiseAtRisk,
+    /// A job was opened, edited or moved to another status (`job_id`): the
+    /// board's list of jobs nobody has booked follows it.
+    #[serde(rename = "job.changed")]
+    JobChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::VisitBooked,
         EventType::VisitChanged,
         EventType::VisitStatus,
         EventType::MessageState,
         EventType::InboundReceived,
         EventType::PromiseAtRisk,
+        EventType::JobChanged,
     ];
 
     /// The name on the wire (`visit.status`), also the SSE `event:` field.
@@ -75,6 +80,7 @@ impl EventType {
             EventType::MessageState => "message.state",
             EventType::InboundReceived => "inbound.received",
             EventType::PromiseAtRisk => "promise.at_risk",
+            EventType::JobChanged => "job.changed",
         }
     }
 }
@@ -153,6 +159,11 @@ impl LiveEvent {
     }
 
     /// A message's state moved to `state` (`crew`: its visit's staff, if it has a visit).
+    /// `job.changed` for a job (the office's; no crew is named).
+    pub fn job(j: &crate::entities::job::Model, at: DateTime<Utc>) -> Self {
+        LiveEvent { job_id: Some(j.id), ..LiveEvent::new(EventType::JobChanged, j.organization_id, at) }
+    }
+
     pub fn message(m: &crate::entities::message::Model, state: MessageState, crew: &[i64], at: DateTime<Utc>) -> Self {
         LiveEvent {
             job_id: m.job_id,

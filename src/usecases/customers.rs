@@ -121,6 +121,7 @@ pub async fn edit(
 /// their own words.
 pub async fn open_job(
     db: &Db,
+    n: &crate::messages::NotifyCtx,
     org_id: i64,
     customer_id: Option<i64>,
     title: Option<String>,
@@ -137,5 +138,7 @@ pub async fn open_job(
     let (Some(customer_id), Some(title)) = (customer_id, title) else {
         return Err(Error::Internal("job parse accepted incomplete input".into()));
     };
-    crate::store::jobs::insert(db, org_id, NewJob { customer_id, title, story }, now).await
+    let job = crate::store::jobs::insert(db, org_id, NewJob { customer_id, title, story }, now).await?;
+    n.live.publish_committed(db, crate::live::LiveEvent::job(&job, now)).await;
+    Ok(job)
 }

@@ -99,6 +99,7 @@ pub async fn change(
         }
     }
     let job = crate::store::jobs::get(&txn, org_id, job.id).await?;
+    n.live.publish(&txn, crate::live::LiveEvent::job(&job, now)).await?;
     txn.commit().await?;
     Ok(job)
 }

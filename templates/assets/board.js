@@ -121,7 +121,8 @@
   function live() {
     if (!window.EventSource) { setInterval(refresh, 15000); return; }
     var stream = new EventSource("/api/v1/events");
-    ["visit.booked", "visit.changed", "visit.status", "message.state", "inbound.received", "promise.at_risk"]
+    ["visit.booked", "visit.changed", "visit.status", "message.state", "inbound.received", "promise.at_risk",
+     "job.changed"]
       .forEach(function (type) { stream.addEventListener(type, soon); });
     stream.onerror = function () {
       if (stream.readyState === EventSource.CLOSED) { setInterval(refresh, 15000); }

@@ -227,6 +227,27 @@ async fn a_technician_receives_only_the_events_of_visits_they_are_on() {
 }
 
 #[tokio::test]
+async fn opening_and_cancelling_a_job_reach_the_office_and_not_the_crew() {
+    let app = spawn_app().await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    let mut office = Events::bearer(&app, &app.token).await;
+    let mut hers = Events::bearer(&app, &app.token_for(Role::Technician, Some(lena)).await).await;
+    // A new job waits in the board's "not booked yet": the board hears of it.
+    let job = app.ny_job().await;
+    let e = office.expect("job.changed").await;
+    assert_eq!((e["job_id"].as_i64(), &e["staff_ids"]), (Some(job), &json!([])), "{e}");
+    let r = app.patch(&format!("/api/v1/jobs/{job}"), json!({"status": "cancelled", "reason": "fixed it himself"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let e = office.expect("job.changed").await;
+    assert_eq!(e["job_id"].as_i64(), Some(job), "{e}");
+    // Lena is on neither: the first thing she hears is her own booking.
+    let other = app.ny_job().await;
+    let mine = app.book(other, &[lena], "2026-11-23T09:00:00-05:00", "2026-11-23T11:00:00-05:00", 60).await.id();
+    let e = hers.next().await;
+    assert_eq!((e["type"].as_str(), e["visit_id"].as_i64()), (Some("visit.booked"), Some(mine)), "{e}");
+}
+
+#[tokio::test]
 async fn another_organizations_stream_receives_nothing_of_ours() {
     let app = spawn_app().await;
     let rival = app.rival_token().await;
@@ -236,7 +257,7 @@ async fn another_organizations_stream_receives_nothing_of_ours() {
     let visit = app.book(job, &[lena], "2026-11-23T09:00:00-05:00", "2026-11-23T11:00:00-05:00", 60).await.id();
     app.post(&format!("/api/v1/visits/{visit}/status"), json!({"status": "en_route"})).await;
 
-    // Their own booking is the first thing they hear.
+    // Their own job and booking are the first things they hear.
     async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> crate::helpers::Reply {
         let r = app.send_as(token, reqwest::Method::POST, path, &body).await;
         assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.body);
@@ -249,6 +270,8 @@ async fn another_organizations_stream_receives_nothing_of_ours() {
             .await
             .id();
     let r = post(&app, &rival, &format!("/api/v1/jobs/{their_job}/visits"), json!({"kind": "work", "staff_ids": [crew], "window_start": "2026-11-23T09:00:00-06:00", "window_end": "2026-11-23T11:00:00-06:00", "duration_minutes": 60})).await;
+    let e = theirs.next().await;
+    assert_eq!((e["type"].as_str(), e["job_id"].as_i64()), (Some("job.changed"), Some(their_job)), "{e}");
     let e = theirs.next().await;
     assert_eq!((e["type"].as_str(), e["visit_id"].as_i64()), (Some("visit.booked"), Some(r.id())), "{e}");
     assert_ne!(e["organization_id"].as_i64(), Some(app.org_id));

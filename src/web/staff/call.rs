@@ -263,6 +263,7 @@ pub(super) async fn open_and_book(
     let now = state.clock.now();
     let job = match crate::usecases::customers::open_job(
         &state.db,
+        &state.notify,
         org.id,
         Some(customer.id),
         field(&pairs, "title"),
