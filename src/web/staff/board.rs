@@ -231,6 +231,10 @@ async fn free_windows(
             continue;
         }
         let (start, end) = (zone.local(o.window_start), zone.local(o.window_end));
+        // A window past midnight on the office's clock does not fit the day's form.
+        if start.date_naive() != end.date_naive() {
+            continue;
+        }
         lane.push(json!({
             "left": axis.left(o.window_start), "width": axis.width(o.window_start, o.window_end),
             "until": o.window_end.timestamp(),
@@ -245,6 +249,11 @@ async fn free_windows(
     let free = json!({
         "job": {"id": job.id, "title": job.title},
         "kind": kind.as_str(), "kind_label": kind.as_str().replace('_', "-"), "minutes": minutes, "count": count,
+        "what": match kind {
+            crate::domain::visit::VisitKind::Estimate => "an estimate",
+            crate::domain::visit::VisitKind::Work => "a work visit",
+            crate::domain::visit::VisitKind::FollowUp => "a follow-up visit",
+        },
     });
     Ok((free, lanes))
 }
