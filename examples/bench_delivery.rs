@@ -312,7 +312,9 @@ async fn main() {
     .unwrap()
     .organization
     .id;
-    println!("delivery: {n} texts per row, pace {pace:.0}/s, {concurrency} sends in flight per replica, one PostgreSQL");
+    println!(
+        "delivery: {n} texts per row, pace {pace:.0}/s, {concurrency} sends in flight per replica, one PostgreSQL"
+    );
     println!("| provider | replicas | sent | rate | share of the pace | floor: raw HTTP, no database | floor: database, no provider (claims + marks) | share of min(pace, floors) |");
     println!("|---|---|---|---|---|---|---|---|");
     for latency in [0, 150] {

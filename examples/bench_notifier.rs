@@ -363,7 +363,10 @@ async fn main() {
             println!("postgres   skipped: no server");
         }
     }
-    println!("planning tick: open jobs across {} zones, one update each, vs a bulk insert of as many outbox rows", ZONES.len());
+    println!(
+        "planning tick: open jobs across {} zones, one update each, vs a bulk insert of as many outbox rows",
+        ZONES.len()
+    );
     println!("| database | open jobs |   seed   |   tick    | µs/job   | floor    | tick/floor | rendering alone (CPU) | peak RSS (tick) | next tick (nothing due) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in &sizes {

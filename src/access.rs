@@ -156,7 +156,9 @@ pub async fn enforce(State(gate): State<Gate>, request: Request, next: Next) -> 
             Ok(None) => Err(ApiError::Unauthorized),
             Err(e) => Err(e),
         },
-        (false, Some((resource, id))) => token_owning(&db, &parts.headers, resource, id).await.map(|(c, o)| (c, Some(o))),
+        (false, Some((resource, id))) => {
+            token_owning(&db, &parts.headers, resource, id).await.map(|(c, o)| (c, Some(o)))
+        }
         (false, None) => Caller::from_request_parts(&mut parts, &db).await.map(|c| (c, None)),
     };
     let (caller, owns) = match caller {

@@ -147,9 +147,8 @@ async fn plan_status_updates(
         values.push(name.as_str().into());
         values.push(s.slot.into());
     }
-    let slot_of_job = format!(
-        "CASE (SELECT customers.timezone FROM customers WHERE customers.id = jobs.customer_id){case} END"
-    );
+    let slot_of_job =
+        format!("CASE (SELECT customers.timezone FROM customers WHERE customers.id = jobs.customer_id){case} END");
     let waiting = Expr::cust_with_values(
         format!(
             "(jobs.last_update_slot IS NULL OR jobs.last_update_slot < {slot_of_job}) AND jobs.created_at <= {slot_of_job}"

@@ -106,7 +106,16 @@ pub fn new_owner() -> String {
 
 impl<'a> Worker<'a> {
     pub fn new(db: &'a Db, transports: &'a Transports, live: &'a Bus) -> Worker<'a> {
-        Worker { db, transports, live, concurrency: CONCURRENCY, lease: LEASE, owner: new_owner(), stop: None, starts: Starts::default() }
+        Worker {
+            db,
+            transports,
+            live,
+            concurrency: CONCURRENCY,
+            lease: LEASE,
+            owner: new_owner(),
+            stop: None,
+            starts: Starts::default(),
+        }
     }
 
     fn stopping(&self) -> bool {

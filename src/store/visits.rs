@@ -124,7 +124,12 @@ fn slot(
         (VisitStatus::Arrived, Some(at)) => (at, at),
         _ => (window_start, window_end),
     };
-    Slot { id, window_start: start.timestamp(), window_end: end.timestamp(), duration_secs: duration_minutes as i64 * 60 }
+    Slot {
+        id,
+        window_start: start.timestamp(),
+        window_end: end.timestamp(),
+        duration_secs: duration_minutes as i64 * 60,
+    }
 }
 
 /// Each person's visits as the booking check sees them (the same visits,

@@ -286,7 +286,8 @@ async fn the_board_offers_a_jobs_free_windows_in_each_lane_and_one_tap_books_one
     let day = a_day(&app).await;
     // A customer in Los Angeles: the board's times are still New York's.
     let ana = app.customer("Ana Ruiz", "America/Los_Angeles").await;
-    let job = app.post("/api/v1/jobs", json!({"customer_id": ana, "title": "Deck boards soft near the stairs"})).await.id();
+    let job =
+        app.post("/api/v1/jobs", json!({"customer_id": ana, "title": "Deck boards soft near the stairs"})).await.id();
     let (cookie, csrf) = admin_session(&app).await;
     let page = |q: String| {
         let (app, cookie) = (&app, cookie.clone());

@@ -236,7 +236,8 @@ async fn opening_and_cancelling_a_job_reach_the_office_and_not_the_crew() {
     let job = app.ny_job().await;
     let e = office.expect("job.changed").await;
     assert_eq!((e["job_id"].as_i64(), &e["staff_ids"]), (Some(job), &json!([])), "{e}");
-    let r = app.patch(&format!("/api/v1/jobs/{job}"), json!({"status": "cancelled", "reason": "fixed it himself"})).await;
+    let r =
+        app.patch(&format!("/api/v1/jobs/{job}"), json!({"status": "cancelled", "reason": "fixed it himself"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let e = office.expect("job.changed").await;
     assert_eq!(e["job_id"].as_i64(), Some(job), "{e}");

@@ -226,7 +226,8 @@ async fn free_windows(
     let mut count = 0;
     for o in &found {
         let lane = lanes.entry(o.staff_id).or_default();
-        let clear = lane.last().and_then(|l| l["until"].as_i64()).is_none_or(|until| o.window_start.timestamp() >= until);
+        let clear =
+            lane.last().and_then(|l| l["until"].as_i64()).is_none_or(|until| o.window_start.timestamp() >= until);
         if lane.len() >= OFFERS_PER_LANE || !clear {
             continue;
         }
