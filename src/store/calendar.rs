@@ -3,10 +3,9 @@
 //! and when each last changed.
 
 use crate::domain::tokens::hash_token;
-use crate::entities::{calendar_feed, customer, job, timeline_event, visit, visit_staff};
+use crate::entities::{calendar_feed, customer, job, timeline_event, visit};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::HashMap;
 
@@ -80,15 +79,7 @@ pub async fn visits_of<C: ConnectionTrait>(
     use crate::entities::promise;
     let visits = visit::Entity::find()
         .filter(visit::Column::OrganizationId.eq(org_id))
-        .filter(
-            visit::Column::Id.in_subquery(
-                Query::select()
-                    .column(visit_staff::Column::VisitId)
-                    .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.eq(staff_id))
-                    .to_owned(),
-            ),
-        )
+        .filter(crate::store::visits::on_crew_of(std::iter::once(staff_id)))
         .filter(visit::Column::WindowStart.gte(from))
         .filter(visit::Column::WindowStart.lt(to))
         .order_by_asc(visit::Column::WindowStart)

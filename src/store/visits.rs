@@ -427,15 +427,7 @@ pub async fn days_of<C: ConnectionTrait>(
         .select_also(visit_staff::Entity)
         .join(JoinType::InnerJoin, crew)
         .filter(visit::Column::OrganizationId.eq(org_id))
-        .filter(
-            visit::Column::Id.in_subquery(
-                Query::select()
-                    .column(visit_staff::Column::VisitId)
-                    .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.is_in(days.iter().map(|d| d.0)))
-                    .to_owned(),
-            ),
-        )
+        .filter(on_crew_of(days.iter().map(|d| d.0)))
         .filter(visit::Column::Status.ne(VisitStatus::Cancelled.as_str()))
         .filter(visit::Column::WindowStart.gte(from))
         .filter(visit::Column::WindowStart.lt(to))
@@ -482,20 +474,23 @@ pub async fn days_of<C: ConnectionTrait>(
     Ok(entries)
 }
 
+/// Visits whose crew includes any of `staff_ids`.
+pub fn on_crew_of(staff_ids: impl IntoIterator<Item = i64>) -> sea_orm::sea_query::SimpleExpr {
+    visit::Column::Id.in_subquery(
+        Query::select()
+            .column(visit_staff::Column::VisitId)
+            .from(visit_staff::Entity)
+            .and_where(visit_staff::Column::StaffId.is_in(staff_ids))
+            .to_owned(),
+    )
+}
+
 /// Whether the person is on any visit of the job.
 pub async fn is_on_job<C: ConnectionTrait>(db: &C, job_id: i64, staff_id: i64) -> Result<bool, Error> {
     use sea_orm::PaginatorTrait;
     let n = visit::Entity::find()
         .filter(visit::Column::JobId.eq(job_id))
-        .filter(
-            visit::Column::Id.in_subquery(
-                Query::select()
-                    .column(visit_staff::Column::VisitId)
-                    .from(visit_staff::Entity)
-                    .and_where(visit_staff::Column::StaffId.eq(staff_id))
-                    .to_owned(),
-            ),
-        )
+        .filter(on_crew_of(std::iter::once(staff_id)))
         .count(db)
         .await?;
     Ok(n > 0)

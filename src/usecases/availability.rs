@@ -44,6 +44,16 @@ pub struct Ask {
     pub limit: usize,
 }
 
+impl Ask {
+    /// The job's next visit as the office books it (`JobStatus::next_visit`:
+    /// an hour's estimate, then two hours of work), everyone whose role makes
+    /// it, the default window width.
+    pub fn next_visit(job: &crate::entities::job::Model, from: Option<NaiveDate>, days: u32, limit: usize) -> Ask {
+        let (kind, duration_minutes) = job.status.next_visit();
+        Ask { job_id: job.id, kind, duration_minutes, window_minutes: None, from, days, staff_ids: None, limit }
+    }
+}
+
 /// A window that can be booked as it is: `POST /jobs/{id}/visits` with
 /// these `staff_ids`, `window_start` and `window_end` (and the kind and
 /// duration asked about) succeeds unless someone took it meanwhile.

@@ -209,19 +209,10 @@ async fn free_windows(
         let error = format!("“{}” is {}: reopen it before booking visits.", job.title, job.status);
         return Ok((json!({"error": error}), lanes));
     }
-    let (kind, minutes) = job.status.next_visit();
-    let ask = crate::usecases::availability::Ask {
-        job_id: job.id,
-        kind,
-        duration_minutes: minutes,
-        window_minutes: None,
-        from: Some(date),
-        days: 1,
-        staff_ids: None,
-        // One day's grid is finite: weigh all of it, so every lane gets its
-        // earliest windows, not only the people free first.
-        limit: usize::MAX,
-    };
+    // One day's grid is finite: weigh all of it, so every lane gets its
+    // earliest windows, not only the people free first.
+    let ask = crate::usecases::availability::Ask::next_visit(&job, Some(date), 1, usize::MAX);
+    let (kind, minutes) = (ask.kind, ask.duration_minutes);
     let found = crate::usecases::availability::suggest(&state.db, org, ask, state.clock.now()).await?;
     let mut count = 0;
     for o in &found {

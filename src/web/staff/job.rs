@@ -193,18 +193,14 @@ async fn suggestions(
     zone: Zone,
     names: &HashMap<i64, &str>,
 ) -> Result<Value, Error> {
-    let (kind, minutes) = job.status.next_visit();
     let org = crate::store::orgs::get(&state.db, job.organization_id).await?;
-    let ask = crate::usecases::availability::Ask {
-        job_id: job.id,
-        kind,
-        duration_minutes: minutes,
-        window_minutes: None,
-        from: None,
-        days: crate::usecases::availability::DEFAULT_DAYS,
-        staff_ids: None,
-        limit: SUGGESTED,
-    };
+    let ask = crate::usecases::availability::Ask::next_visit(
+        job,
+        None,
+        crate::usecases::availability::DEFAULT_DAYS,
+        SUGGESTED,
+    );
+    let (kind, minutes) = (ask.kind, ask.duration_minutes);
     let offers = crate::usecases::availability::suggest(&state.db, &org, ask, state.clock.now()).await?;
     let windows: Vec<Value> = offers
         .iter()
