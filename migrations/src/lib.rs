@@ -17,6 +17,8 @@ mod m20261202_000011_delivery;
 mod m20261202_000012_message_wording;
 mod m20261202_000013_estimate_options;
 mod m20261202_000015_tax_precision;
+mod m20261203_000016_job_link;
+mod m20261203_000017_update_slots;
 
 pub struct Migrator;
 
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_message_wording::Migration),
             Box::new(m20261202_000013_estimate_options::Migration),
             Box::new(m20261202_000015_tax_precision::Migration),
+            Box::new(m20261203_000016_job_link::Migration),
+            Box::new(m20261203_000017_update_slots::Migration),
         ]
     }
 }

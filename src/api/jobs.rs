@@ -132,7 +132,8 @@ async fn show(
         .map(|v| VisitView::new(v, zone))
         .collect();
     let org = crate::store::orgs::get(&state.db, org_id).await?;
-    let next_update = crate::notify::planner::next_update_at(&org, &customer, &job, state.clock.now());
+    let next_update =
+        crate::notify::planner::next_update_at(&state.db, &org, &customer, &job, state.clock.now()).await?;
     Ok(Json(JobDetail {
         id: job.id,
         customer_id: job.customer_id,

@@ -281,13 +281,39 @@ pub struct Segments {
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
 
+/// What each ASCII character costs in GSM-7 septets (0: not in the
+/// alphabet, or not ASCII), so the common case is one table look-up a
+/// character instead of a walk of the alphabet.
+const GSM7_ASCII_COST: [u8; 128] = {
+    let mut cost = [0u8; 128];
+    let (basic, extended) = (GSM7_BASIC.as_bytes(), GSM7_EXTENDED.as_bytes());
+    let mut i = 0;
+    while i < basic.len() {
+        if basic[i] < 128 {
+            cost[basic[i] as usize] = 1;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < extended.len() {
+        if extended[i] < 128 {
+            cost[extended[i] as usize] = 2;
+        }
+        i += 1;
+    }
+    cost
+};
+
 /// GSM-7 when every character is in the GSM 03.38 alphabet (extension
 /// characters cost two), otherwise UCS-2; 160/153 or 70/67 per segment.
 pub fn sms_segments(body: &str) -> Segments {
     let mut septets = 0usize;
     let mut gsm = true;
     for c in body.chars() {
-        if GSM7_BASIC.contains(c) {
+        let cost = if c.is_ascii() { GSM7_ASCII_COST[c as usize] } else { 0 };
+        if cost > 0 {
+            septets += cost as usize;
+        } else if GSM7_BASIC.contains(c) {
             septets += 1;
         } else if GSM7_EXTENDED.contains(c) {
             septets += 2;
@@ -452,6 +478,25 @@ mod tests {
         assert_eq!(sms_segments(&ucs), Segments { encoding: SmsEncoding::Ucs2, count: 1 });
         assert_eq!(sms_segments(&format!("{ucs}a")).count, 2);
         assert_eq!(sms_segments("Café £5 ÄÖ").encoding, SmsEncoding::Gsm7);
+    }
+
+    #[test]
+    fn the_ascii_table_costs_each_character_as_the_alphabet_does() {
+        for b in 0u8..128 {
+            let c = b as char;
+            let by_alphabet = if GSM7_BASIC.contains(c) {
+                1
+            } else if GSM7_EXTENDED.contains(c) {
+                2
+            } else {
+                0
+            };
+            assert_eq!(GSM7_ASCII_COST[b as usize], by_alphabet, "{c:?}");
+        }
+        // The ones that are not: a backtick and the ASCII controls but LF, CR and FF.
+        assert_eq!(sms_segments("`").encoding, SmsEncoding::Ucs2);
+        assert_eq!(sms_segments("a\\b").encoding, SmsEncoding::Gsm7, "a backslash is an extension character");
+        assert_eq!(sms_segments("a\tb").encoding, SmsEncoding::Ucs2, "a tab is not in the alphabet");
     }
 
     #[test]

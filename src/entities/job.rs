@@ -13,8 +13,9 @@ pub struct Model {
     pub status: JobStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
-    /// The last status-update slot the planner has handled for this job.
-    pub last_update_slot: Option<DateTimeUtc>,
+    /// The job's private link token, carried by every message about the job
+    /// (set with the first one; `customer_links` holds its hash for lookups).
+    pub link_token: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -104,6 +104,7 @@ pub mod session;
 pub mod staff;
 pub mod task;
 pub mod timeline_event;
+pub mod update_slot;
 pub mod visit;
 pub mod visit_staff;
 

@@ -47,7 +47,7 @@ pub async fn introductions<C: ConnectionTrait>(
     let parties = Parties { org, customer: &customer, job };
     let wording = compose::wording_of(db, org.id).await?;
     for person in introduce {
-        let link = outbox::new_link(&n.public_url);
+        let link = outbox::job_link(&n.public_url, job);
         let mut ctx = compose::base_ctx(&parties, &link.url);
         ctx.insert("staff".into(), compose::staff_ctx(person));
         ctx.insert("others".into(), others(crew, person.id));
@@ -84,7 +84,7 @@ pub async fn on_my_way<C: ConnectionTrait>(
     let zone = crate::error::stored_zone(&customer.timezone, format_args!("customer {}", customer.id))?;
     let parties = Parties { org, customer: &customer, job };
     let wording = compose::wording_of(db, org.id).await?;
-    let link = outbox::new_link(&n.public_url);
+    let link = outbox::job_link(&n.public_url, job);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.insert("staff".into(), compose::staff_ctx(lead));
     ctx.insert("others".into(), others(crew, lead.id));
@@ -123,7 +123,7 @@ pub async fn reply<C: ConnectionTrait>(
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let parties = Parties { org, customer, job };
     let wording = compose::wording_of(db, org.id).await?;
-    let link = outbox::new_link(&n.public_url);
+    let link = outbox::job_link(&n.public_url, job);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.insert("body".into(), json!(body));
     ctx.insert("from_name".into(), json!(from_name));
@@ -177,7 +177,7 @@ pub async fn pricing_breakdown<C: ConnectionTrait>(
 ) -> Result<(), Error> {
     let parties = Parties { org, customer, job };
     let wording = compose::wording_of(db, org.id).await?;
-    let link = outbox::new_link(&n.public_url);
+    let link = outbox::job_link(&n.public_url, job);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     let (estimate, changes) = pricing_values(est, previous)?;
     ctx.insert("estimate".into(), estimate);
@@ -305,7 +305,7 @@ pub async fn about<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
     let wording = compose::wording_of(db, parties.org.id).await?;
-    let link = outbox::new_link(&n.public_url);
+    let link = outbox::job_link(&n.public_url, parties.job);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     ctx.extend(extra);
     let plan = Plan { kind, key, visit_id, due_at: now, expires_at, ctx: &ctx };

@@ -9,18 +9,36 @@ use rand::RngCore;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 
-/// A new private link for a customer: the token goes in the message, only
-/// its hash is stored.
+/// A job's private link, as a message carries it. Every message about a
+/// job carries the same link; the first one makes it (`made`), and saving
+/// that message saves the link ([`insert_links`]): the token on the job,
+/// only its hash in `customer_links`, which is what a visit looks up.
 pub struct Link {
     pub url: String,
-    pub token_hash: String,
+    made: Option<Made>,
 }
 
-pub fn new_link(public_url: &str) -> Link {
+/// A link made for this message: its token and the token's hash.
+struct Made {
+    token: String,
+    token_hash: String,
+}
+
+/// The link a message about `job` carries: the job's link, or a new one
+/// when the job has none yet.
+pub fn job_link(public_url: &str, job: &crate::entities::job::Model) -> Link {
+    match &job.link_token {
+        Some(token) => Link { url: format!("{public_url}/c/{token}"), made: None },
+        None => new_link(public_url),
+    }
+}
+
+fn new_link(public_url: &str) -> Link {
     let mut bytes = [0u8; 20];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    Link { url: format!("{public_url}/c/{token}"), token_hash: crate::domain::tokens::hash_token(&token) }
+    let token_hash = crate::domain::tokens::hash_token(&token);
+    Link { url: format!("{public_url}/c/{token}"), made: Some(Made { token, token_hash }) }
 }
 
 fn row(org_id: i64, d: Draft, now: DateTime<Utc>) -> message::ActiveModel {
@@ -128,17 +146,38 @@ pub async fn insert_links<C: ConnectionTrait>(
     links: &[(&Link, i64)],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if links.is_empty() {
+    let made: Vec<(&Made, i64)> = links.iter().filter_map(|(l, job)| l.made.as_ref().map(|m| (m, *job))).collect();
+    if made.is_empty() {
         return Ok(());
     }
-    customer_link::Entity::insert_many(links.iter().map(|(l, job_id)| customer_link::ActiveModel {
+    customer_link::Entity::insert_many(made.iter().map(|(m, job_id)| customer_link::ActiveModel {
         organization_id: Set(org_id),
         job_id: Set(*job_id),
-        token_hash: Set(l.token_hash.clone()),
+        token_hash: Set(m.token_hash.clone()),
         created_at: Set(now),
         ..Default::default()
     }))
     .exec_without_returning(db)
+    .await?;
+    // The job keeps its first link: two messages that made one at the same
+    // moment both work, and the next message carries the one kept.
+    let backend = db.get_database_backend();
+    let mark = |i: usize| if backend == sea_orm::DatabaseBackend::Postgres { format!("${i}") } else { "?".into() };
+    let (mut case, mut values, mut ids) = (String::new(), Vec::<sea_orm::Value>::new(), Vec::new());
+    for (m, job_id) in &made {
+        case.push_str(&format!(" WHEN {} THEN {}", mark(values.len() + 1), mark(values.len() + 2)));
+        values.push((*job_id).into());
+        values.push(m.token.clone().into());
+        ids.push(job_id.to_string());
+    }
+    db.execute(sea_orm::Statement::from_sql_and_values(
+        backend,
+        format!(
+            "UPDATE jobs SET link_token = CASE id{case} END WHERE link_token IS NULL AND id IN ({})",
+            ids.join(", ")
+        ),
+        values,
+    ))
     .await?;
     Ok(())
 }

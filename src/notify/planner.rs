@@ -5,7 +5,10 @@
 //! - **Status updates**: for every open job, at the organization's update
 //!   times in the customer's zone. Only the current slot is planned: after
 //!   downtime the latest missed slot goes out once, and an update overtaken by
-//!   the next slot expires (the worker supersedes it).
+//!   the next slot expires (the worker supersedes it). A zone's slot is
+//!   handled once for all its jobs (`update_slots`, a row per zone and slot):
+//!   a job opened, or reopened, after its zone's slot was planned hears from
+//!   us at the next one.
 //! - **Reminders**: the day before a visit, for visits booked earlier than that.
 
 use super::NotifyCtx;
@@ -15,13 +18,13 @@ use crate::domain::messaging::{current_slot, parse_times, MessageKind};
 use crate::domain::promise::PromiseKind;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
-use crate::entities::{customer, job, organization, staff, visit, visit_staff};
+use crate::entities::{customer, job, organization, staff, update_slot, visit, visit_staff};
 use crate::error::Error;
 use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::outbox::{self, Link};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -59,24 +62,24 @@ pub async fn tick(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<TickRepo
 
 /// When the job's next update is planned: the current slot if it has not
 /// been handled yet, otherwise the next one. `None` for closed jobs.
-pub fn next_update_at(
+pub async fn next_update_at<C: sea_orm::ConnectionTrait>(
+    db: &C,
     org: &organization::Model,
     customer: &customer::Model,
     j: &job::Model,
     now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+) -> Result<Option<DateTime<Utc>>, Error> {
     if !j.status.is_open() || (customer.sms_opted_out && customer.email_opted_out) {
-        return None;
+        return Ok(None);
     }
     let times = parse_times(&org.update_times).unwrap_or_else(|_| default_times());
-    let zone = Zone::parse(&customer.timezone).ok()?;
+    let Ok(zone) = Zone::parse(&customer.timezone) else { return Ok(None) };
     let (current, next) = current_slot(zone, &times, now);
-    let handled = j.last_update_slot.is_some_and(|s| s >= current);
-    if !handled && j.created_at <= current {
-        Some(current)
-    } else {
-        Some(next)
+    if j.created_at > current {
+        return Ok(Some(next));
     }
+    let handled = update_slot::Entity::find_by_id((org.id, customer.timezone.clone(), current)).one(db).await?;
+    Ok(Some(if handled.is_some() { next } else { current }))
 }
 
 /// A zone's update slots at the tick: the current one, the one before it
@@ -92,8 +95,8 @@ struct Slots {
 /// Open jobs read per page (one keyset page: `id > last ORDER BY id`).
 const PAGE: u64 = 2000;
 
-/// Plans the current slot's update of every open job that has not had it.
-/// One pass over the open jobs in keyset pages (whatever their zones: a
+/// Plans the current slot's update of every open job in the zones whose
+/// slot is not handled yet, then marks those zones' slots handled. One pass over the open jobs in keyset pages (whatever their zones: a
 /// pass per zone read every job once per zone), each page's jobs sorted
 /// into per-zone batches that are planned as they fill; memory holds one
 /// page and at most one unfinished batch per zone, however many jobs are open.
@@ -133,13 +136,28 @@ async fn plan_status_updates(
             Some((name, Slots { zone, slot, previous, next }))
         })
         .collect();
+    // The zones whose current slot is handled already: one row each, not a
+    // mark on every job.
+    let handled: Vec<(String, DateTime<Utc>)> = update_slot::Entity::find()
+        .select_only()
+        .column(update_slot::Column::Zone)
+        .column(update_slot::Column::Slot)
+        .filter(update_slot::Column::OrganizationId.eq(org.id))
+        .filter(
+            update_slot::Column::Slot.is_in(slots.values().map(|s| s.slot).collect::<std::collections::BTreeSet<_>>()),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let slots: HashMap<String, Slots> =
+        slots.into_iter().filter(|(name, s)| !handled.iter().any(|(z, at)| z == name && *at == s.slot)).collect();
     if slots.is_empty() {
         return Ok(report);
     }
-    // Only the jobs still waiting for their zone's slot: the zone is looked
-    // up per job inside the database (by primary key), so a tick with
-    // nothing due gets no rows back. Each value goes where the backend's
-    // placeholder stands, in order.
+    // Only the jobs of those zones that existed at their zone's slot: the
+    // zone is looked up per job inside the database (by primary key); any
+    // other zone's jobs meet a NULL and are left out. Each value goes where
+    // the backend's placeholder stands, in order.
     let mark = if db.backend() == sea_orm::DatabaseBackend::Postgres { "$" } else { "?" };
     let (mut case, mut values) = (String::new(), Vec::<sea_orm::Value>::new());
     for (name, s) in &slots {
@@ -147,22 +165,82 @@ async fn plan_status_updates(
         values.push(name.as_str().into());
         values.push(s.slot.into());
     }
-    let slot_of_job =
-        format!("CASE (SELECT customers.timezone FROM customers WHERE customers.id = jobs.customer_id){case} END");
     let waiting = Expr::cust_with_values(
         format!(
-            "(jobs.last_update_slot IS NULL OR jobs.last_update_slot < {slot_of_job}) AND jobs.created_at <= {slot_of_job}"
+            "jobs.created_at <= CASE (SELECT customers.timezone FROM customers WHERE customers.id = jobs.customer_id){case} END"
         ),
-        values.iter().cloned().chain(values.iter().cloned()),
+        values,
     );
     let wording = compose::wording_of(db, org.id).await?;
+    // Reading and rendering the next batch overlaps writing the last one:
+    // a writer task takes the rendered batches in order, one transaction
+    // each, while this one reads and renders (two cores, or the database's
+    // own process, busy at once instead of in turn).
+    let (to_writer, mut batches_in) = tokio::sync::mpsc::channel::<Rendered>(1);
+    let writer = {
+        let db = db.clone();
+        let org_id = org.id;
+        tokio::spawn(async move {
+            let mut written = (0u64, 0u64);
+            while let Some(batch) = batches_in.recv().await {
+                let (planned, inserted) = write_batch(&db, org_id, batch, now).await?;
+                written.0 += planned;
+                written.1 += inserted;
+            }
+            Ok::<_, Error>(written)
+        })
+    };
+    let read = read_and_render(db, n, org, &wording, &slots, waiting, now, &to_writer).await;
+    drop(to_writer);
+    // The writer's error is the cause when it stopped taking batches.
+    let written = writer.await.map_err(|e| Error::Internal(format!("the planner's writer stopped: {e}")))??;
+    read?;
+    // Every zone's slot is handled: said once per zone. (A tick that failed
+    // before this line plans the slot again; its messages' dedupe keys keep
+    // what was already stored from being stored twice.)
+    update_slot::Entity::insert_many(slots.iter().map(|(name, s)| update_slot::ActiveModel {
+        organization_id: Set(org.id),
+        zone: Set(name.clone()),
+        slot: Set(s.slot),
+        planned_at: Set(now),
+    }))
+    .on_conflict(
+        OnConflict::columns([
+            update_slot::Column::OrganizationId,
+            update_slot::Column::Zone,
+            update_slot::Column::Slot,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    report.jobs_planned += written.0;
+    report.status_updates += written.1;
+    Ok(report)
+}
+
+/// The reading half of [`plan_status_updates`]: one pass over the waiting
+/// jobs, each zone's batch rendered as it fills and handed to the writer.
+/// Stops early (without an error of its own) when the writer has stopped.
+#[allow(clippy::too_many_arguments)]
+async fn read_and_render(
+    db: &Db,
+    n: &NotifyCtx,
+    org: &organization::Model,
+    wording: &crate::messages::templates::Wording,
+    slots: &HashMap<String, Slots>,
+    waiting: sea_orm::sea_query::SimpleExpr,
+    now: DateTime<Utc>,
+    to_writer: &tokio::sync::mpsc::Sender<Rendered>,
+) -> Result<(), Error> {
     let mut batches: HashMap<&str, Vec<(job::Model, customer::Model)>> = HashMap::new();
     let mut after = 0i64;
     loop {
         // On SQLite `organization_id + 0`: the page walks the primary key
-        // from `after`; were the (organization, slot) index used, every page
-        // would collect and sort all the remaining jobs again. (PostgreSQL
-        // walks the primary key by itself, and would scan and sort instead.)
+        // from `after` instead of going through the organization's index
+        // (a look-up of each row by id). (PostgreSQL walks the primary key
+        // by itself.)
         let of_org = match db.backend() {
             sea_orm::DatabaseBackend::Sqlite => Expr::col(job::Column::OrganizationId).add(0).eq(org.id),
             _ => job::Column::OrganizationId.eq(org.id),
@@ -183,7 +261,7 @@ async fn plan_status_updates(
         for j in page {
             let Some(c) = customers.get(&j.customer_id) else { continue };
             let Some((name, s)) = slots.get_key_value(c.timezone.as_str()) else { continue };
-            if j.last_update_slot.is_some_and(|done| done >= s.slot) || j.created_at > s.slot {
+            if j.created_at > s.slot {
                 continue;
             }
             let c = c.clone();
@@ -191,9 +269,10 @@ async fn plan_status_updates(
             batch.push((j, c));
             if batch.len() as u64 >= BATCH {
                 let full = std::mem::take(batch);
-                let (planned, inserted) = plan_batch(db, n, org, &wording, *s, &full, now).await?;
-                report.jobs_planned += planned;
-                report.status_updates += inserted;
+                let rendered = render_batch(db, n, org, wording, *s, &full, now).await?;
+                if to_writer.send(rendered).await.is_err() {
+                    return Ok(());
+                }
             }
         }
         if !more {
@@ -204,17 +283,25 @@ async fn plan_status_updates(
         if batch.is_empty() {
             continue;
         }
-        let (planned, inserted) = plan_batch(db, n, org, &wording, slots[name], &batch, now).await?;
-        report.jobs_planned += planned;
-        report.status_updates += inserted;
+        let rendered = render_batch(db, n, org, wording, slots[name], &batch, now).await?;
+        if to_writer.send(rendered).await.is_err() {
+            return Ok(());
+        }
     }
-    Ok(report)
+    Ok(())
 }
 
-/// Renders and stores the status updates of one batch of jobs (one zone),
-/// and marks the slot handled, in one transaction. All reads happen first,
-/// so on SQLite the transaction's first statement is a write.
-async fn plan_batch(
+/// One batch's status updates, rendered and ready to store.
+struct Rendered {
+    ids: Vec<i64>,
+    drafts: Vec<compose::Draft>,
+    links: Vec<(Link, i64)>,
+    promises: Vec<crate::store::promises::NewPromise>,
+}
+
+/// Renders the status updates of one batch of jobs (one zone): what
+/// [`write_batch`] stores.
+async fn render_batch(
     db: &Db,
     n: &NotifyCtx,
     org: &organization::Model,
@@ -222,7 +309,7 @@ async fn plan_batch(
     s: Slots,
     jobs: &[(job::Model, customer::Model)],
     now: DateTime<Utc>,
-) -> Result<(u64, u64), Error> {
+) -> Result<Rendered, Error> {
     let Slots { zone, slot, previous, next } = s;
     let ids: Vec<i64> = jobs.iter().map(|(j, _)| j.id).collect();
     let news = crate::messages::news::since(db, &ids, zone, previous, slot).await?;
@@ -233,7 +320,7 @@ async fn plan_batch(
     let mut promised = Vec::new();
     for (j, c) in jobs {
         let parties = Parties { org, customer: c, job: j };
-        let link = outbox::new_link(&n.public_url);
+        let link = outbox::job_link(&n.public_url, j);
         let mut ctx = compose::base_ctx(&parties, &link.url);
         let local_hour = chrono::Timelike::hour(&slot.with_timezone(&zone.0));
         ctx.insert("slot".into(), json!(crate::domain::messaging::part_of_day(local_hour)));
@@ -258,38 +345,35 @@ async fn plan_batch(
         }
     }
 
+    let promises = promised
+        .iter()
+        .map(|job_id| crate::store::promises::NewPromise {
+            job_id: *job_id,
+            visit_id: None,
+            staff_id: None,
+            kind: PromiseKind::StatusUpdate,
+            key: format!("status_update:{job_id}:{}", slot.timestamp()),
+            description: format!("Status update at {}", compose::clock_time(zone, slot)),
+            window_start: None,
+            due_at: slot,
+            renegotiates: None,
+        })
+        .collect();
+    Ok(Rendered { ids, drafts, links, promises })
+}
+
+/// Stores one rendered batch in one transaction: its messages, the links
+/// made for them, and its promises.
+async fn write_batch(db: &Db, org_id: i64, b: Rendered, now: DateTime<Utc>) -> Result<(u64, u64), Error> {
+    let Rendered { ids, drafts, links, promises } = b;
     let txn = db.begin().await?;
-    job::Entity::update_many()
-        .col_expr(job::Column::LastUpdateSlot, Expr::value(slot))
-        .filter(job::Column::Id.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
-    let inserted = outbox::enqueue(&txn, org.id, drafts, None, now).await?;
+    let inserted = outbox::enqueue(&txn, org_id, drafts, None, now).await?;
     if inserted > 0 {
         let refs: Vec<(&Link, i64)> = links.iter().map(|(l, j)| (l, *j)).collect();
-        outbox::insert_links(&txn, org.id, &refs, now).await?;
+        outbox::insert_links(&txn, org_id, &refs, now).await?;
     }
     // Each planned slot is a promise to the customer, decided by its messages.
-    crate::store::promises::make_many(
-        &txn,
-        org.id,
-        promised
-            .iter()
-            .map(|job_id| crate::store::promises::NewPromise {
-                job_id: *job_id,
-                visit_id: None,
-                staff_id: None,
-                kind: PromiseKind::StatusUpdate,
-                key: format!("status_update:{job_id}:{}", slot.timestamp()),
-                description: format!("Status update at {}", compose::clock_time(zone, slot)),
-                window_start: None,
-                due_at: slot,
-                renegotiates: None,
-            })
-            .collect(),
-        now,
-    )
-    .await?;
+    crate::store::promises::make_many(&txn, org_id, promises, now).await?;
     txn.commit().await?;
     Ok((ids.len() as u64, inserted))
 }
@@ -356,7 +440,7 @@ async fn plan_reminders(db: &Db, n: &NotifyCtx, org: &organization::Model, now: 
         let Some(lead) = crew.first() else { continue };
         let zone = crate::error::stored_zone(&c.timezone, format_args!("customer {}", c.id))?;
         let parties = Parties { org, customer: c, job: j };
-        let link = outbox::new_link(&n.public_url);
+        let link = outbox::job_link(&n.public_url, j);
         let mut ctx = compose::base_ctx(&parties, &link.url);
         ctx.insert("staff".into(), compose::staff_ctx(lead));
         ctx.insert("others".into(), json!(crew.iter().skip(1).map(|s| s.name.clone()).collect::<Vec<_>>()));

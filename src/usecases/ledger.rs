@@ -273,7 +273,7 @@ pub async fn running_late<C: ConnectionTrait>(
 ) -> Result<(), Error> {
     let parties = Parties { org, customer, job };
     let wording = compose::wording_of(db, org.id).await?;
-    let link = outbox::new_link(&n.public_url);
+    let link = outbox::job_link(&n.public_url, job);
     let mut ctx = compose::base_ctx(&parties, &link.url);
     let (key, callback_by) = match new_visit {
         Some(v) => {

@@ -235,3 +235,97 @@ async fn the_outbox_filters_and_refuses_unknown_filters() {
     f.sort();
     assert_eq!(f, vec!["kind", "state"]);
 }
+
+/// The private link in a message body (its 40-hex token).
+fn link_in(m: &Value) -> String {
+    let body = m["body_text"].as_str().unwrap();
+    let i = body.find("/c/").unwrap_or_else(|| panic!("a link in {body}")) + 3;
+    body[i..i + 40].to_string()
+}
+
+#[tokio::test]
+async fn every_message_about_a_job_carries_the_jobs_one_link_and_it_opens_the_jobs_page() {
+    let app = spawn_app().await;
+    app.clock.set(utc("2026-11-23T12:00:00Z"));
+    let c = app.customer("Nadia Brooks", "America/New_York").await; // sms and email
+    let job = app
+        .post(
+            "/api/v1/jobs",
+            json!({"customer_id": c, "title": "Water in the basement", "story": "Up through the drain."}),
+        )
+        .await
+        .id();
+    let other = app.job(c).await;
+    let lena = app.staff("Lena Okafor", "technician", "America/New_York").await;
+    app.book(job, &[lena], "2026-11-25T08:00:00-05:00", "2026-11-25T10:00:00-05:00", 120).await;
+    app.clock.set(utc("2026-11-23T13:31:00Z")); // 08:31: the morning update
+    app.tick().await;
+    app.clock.set(utc("2026-11-23T21:31:00Z")); // 16:31: the afternoon one
+    app.tick().await;
+    let mine = app.outbox(&format!("job_id={job}")).await;
+    let kinds: std::collections::BTreeSet<&str> = mine.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains("introduction") && kinds.contains("status_update"), "{kinds:?}");
+    assert_eq!(mine.iter().filter(|m| m["kind"] == "status_update").count(), 4, "two slots, two channels");
+    let links: std::collections::BTreeSet<String> = mine.iter().map(link_in).collect();
+    assert_eq!(links.len(), 1, "one link for the job, whatever the message: {links:?}");
+    let token = links.into_iter().next().unwrap();
+    let theirs: std::collections::BTreeSet<String> =
+        app.outbox(&format!("job_id={other}")).await.iter().map(link_in).collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert!(!theirs.contains(&token), "another job has a link of its own");
+    // The link opens this job's page.
+    let page = reqwest::get(app.url(&format!("/c/{token}"))).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Water in the basement"), "the job the link was made for");
+}
+
+#[tokio::test]
+async fn a_zones_slot_is_handled_once_for_all_its_jobs_and_a_job_opened_after_it_waits_for_the_next() {
+    let app = spawn_app().await;
+    app.clock.set(utc("2026-11-23T12:00:00Z")); // 07:00 in New York, 04:00 in Los Angeles
+    let ny = email_customer(&app, "Nadia Brooks", "America/New_York").await;
+    let la = email_customer(&app, "Ruth Alvarez", "America/Los_Angeles").await;
+    let (a, b) = (app.job(ny).await, app.job(la).await);
+    app.clock.set(utc("2026-11-23T13:31:00Z")); // 08:31 in New York; 05:31 in Los Angeles
+    let (planned, _) = app.tick().await;
+    assert_eq!(planned.status_updates, 1, "New York's 08:30; Los Angeles' slot is still yesterday's 16:30");
+    // Opened after New York's 08:30 was handled: this job hears from us at 16:30.
+    let late = app.job(ny).await;
+    let detail = app.get(&format!("/api/v1/jobs/{late}")).await;
+    assert_eq!(detail.body["next_update_at_local"], "2026-11-23T16:30:00-05:00");
+    assert_eq!(
+        app.get(&format!("/api/v1/jobs/{a}")).await.body["next_update_at_local"],
+        "2026-11-23T16:30:00-05:00",
+        "handled: the next one"
+    );
+    app.clock.set(utc("2026-11-23T16:31:00Z")); // 11:31 in New York; 08:31 in Los Angeles
+    let (planned, _) = app.tick().await;
+    assert_eq!(planned.status_updates, 1, "only Los Angeles' 08:30, once");
+    let dues: Vec<(i64, DateTime<Utc>)> = app
+        .outbox("kind=status_update")
+        .await
+        .iter()
+        .map(|m| (m["job_id"].as_i64().unwrap(), at(m, "due_at")))
+        .collect();
+    assert_eq!(dues.len(), 2, "{dues:?}");
+    assert!(dues.contains(&(a, utc("2026-11-23T13:30:00Z"))) && dues.contains(&(b, utc("2026-11-23T16:30:00Z"))));
+    // Each handled slot is one row per zone, not a mark per job (Los
+    // Angeles' 16:30 of the day before was handled at the first tick, with
+    // no job old enough for it).
+    use sea_orm::{EntityTrait, QueryOrder};
+    let rows = kept::entities::update_slot::Entity::find()
+        .order_by_asc(kept::entities::update_slot::Column::Zone)
+        .order_by_asc(kept::entities::update_slot::Column::Slot)
+        .all(app.state.db.connection())
+        .await
+        .unwrap();
+    let handled: Vec<(&str, DateTime<Utc>)> = rows.iter().map(|r| (r.zone.as_str(), r.slot)).collect();
+    assert_eq!(
+        handled,
+        vec![
+            ("America/Los_Angeles", utc("2026-11-23T00:30:00Z")),
+            ("America/Los_Angeles", utc("2026-11-23T16:30:00Z")),
+            ("America/New_York", utc("2026-11-23T13:30:00Z")),
+        ]
+    );
+}
