@@ -2,6 +2,12 @@
 //! zone and slot instead of a mark on every job: a slot planned for 100,000
 //! jobs wrote 100,000 job rows; now it writes one row per zone. The outbox's
 //! dedupe keys still keep a slot from being sent twice.
+//!
+//! The row also says where the slot's messages are in the outbox (the ids
+//! its planning stored, `first_message_id` < id <= `last_message_id`) and
+//! how far the ledger has recorded their promises: a status update's
+//! promise is written once, decided, when its messages have settled,
+//! instead of a pending row at planning and a change to it later.
 
 use sea_orm_migration::prelude::*;
 
@@ -14,7 +20,11 @@ enum UpdateSlots {
     OrganizationId,
     Zone,
     Slot,
+    FirstMessageId,
+    LastMessageId,
     PlannedAt,
+    DecidedThrough,
+    DecidedAt,
 }
 
 #[derive(DeriveIden)]
@@ -38,7 +48,11 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(UpdateSlots::OrganizationId).big_integer().not_null())
                 .col(ColumnDef::new(UpdateSlots::Zone).string_len(64).not_null())
                 .col(ColumnDef::new(UpdateSlots::Slot).timestamp_with_time_zone().not_null())
-                .col(ColumnDef::new(UpdateSlots::PlannedAt).timestamp_with_time_zone().not_null())
+                .col(ColumnDef::new(UpdateSlots::FirstMessageId).big_integer().not_null())
+                .col(ColumnDef::new(UpdateSlots::LastMessageId).big_integer().null())
+                .col(ColumnDef::new(UpdateSlots::PlannedAt).timestamp_with_time_zone().null())
+                .col(ColumnDef::new(UpdateSlots::DecidedThrough).big_integer().null())
+                .col(ColumnDef::new(UpdateSlots::DecidedAt).timestamp_with_time_zone().null())
                 .primary_key(
                     Index::create().col(UpdateSlots::OrganizationId).col(UpdateSlots::Zone).col(UpdateSlots::Slot),
                 )

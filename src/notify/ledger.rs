@@ -31,6 +31,7 @@ pub struct WatchReport {
 /// apologizes after the grace period, decides update slots and deadlines.
 pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchReport, Error> {
     let mut report = WatchReport::default();
+    report.updates_decided += record_updates(db, now).await?;
     report.updates_decided += decide_updates(db, now).await?;
     // Update slots are decided in batches above; the rest one by one.
     let pending = promise::Entity::find()
@@ -123,10 +124,129 @@ pub async fn watch(db: &Db, n: &NotifyCtx, now: DateTime<Utc>) -> Result<WatchRe
     Ok(report)
 }
 
-/// Update slots that are due: kept when a message for the slot went out
-/// (or waits for quiet hours to end), broken when every message for it
-/// ended otherwise, undecided while one is still on its way. Decided in
-/// batches: one query for the batch's messages, one transaction.
+/// Status updates planned since `update_slots` came: each update's promise
+/// is recorded once, decided, when its messages have settled (kept, not
+/// sent or broken, by [`settle`]) — one write per update, none at planning.
+/// A slot's messages are found by the outbox ids its planning stored
+/// between; the slots one planning handled share that range and are read
+/// in one pass. An update still on its way holds the slot's `decided_through`
+/// below it, and the next watch reads on from there.
+async fn record_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
+    use crate::entities::update_slot;
+    use std::collections::{BTreeMap, HashMap};
+    const PAGE: u64 = 2000;
+    let open = update_slot::Entity::find()
+        .filter(update_slot::Column::PlannedAt.is_not_null())
+        .filter(update_slot::Column::DecidedAt.is_null())
+        .filter(update_slot::Column::Slot.lte(now))
+        .all(db)
+        .await?;
+    let mut passes: BTreeMap<(i64, i64, i64), Vec<update_slot::Model>> = BTreeMap::new();
+    for row in open {
+        let from = row.decided_through.unwrap_or(row.first_message_id);
+        let to = row.last_message_id.unwrap_or(from);
+        passes.entry((row.organization_id, from, to)).or_default().push(row);
+    }
+    let mut recorded = 0;
+    for ((org_id, from, to), rows) in passes {
+        // The zone of each slot instant, for the promise's words (zones whose
+        // slots fall at the same instant read the same local time).
+        let zones: HashMap<i64, crate::domain::time::Zone> = rows
+            .iter()
+            .filter_map(|r| Some((r.slot.timestamp(), crate::domain::time::Zone::parse(&r.zone).ok()?)))
+            .collect();
+        let (mut cursor, mut on_its_way): (i64, Option<i64>) = (from, None);
+        loop {
+            let page = message::Entity::find()
+                .filter(message::Column::OrganizationId.eq(org_id))
+                .filter(message::Column::Kind.eq(MessageKind::StatusUpdate))
+                .filter(message::Column::Id.gt(cursor))
+                .filter(message::Column::Id.lte(to))
+                .order_by_asc(message::Column::Id)
+                .limit(PAGE)
+                .all(db)
+                .await?;
+            let Some(last) = page.last() else { break };
+            let full = page.len() as u64 == PAGE;
+            cursor = last.id;
+            // One update, every channel: its messages were stored together.
+            let mut order: Vec<(i64, i64)> = Vec::new();
+            let mut updates: HashMap<(i64, i64), Vec<message::Model>> = HashMap::new();
+            for m in page {
+                let Some(job) = m.job_id else { continue };
+                let key = (job, m.due_at.timestamp());
+                if !updates.contains_key(&key) {
+                    order.push(key);
+                }
+                updates.entry(key).or_default().push(m);
+            }
+            // A full page may have cut the last update's channels apart:
+            // that one is read again, whole, with the next page.
+            if full {
+                if let Some(key) = order.pop() {
+                    cursor = updates[&key].iter().map(|m| m.id).min().unwrap_or(cursor) - 1;
+                }
+            }
+            let mut decided = Vec::new();
+            for key in &order {
+                let msgs = &updates[key];
+                let Some(zone) = zones.get(&key.1) else { continue };
+                // Nothing was promised when every channel was closed to us.
+                if msgs.iter().all(|m| m.state == MessageState::Suppressed) {
+                    continue;
+                }
+                let Some((outcome, evidence, at)) = settle(msgs, now) else {
+                    let first = msgs.iter().map(|m| m.id).min().unwrap_or(cursor);
+                    on_its_way = Some(on_its_way.map_or(first, |w| w.min(first)));
+                    continue;
+                };
+                let due_at = msgs[0].due_at;
+                decided.push(promises::Decided {
+                    promise: promises::NewPromise {
+                        job_id: key.0,
+                        visit_id: None,
+                        staff_id: None,
+                        kind: PromiseKind::StatusUpdate,
+                        key: format!("status_update:{}:{}", key.0, key.1),
+                        description: format!("Status update at {}", compose::clock_time(*zone, due_at)),
+                        window_start: None,
+                        due_at,
+                        renegotiates: None,
+                    },
+                    outcome,
+                    evidence,
+                    decided_at: at,
+                });
+            }
+            recorded += decided.len() as u64;
+            promises::record_decided(db, org_id, decided).await?;
+            if !full {
+                break;
+            }
+        }
+        let through = on_its_way.map_or(to, |first| first - 1);
+        let mut done = update_slot::Entity::update_many()
+            .col_expr(update_slot::Column::DecidedThrough, Expr::value(through))
+            .filter(update_slot::Column::OrganizationId.eq(org_id));
+        if on_its_way.is_none() {
+            done = done.col_expr(update_slot::Column::DecidedAt, Expr::value(now));
+        }
+        done.filter(rows.iter().fold(sea_orm::Condition::any(), |c, r| {
+            c.add(
+                sea_orm::Condition::all()
+                    .add(update_slot::Column::Zone.eq(r.zone.as_str()))
+                    .add(update_slot::Column::Slot.eq(r.slot)),
+            )
+        }))
+        .exec(db)
+        .await?;
+    }
+    Ok(recorded)
+}
+
+/// Pending update promises written at planning, before `update_slots`
+/// (a database upgraded with some still pending): decided by [`settle`]
+/// in batches, one query for the batch's messages, one transaction.
 async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
     use std::collections::HashMap;
     let mut decided = 0;
@@ -159,32 +279,7 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
         let txn = db.begin().await?;
         for p in &batch {
             let msgs = by_slot.get(&(p.job_id, p.due_at.timestamp())).map(Vec::as_slice).unwrap_or(&[]);
-            let result = if let Some(m) = msgs
-                .iter()
-                .find(|m| matches!(m.state, MessageState::Sent | MessageState::Held | MessageState::Uncertain))
-            {
-                Some((
-                    PromiseOutcome::Kept,
-                    json!({"message_id": m.id, "state": m.state, "channel": m.channel}),
-                    m.sent_at.unwrap_or(now),
-                ))
-            } else if msgs
-                .iter()
-                .any(|m| matches!(m.state, MessageState::Pending | MessageState::Retry | MessageState::Sending))
-            {
-                None
-            } else if !msgs.is_empty() && msgs.iter().all(|m| m.state == MessageState::NoProvider) {
-                // Rendered and kept in the outbox, but nothing can send it:
-                // not a promise we broke, and not one we kept.
-                Some((
-                    PromiseOutcome::NotSent,
-                    json!({"reason": "not sent: no SMS or email provider is configured", "messages": msgs.iter().map(|m| m.id).collect::<Vec<_>>()}),
-                    now,
-                ))
-            } else {
-                let why: Vec<String> = msgs.iter().map(|m| format!("{} {}", m.channel, m.state)).collect();
-                Some((PromiseOutcome::Broken, json!({"reason": "no message went out", "messages": why}), now))
-            };
+            let result = settle(msgs, now);
             if let Some((o, evidence, at)) = result {
                 if promises::decide(&txn, p.id, o, evidence, None, at).await? {
                     decided += 1;
@@ -194,6 +289,38 @@ async fn decide_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
         txn.commit().await?;
     }
     Ok(decided)
+}
+
+/// What a status update's messages (every channel it went on) say of its
+/// promise: kept when one went out (or waits for quiet hours to end), not
+/// sent when nothing could send any, broken when every one ended otherwise;
+/// `None` while one is still on its way.
+fn settle(msgs: &[message::Model], now: DateTime<Utc>) -> Option<(PromiseOutcome, serde_json::Value, DateTime<Utc>)> {
+    if let Some(m) =
+        msgs.iter().find(|m| matches!(m.state, MessageState::Sent | MessageState::Held | MessageState::Uncertain))
+    {
+        Some((
+            PromiseOutcome::Kept,
+            json!({"message_id": m.id, "state": m.state, "channel": m.channel}),
+            m.sent_at.unwrap_or(now),
+        ))
+    } else if msgs
+        .iter()
+        .any(|m| matches!(m.state, MessageState::Pending | MessageState::Retry | MessageState::Sending))
+    {
+        None
+    } else if !msgs.is_empty() && msgs.iter().all(|m| m.state == MessageState::NoProvider) {
+        // Rendered and kept in the outbox, but nothing can send it:
+        // not a promise we broke, and not one we kept.
+        Some((
+            PromiseOutcome::NotSent,
+            json!({"reason": "not sent: no SMS or email provider is configured", "messages": msgs.iter().map(|m| m.id).collect::<Vec<_>>()}),
+            now,
+        ))
+    } else {
+        let why: Vec<String> = msgs.iter().map(|m| format!("{} {}", m.channel, m.state)).collect();
+        Some((PromiseOutcome::Broken, json!({"reason": "no message went out", "messages": why}), now))
+    }
 }
 
 /// Missed windows with no new window after the grace period: apologize and

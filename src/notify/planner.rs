@@ -15,7 +15,6 @@ use super::NotifyCtx;
 use crate::db::Db;
 use crate::domain::job::JobStatus;
 use crate::domain::messaging::{current_slot, parse_times, MessageKind};
-use crate::domain::promise::PromiseKind;
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
 use crate::entities::{customer, job, organization, staff, update_slot, visit, visit_staff};
@@ -28,8 +27,12 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// Jobs planned per transaction; keeps bound parameters under SQLite's limit.
+/// Jobs planned per statement; keeps bound parameters under SQLite's limit.
 const BATCH: u64 = 400;
+
+/// Rendered batches waiting for the writer, at most; as many go in one
+/// transaction.
+const WRITE_AHEAD: usize = 3;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
@@ -78,8 +81,17 @@ pub async fn next_update_at<C: sea_orm::ConnectionTrait>(
     if j.created_at > current {
         return Ok(Some(next));
     }
-    let handled = update_slot::Entity::find_by_id((org.id, customer.timezone.clone(), current)).one(db).await?;
-    Ok(Some(if handled.is_some() { next } else { current }))
+    let row = update_slot::Entity::find_by_id((org.id, customer.timezone.clone(), current)).one(db).await?;
+    let handled = row.is_some_and(|r| r.planned_at.is_some());
+    Ok(Some(if handled { next } else { current }))
+}
+
+/// The outbox's highest message id (0 when it is empty).
+async fn last_message_id<C: sea_orm::ConnectionTrait>(db: &C) -> Result<i64, Error> {
+    use crate::entities::message;
+    let last: Option<Option<i64>> =
+        message::Entity::find().select_only().column_as(message::Column::Id.max(), "last").into_tuple().one(db).await?;
+    Ok(last.flatten().unwrap_or(0))
 }
 
 /// A zone's update slots at the tick: the current one, the one before it
@@ -143,6 +155,7 @@ async fn plan_status_updates(
         .column(update_slot::Column::Zone)
         .column(update_slot::Column::Slot)
         .filter(update_slot::Column::OrganizationId.eq(org.id))
+        .filter(update_slot::Column::PlannedAt.is_not_null())
         .filter(
             update_slot::Column::Slot.is_in(slots.values().map(|s| s.slot).collect::<std::collections::BTreeSet<_>>()),
         )
@@ -154,10 +167,9 @@ async fn plan_status_updates(
     if slots.is_empty() {
         return Ok(report);
     }
-    // Only the jobs of those zones that existed at their zone's slot: the
-    // zone is looked up per job inside the database (by primary key); any
-    // other zone's jobs meet a NULL and are left out. Each value goes where
-    // the backend's placeholder stands, in order.
+    // Only the jobs of those zones that existed at their zone's slot (any
+    // other zone's jobs meet a NULL and are left out). Each value goes
+    // where the backend's placeholder stands, in order.
     let mark = if db.backend() == sea_orm::DatabaseBackend::Postgres { "$" } else { "?" };
     let (mut case, mut values) = (String::new(), Vec::<sea_orm::Value>::new());
     for (name, s) in &slots {
@@ -165,25 +177,57 @@ async fn plan_status_updates(
         values.push(name.as_str().into());
         values.push(s.slot.into());
     }
-    let waiting = Expr::cust_with_values(
-        format!(
-            "jobs.created_at <= CASE (SELECT customers.timezone FROM customers WHERE customers.id = jobs.customer_id){case} END"
-        ),
-        values,
-    );
+    let waiting = Expr::cust_with_values(format!("jobs.created_at <= CASE customers.timezone{case} END"), values);
     let wording = compose::wording_of(db, org.id).await?;
+    // Where this planning's messages will be in the outbox: after the last
+    // id now. A row that a failed tick left keeps the lowest start, so the
+    // messages that tick stored stay inside the range.
+    let first = last_message_id(db).await?;
+    update_slot::Entity::insert_many(slots.iter().map(|(name, s)| update_slot::ActiveModel {
+        organization_id: Set(org.id),
+        zone: Set(name.clone()),
+        slot: Set(s.slot),
+        first_message_id: Set(first),
+        last_message_id: Set(None),
+        planned_at: Set(None),
+        decided_through: Set(None),
+        decided_at: Set(None),
+    }))
+    .on_conflict(
+        OnConflict::columns([
+            update_slot::Column::OrganizationId,
+            update_slot::Column::Zone,
+            update_slot::Column::Slot,
+        ])
+        .value(
+            update_slot::Column::FirstMessageId,
+            Expr::cust(
+                "CASE WHEN excluded.first_message_id < update_slots.first_message_id \
+                     THEN excluded.first_message_id ELSE update_slots.first_message_id END",
+            ),
+        )
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
     // Reading and rendering the next batch overlaps writing the last one:
-    // a writer task takes the rendered batches in order, one transaction
-    // each, while this one reads and renders (two cores, or the database's
-    // own process, busy at once instead of in turn).
-    let (to_writer, mut batches_in) = tokio::sync::mpsc::channel::<Rendered>(1);
+    // a writer task takes the rendered batches in order while this one
+    // reads and renders (two cores, or the database's own process, busy at
+    // once instead of in turn). The batches rendered while one transaction
+    // ran go together in the next (fewer commits when writing is slower).
+    let (to_writer, mut batches_in) = tokio::sync::mpsc::channel::<Rendered>(WRITE_AHEAD);
     let writer = {
         let db = db.clone();
         let org_id = org.id;
         tokio::spawn(async move {
             let mut written = (0u64, 0u64);
-            while let Some(batch) = batches_in.recv().await {
-                let (planned, inserted) = write_batch(&db, org_id, batch, now).await?;
+            while let Some(first) = batches_in.recv().await {
+                let mut group = vec![first];
+                while group.len() < WRITE_AHEAD {
+                    let Ok(more) = batches_in.try_recv() else { break };
+                    group.push(more);
+                }
+                let (planned, inserted) = write_batches(&db, org_id, group, now).await?;
                 written.0 += planned;
                 written.1 += inserted;
             }
@@ -195,26 +239,31 @@ async fn plan_status_updates(
     // The writer's error is the cause when it stopped taking batches.
     let written = writer.await.map_err(|e| Error::Internal(format!("the planner's writer stopped: {e}")))??;
     read?;
-    // Every zone's slot is handled: said once per zone. (A tick that failed
-    // before this line plans the slot again; its messages' dedupe keys keep
-    // what was already stored from being stored twice.)
-    update_slot::Entity::insert_many(slots.iter().map(|(name, s)| update_slot::ActiveModel {
-        organization_id: Set(org.id),
-        zone: Set(name.clone()),
-        slot: Set(s.slot),
-        planned_at: Set(now),
-    }))
-    .on_conflict(
-        OnConflict::columns([
-            update_slot::Column::OrganizationId,
-            update_slot::Column::Zone,
-            update_slot::Column::Slot,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    // Every zone's slot is handled: said once per zone, with where its
+    // messages end. (A tick that failed before this line plans the slot
+    // again; its messages' dedupe keys keep what was already stored from
+    // being stored twice.)
+    let last = last_message_id(db).await?;
+    update_slot::Entity::update_many()
+        .col_expr(
+            update_slot::Column::LastMessageId,
+            // An id we read, written as a number.
+            Expr::cust(format!(
+                "CASE WHEN last_message_id IS NULL OR last_message_id < {last} THEN {last} ELSE last_message_id END"
+            )),
+        )
+        .col_expr(update_slot::Column::PlannedAt, Expr::value(now))
+        .filter(update_slot::Column::OrganizationId.eq(org.id))
+        .filter(update_slot::Column::PlannedAt.is_null())
+        .filter(slots.iter().fold(Condition::any(), |c, (name, s)| {
+            c.add(
+                Condition::all()
+                    .add(update_slot::Column::Zone.eq(name.as_str()))
+                    .add(update_slot::Column::Slot.eq(s.slot)),
+            )
+        }))
+        .exec(db)
+        .await?;
     report.jobs_planned += written.0;
     report.status_updates += written.1;
     Ok(report)
@@ -240,12 +289,13 @@ async fn read_and_render(
         // On SQLite `organization_id + 0`: the page walks the primary key
         // from `after` instead of going through the organization's index
         // (a look-up of each row by id). (PostgreSQL walks the primary key
-        // by itself.)
+        // by itself.) Each job comes with its customer, in the same row.
         let of_org = match db.backend() {
-            sea_orm::DatabaseBackend::Sqlite => Expr::col(job::Column::OrganizationId).add(0).eq(org.id),
+            sea_orm::DatabaseBackend::Sqlite => Expr::col((job::Entity, job::Column::OrganizationId)).add(0).eq(org.id),
             _ => job::Column::OrganizationId.eq(org.id),
         };
         let page = job::Entity::find()
+            .find_also_related(customer::Entity)
             .filter(of_org)
             .filter(job::Column::Status.is_in(open_statuses()))
             .filter(job::Column::Id.gt(after))
@@ -254,17 +304,15 @@ async fn read_and_render(
             .limit(PAGE)
             .all(db)
             .await?;
-        let Some(last) = page.last() else { break };
+        let Some((last, _)) = page.last() else { break };
         after = last.id;
         let more = page.len() as u64 == PAGE;
-        let customers = crate::store::customers::by_ids(db, page.iter().map(|j| j.customer_id)).await?;
-        for j in page {
-            let Some(c) = customers.get(&j.customer_id) else { continue };
+        for (j, c) in page {
+            let Some(c) = c else { continue };
             let Some((name, s)) = slots.get_key_value(c.timezone.as_str()) else { continue };
             if j.created_at > s.slot {
                 continue;
             }
-            let c = c.clone();
             let batch = batches.entry(name.as_str()).or_default();
             batch.push((j, c));
             if batch.len() as u64 >= BATCH {
@@ -296,7 +344,6 @@ struct Rendered {
     ids: Vec<i64>,
     drafts: Vec<compose::Draft>,
     links: Vec<(Link, i64)>,
-    promises: Vec<crate::store::promises::NewPromise>,
 }
 
 /// Renders the status updates of one batch of jobs (one zone): what
@@ -317,7 +364,6 @@ async fn render_batch(
 
     let mut drafts = Vec::new();
     let mut links: Vec<(Link, i64)> = Vec::new();
-    let mut promised = Vec::new();
     for (j, c) in jobs {
         let parties = Parties { org, customer: c, job: j };
         let link = outbox::job_link(&n.public_url, j);
@@ -336,46 +382,32 @@ async fn render_batch(
             ctx: &ctx,
         };
         let d = compose::drafts(&n.templates, wording, &parties, plan).map_err(|e| Error::Internal(e.to_string()))?;
-        if d.iter().any(|d| d.blocked.is_none()) {
-            promised.push(j.id);
-        }
         if !d.is_empty() {
             drafts.extend(d);
             links.push((link, j.id));
         }
     }
 
-    let promises = promised
-        .iter()
-        .map(|job_id| crate::store::promises::NewPromise {
-            job_id: *job_id,
-            visit_id: None,
-            staff_id: None,
-            kind: PromiseKind::StatusUpdate,
-            key: format!("status_update:{job_id}:{}", slot.timestamp()),
-            description: format!("Status update at {}", compose::clock_time(zone, slot)),
-            window_start: None,
-            due_at: slot,
-            renegotiates: None,
-        })
-        .collect();
-    Ok(Rendered { ids, drafts, links, promises })
+    Ok(Rendered { ids, drafts, links })
 }
 
-/// Stores one rendered batch in one transaction: its messages, the links
-/// made for them, and its promises.
-async fn write_batch(db: &Db, org_id: i64, b: Rendered, now: DateTime<Utc>) -> Result<(u64, u64), Error> {
-    let Rendered { ids, drafts, links, promises } = b;
+/// Stores rendered batches in one transaction: their messages and the
+/// links made for them. (Each update's promise is recorded by the ledger's
+/// watch once its messages settle: `ledger::record_updates`.)
+async fn write_batches(db: &Db, org_id: i64, group: Vec<Rendered>, now: DateTime<Utc>) -> Result<(u64, u64), Error> {
+    let (mut planned, mut inserted) = (0u64, 0u64);
     let txn = db.begin().await?;
-    let inserted = outbox::enqueue(&txn, org_id, drafts, None, now).await?;
-    if inserted > 0 {
-        let refs: Vec<(&Link, i64)> = links.iter().map(|(l, j)| (l, *j)).collect();
-        outbox::insert_links(&txn, org_id, &refs, now).await?;
+    for Rendered { ids, drafts, links } in group {
+        let new = outbox::enqueue(&txn, org_id, drafts, None, now).await?;
+        if new > 0 {
+            let refs: Vec<(&Link, i64)> = links.iter().map(|(l, j)| (l, *j)).collect();
+            outbox::insert_links(&txn, org_id, &refs, now).await?;
+        }
+        planned += ids.len() as u64;
+        inserted += new;
     }
-    // Each planned slot is a promise to the customer, decided by its messages.
-    crate::store::promises::make_many(&txn, org_id, promises, now).await?;
     txn.commit().await?;
-    Ok((ids.len() as u64, inserted))
+    Ok((planned, inserted))
 }
 
 /// Day-before reminders for visits starting within 24 hours that were booked

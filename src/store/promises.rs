@@ -57,6 +57,44 @@ pub async fn make_many<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A promise recorded once it is decided (a status update's, when its
+/// messages have settled).
+pub struct Decided {
+    pub promise: NewPromise,
+    pub outcome: PromiseOutcome,
+    pub evidence: Value,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Records decided promises, each once (its key is unique; one already
+/// there is left as it is). Made when due: `created_at` is `due_at`.
+pub async fn record_decided<C: ConnectionTrait>(db: &C, org_id: i64, ps: Vec<Decided>) -> Result<(), Error> {
+    if ps.is_empty() {
+        return Ok(());
+    }
+    promise::Entity::insert_many(ps.into_iter().map(|d| promise::ActiveModel {
+        organization_id: Set(org_id),
+        job_id: Set(d.promise.job_id),
+        visit_id: Set(d.promise.visit_id),
+        staff_id: Set(d.promise.staff_id),
+        kind: Set(d.promise.kind),
+        key: Set(d.promise.key),
+        description: Set(d.promise.description),
+        window_start: Set(d.promise.window_start),
+        due_at: Set(d.promise.due_at),
+        outcome: Set(d.outcome),
+        decided_at: Set(Some(d.decided_at)),
+        evidence: Set(d.evidence.to_string()),
+        renegotiates: Set(d.promise.renegotiates),
+        created_at: Set(d.promise.due_at),
+        ..Default::default()
+    }))
+    .on_conflict(OnConflict::column(promise::Column::Key).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 /// Decides a pending promise; a promise already decided is left alone.
 /// Returns whether this call decided it.
 pub async fn decide<C: ConnectionTrait>(

@@ -367,3 +367,64 @@ async fn a_customer_whose_stored_zone_is_not_one_gets_no_text_at_a_guessed_hour(
     let r = app.get(&format!("/api/v1/jobs/{job}")).await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "not shown in UTC instead: {}", r.body);
 }
+
+/// The status-update promises of a job, as (outcome, evidence state).
+async fn update_promises(app: &TestApp, job: i64) -> Vec<(String, String)> {
+    let r = app.get(&format!("/api/v1/jobs/{job}/promises")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "status_update")
+        .map(|p| {
+            (p["outcome"].as_str().unwrap().to_string(), p["evidence"]["state"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_updates_promise_is_recorded_once_when_its_message_settles_and_one_retrying_holds_only_itself() {
+    let twilio = FakeTwilio::start().await;
+    twilio.script(&[Twilio::Error(500, 20500)]);
+    let app = app_with(Some(&twilio), None).await;
+    app.clock.set(utc("2026-11-23T12:00:00Z"));
+    let a = customer(&app, json!({"name": "Nadia Brooks", "phone": "+1 212 555 0142", "timezone": "America/New_York"}))
+        .await;
+    let b = customer(&app, json!({"name": "Omar Haddad", "phone": "+1 212 555 0143", "timezone": "America/New_York"}))
+        .await;
+    let (job_a, job_b) = (app.job(a).await, app.job(b).await);
+    // Planning alone promises nothing yet: the promise is the message's to keep.
+    app.clock.set(utc("2026-11-23T13:31:00Z"));
+    kept::notify::plan(&app.state.notifier()).await.unwrap();
+    assert_eq!(update_promises(&app, job_a).await.len() + update_promises(&app, job_b).await.len(), 0);
+    // One text is refused (500, retried later), the other goes out.
+    let (_, d) = app.tick().await;
+    assert_eq!((d.sent, d.retried), (1, 1), "{d:?}");
+    let (pa, pb) = (update_promises(&app, job_a).await, update_promises(&app, job_b).await);
+    let kept = vec![("kept".to_string(), "sent".to_string())];
+    assert!(
+        (pa == kept && pb.is_empty()) || (pa.is_empty() && pb == kept),
+        "the one sent is kept, the one retrying not yet decided: {pa:?} {pb:?}"
+    );
+    // The retry goes out: now both are kept, each recorded once, however
+    // many watches pass.
+    app.clock.advance(Duration::minutes(2));
+    app.tick().await;
+    app.clock.advance(Duration::minutes(1));
+    app.tick().await;
+    assert_eq!(update_promises(&app, job_a).await, kept);
+    assert_eq!(update_promises(&app, job_b).await, kept);
+    use sea_orm::EntityTrait;
+    let slots = kept::entities::update_slot::Entity::find().all(app.state.db.connection()).await.unwrap();
+    let ny: Vec<_> = slots.iter().filter(|s| s.slot == utc("2026-11-23T13:30:00Z")).collect();
+    assert_eq!(ny.len(), 1, "{slots:?}");
+    assert!(ny[0].decided_at.is_some() && ny[0].decided_through == ny[0].last_message_id, "{:?}", ny[0]);
+    // Two days on, a slot whose promises are all recorded is cleared away.
+    app.clock.advance(Duration::days(3));
+    app.tick().await;
+    let slots = kept::entities::update_slot::Entity::find().all(app.state.db.connection()).await.unwrap();
+    assert!(slots.iter().all(|s| s.slot > utc("2026-11-24T00:00:00Z")), "{slots:?}");
+    assert!(!slots.is_empty(), "today's slot is there");
+    assert_eq!(update_promises(&app, job_a).await.len(), 2, "the promises stay: the old slot's and today's");
+}
