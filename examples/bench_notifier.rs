@@ -1,13 +1,14 @@
 //! Notifier figures (run with `scripts/bench`):
 //! - the planning tick for N open jobs (default 10,000, 100,000 and
 //!   1,000,000) whose customers live in 20 zones, next to a bulk insert of
-//!   the same number of outbox rows (the floor), on SQLite and, when
+//!   the very outbox rows the tick stored (the floor), on SQLite and, when
 //!   reachable, PostgreSQL, with the tick's peak RSS (each size and database
 //!   in a process of its own, its peak reset after seeding);
 //! - delivery throughput in messages/second against a local
 //!   Twilio-compatible HTTP server.
 //!
 //! `KEPT_BENCH_JOBS` sets the sizes (comma-separated, e.g. `10000,100000`);
+//! `KEPT_BENCH_SKIP_DELIVERY=1` leaves the delivery figure out;
 //! `KEPT_BENCH_ONLY=sqlite|postgres` runs one database;
 //! `KEPT_BENCH_POSTGRES_URL` (default
 //! postgres://postgres@127.0.0.1:5432/postgres) is where a scratch database is made.
@@ -404,7 +405,7 @@ async fn main() {
         }
     }
     println!(
-        "planning tick: open jobs across {} zones, one update each, vs a bulk insert of as many outbox rows",
+        "planning tick: open jobs across {} zones, one update each, vs a bulk insert of the same outbox rows",
         ZONES.len()
     );
     println!("| database | open jobs |   seed   |   tick    | µs/job   | floor    | tick/floor | rendering alone (CPU) | peak RSS (tick) | next tick (nothing due) |");
