@@ -53,6 +53,20 @@ const ZONES: [&str; 20] = [
     "America/Mexico_City",
 ];
 
+/// The lowest id of the organization's rows in `table` (the seeded rows
+/// are numbered from it, in order).
+async fn first_id(db: &Db, table: &str, org_id: i64) -> i64 {
+    db.query_one(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        format!("SELECT MIN(id) AS id FROM {table} WHERE organization_id = {org_id}"),
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "id")
+    .unwrap()
+}
+
 /// Job `i`'s private link token: 40 hex digits, different for every job.
 fn token(i: usize) -> String {
     use sha2::Digest;
@@ -88,16 +102,7 @@ async fn seed(db: &Db, n: usize) -> i64 {
         .await
         .unwrap();
     }
-    let first_customer: i64 = db
-        .query_one(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT MIN(id) AS id FROM customers WHERE organization_id IS NOT NULL",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "id")
-        .unwrap();
+    let first_customer = first_id(db, "customers", org.id).await;
     for chunk_start in (0..n).step_by(1000) {
         let end = (chunk_start + 1000).min(n);
         job::Entity::insert_many((chunk_start..end).map(|i| job::ActiveModel {
@@ -117,13 +122,7 @@ async fn seed(db: &Db, n: usize) -> i64 {
     }
     // As the app leaves them: each job has its private link, made with its
     // first message (the introduction).
-    let first_job: i64 = db
-        .query_one(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT MIN(id) AS id FROM jobs"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "id")
-        .unwrap();
+    let first_job = first_id(db, "jobs", org.id).await;
     for chunk_start in (0..n).step_by(1000) {
         let end = (chunk_start + 1000).min(n);
         kept::entities::customer_link::Entity::insert_many((chunk_start..end).map(|i| {
