@@ -280,11 +280,20 @@ async fn planning(label: &str, url: &str, n: usize) {
     let t = Instant::now();
     let again = planner::tick(&db, &n_ctx, utc("2026-11-21T12:01:00Z")).await.unwrap();
     let idle = t.elapsed().as_secs_f64();
+    // The updates' promises, recorded by the ledger watch once the messages
+    // have settled: every update marked sent (not timed), then one watch.
+    db.execute_unprepared("UPDATE messages SET state = 'sent', sent_at = due_at WHERE kind = 'status_update'")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let watched = kept::notify::ledger::watch(&db, &n_ctx, utc("2026-11-21T12:02:00Z")).await.unwrap();
+    let record = t.elapsed().as_secs_f64();
+    assert_eq!(watched.updates_decided as usize, n, "one promise per update");
     let floor = floor(&db).await;
     checkpoints.abort();
     let render = render_only(&db, n).await;
     println!(
-        "| {label:<8} | {n:>9} | {seeded:>6.1} s | {tick:>7.2} s | {:>8.1} | {floor:>6.2} s | {:>5.2}x | {render:>6.2} s | {rss:>6.0} MB{} | {idle:>6.2} s ({} new) |",
+        "| {label:<8} | {n:>9} | {seeded:>6.1} s | {tick:>7.2} s | {:>8.1} | {floor:>6.2} s | {:>5.2}x | {render:>6.2} s | {rss:>6.0} MB{} | {idle:>6.2} s ({} new) | {record:>6.2} s |",
         tick * 1e6 / n as f64,
         tick / floor,
         if reset { "" } else { " (whole run)" },
@@ -407,8 +416,8 @@ async fn main() {
         "planning tick: open jobs across {} zones, one update each, vs a bulk insert of the same outbox rows",
         ZONES.len()
     );
-    println!("| database | open jobs |   seed   |   tick    | µs/job   | floor    | tick/floor | rendering alone (CPU) | peak RSS (tick) | next tick (nothing due) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| database | open jobs |   seed   |   tick    | µs/job   | floor    | tick/floor | rendering alone (CPU) | peak RSS (tick) | next tick (nothing due) | promises recorded (watch, after) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for n in &sizes {
         for db in &dbs {
             let status = std::process::Command::new(std::env::current_exe().unwrap())

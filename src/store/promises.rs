@@ -69,9 +69,15 @@ pub struct Decided {
 /// Records decided promises, each once (its key is unique; one already
 /// there is left as it is). Made when due: `created_at` is `due_at`.
 pub async fn record_decided<C: ConnectionTrait>(db: &C, org_id: i64, ps: Vec<Decided>) -> Result<(), Error> {
-    if ps.is_empty() {
-        return Ok(());
+    // 500 rows a statement keeps the bound values under SQLite's limit.
+    let mut rest = ps.into_iter().peekable();
+    while rest.peek().is_some() {
+        record_chunk(db, org_id, rest.by_ref().take(500).collect()).await?;
     }
+    Ok(())
+}
+
+async fn record_chunk<C: ConnectionTrait>(db: &C, org_id: i64, ps: Vec<Decided>) -> Result<(), Error> {
     promise::Entity::insert_many(ps.into_iter().map(|d| promise::ActiveModel {
         organization_id: Set(org_id),
         job_id: Set(d.promise.job_id),
