@@ -161,23 +161,17 @@ pub async fn insert_links<C: ConnectionTrait>(
     .await?;
     // The job keeps its first link: two messages that made one at the same
     // moment both work, and the next message carries the one kept.
-    let backend = db.get_database_backend();
-    let mark = |i: usize| if backend == sea_orm::DatabaseBackend::Postgres { format!("${i}") } else { "?".into() };
-    let (mut case, mut values, mut ids) = (String::new(), Vec::<sea_orm::Value>::new(), Vec::new());
+    use crate::entities::job;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut token = sea_orm::sea_query::CaseStatement::new();
     for (m, job_id) in &made {
-        case.push_str(&format!(" WHEN {} THEN {}", mark(values.len() + 1), mark(values.len() + 2)));
-        values.push((*job_id).into());
-        values.push(m.token.clone().into());
-        ids.push(job_id.to_string());
+        token = token.case(job::Column::Id.eq(*job_id), m.token.clone());
     }
-    db.execute(sea_orm::Statement::from_sql_and_values(
-        backend,
-        format!(
-            "UPDATE jobs SET link_token = CASE id{case} END WHERE link_token IS NULL AND id IN ({})",
-            ids.join(", ")
-        ),
-        values,
-    ))
-    .await?;
+    job::Entity::update_many()
+        .col_expr(job::Column::LinkToken, token.into())
+        .filter(job::Column::LinkToken.is_null())
+        .filter(job::Column::Id.is_in(made.iter().map(|(_, job_id)| *job_id)))
+        .exec(db)
+        .await?;
     Ok(())
 }

@@ -135,12 +135,7 @@ async fn record_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
     use crate::entities::update_slot;
     use std::collections::{BTreeMap, HashMap};
     const PAGE: u64 = 2000;
-    let open = update_slot::Entity::find()
-        .filter(update_slot::Column::PlannedAt.is_not_null())
-        .filter(update_slot::Column::DecidedAt.is_null())
-        .filter(update_slot::Column::Slot.lte(now))
-        .all(db)
-        .await?;
+    let open = crate::store::update_slots::undecided(db, now).await?;
     let mut passes: BTreeMap<(i64, i64, i64), Vec<update_slot::Model>> = BTreeMap::new();
     for row in open {
         let from = row.decided_through.unwrap_or(row.first_message_id);
@@ -225,21 +220,8 @@ async fn record_updates(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
             }
         }
         let through = on_its_way.map_or(to, |first| first - 1);
-        let mut done = update_slot::Entity::update_many()
-            .col_expr(update_slot::Column::DecidedThrough, Expr::value(through))
-            .filter(update_slot::Column::OrganizationId.eq(org_id));
-        if on_its_way.is_none() {
-            done = done.col_expr(update_slot::Column::DecidedAt, Expr::value(now));
-        }
-        done.filter(rows.iter().fold(sea_orm::Condition::any(), |c, r| {
-            c.add(
-                sea_orm::Condition::all()
-                    .add(update_slot::Column::Zone.eq(r.zone.as_str()))
-                    .add(update_slot::Column::Slot.eq(r.slot)),
-            )
-        }))
-        .exec(db)
-        .await?;
+        let done_at = on_its_way.is_none().then_some(now);
+        crate::store::update_slots::decided(db, org_id, &rows, through, done_at).await?;
     }
     Ok(recorded)
 }

@@ -234,16 +234,9 @@ pub async fn run_tick(state: &Notifier) -> Result<(planner::TickReport, worker::
 /// update slots whose promises are all recorded and that are over two days
 /// old (only the current slot is ever asked about); returns how many.
 pub async fn clean_up(state: &Notifier) -> Result<u64, crate::error::Error> {
-    use crate::entities::update_slot;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let now = state.clock.now();
     let sessions = crate::store::sessions::delete_expired(&state.db, now).await?;
-    let slots = update_slot::Entity::delete_many()
-        .filter(update_slot::Column::DecidedAt.is_not_null())
-        .filter(update_slot::Column::Slot.lt(now - chrono::Duration::days(2)))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
+    let slots = crate::store::update_slots::clear_settled(&state.db, now - chrono::Duration::days(2)).await?;
     Ok(sessions + slots)
 }
 

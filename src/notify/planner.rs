@@ -17,13 +17,14 @@ use crate::domain::job::JobStatus;
 use crate::domain::messaging::{current_slot, parse_times, MessageKind};
 use crate::domain::time::Zone;
 use crate::domain::visit::VisitStatus;
-use crate::entities::{customer, job, organization, staff, update_slot, visit, visit_staff};
+use crate::entities::{customer, job, organization, staff, visit, visit_staff};
 use crate::error::Error;
 use crate::messages::compose::{self, Parties, Plan};
 use crate::messages::outbox::{self, Link};
+use crate::store::update_slots;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -81,17 +82,8 @@ pub async fn next_update_at<C: sea_orm::ConnectionTrait>(
     if j.created_at > current {
         return Ok(Some(next));
     }
-    let row = update_slot::Entity::find_by_id((org.id, customer.timezone.clone(), current)).one(db).await?;
-    let handled = row.is_some_and(|r| r.planned_at.is_some());
+    let handled = crate::store::update_slots::is_handled(db, org.id, &customer.timezone, current).await?;
     Ok(Some(if handled { next } else { current }))
-}
-
-/// The outbox's highest message id (0 when it is empty).
-async fn last_message_id<C: sea_orm::ConnectionTrait>(db: &C) -> Result<i64, Error> {
-    use crate::entities::message;
-    let last: Option<Option<i64>> =
-        message::Entity::find().select_only().column_as(message::Column::Id.max(), "last").into_tuple().one(db).await?;
-    Ok(last.flatten().unwrap_or(0))
 }
 
 /// A zone's update slots at the tick: the current one, the one before it
@@ -150,18 +142,7 @@ async fn plan_status_updates(
         .collect();
     // The zones whose current slot is handled already: one row each, not a
     // mark on every job.
-    let handled: Vec<(String, DateTime<Utc>)> = update_slot::Entity::find()
-        .select_only()
-        .column(update_slot::Column::Zone)
-        .column(update_slot::Column::Slot)
-        .filter(update_slot::Column::OrganizationId.eq(org.id))
-        .filter(update_slot::Column::PlannedAt.is_not_null())
-        .filter(
-            update_slot::Column::Slot.is_in(slots.values().map(|s| s.slot).collect::<std::collections::BTreeSet<_>>()),
-        )
-        .into_tuple()
-        .all(db)
-        .await?;
+    let handled = update_slots::handled_among(db, org.id, slots.values().map(|s| s.slot)).await?;
     let slots: HashMap<String, Slots> =
         slots.into_iter().filter(|(name, s)| !handled.iter().any(|(z, at)| z == name && *at == s.slot)).collect();
     if slots.is_empty() {
@@ -179,37 +160,9 @@ async fn plan_status_updates(
     }
     let waiting = Expr::cust_with_values(format!("jobs.created_at <= CASE customers.timezone{case} END"), values);
     let wording = compose::wording_of(db, org.id).await?;
-    // Where this planning's messages will be in the outbox: after the last
-    // id now. A row that a failed tick left keeps the lowest start, so the
-    // messages that tick stored stay inside the range.
-    let first = last_message_id(db).await?;
-    update_slot::Entity::insert_many(slots.iter().map(|(name, s)| update_slot::ActiveModel {
-        organization_id: Set(org.id),
-        zone: Set(name.clone()),
-        slot: Set(s.slot),
-        first_message_id: Set(first),
-        last_message_id: Set(None),
-        planned_at: Set(None),
-        decided_through: Set(None),
-        decided_at: Set(None),
-    }))
-    .on_conflict(
-        OnConflict::columns([
-            update_slot::Column::OrganizationId,
-            update_slot::Column::Zone,
-            update_slot::Column::Slot,
-        ])
-        .value(
-            update_slot::Column::FirstMessageId,
-            Expr::cust(
-                "CASE WHEN excluded.first_message_id < update_slots.first_message_id \
-                     THEN excluded.first_message_id ELSE update_slots.first_message_id END",
-            ),
-        )
-        .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    // Where this planning's messages will be in the outbox: after the last id now.
+    let these: Vec<(&str, DateTime<Utc>)> = slots.iter().map(|(zone, s)| (zone.as_str(), s.slot)).collect();
+    update_slots::begin(db, org.id, &these, update_slots::last_message_id(db).await?).await?;
     // Reading and rendering the next batch overlaps writing the last one:
     // a writer task takes the rendered batches in order while this one
     // reads and renders (two cores, or the database's own process, busy at
@@ -243,27 +196,7 @@ async fn plan_status_updates(
     // messages end. (A tick that failed before this line plans the slot
     // again; its messages' dedupe keys keep what was already stored from
     // being stored twice.)
-    let last = last_message_id(db).await?;
-    update_slot::Entity::update_many()
-        .col_expr(
-            update_slot::Column::LastMessageId,
-            // An id we read, written as a number.
-            Expr::cust(format!(
-                "CASE WHEN last_message_id IS NULL OR last_message_id < {last} THEN {last} ELSE last_message_id END"
-            )),
-        )
-        .col_expr(update_slot::Column::PlannedAt, Expr::value(now))
-        .filter(update_slot::Column::OrganizationId.eq(org.id))
-        .filter(update_slot::Column::PlannedAt.is_null())
-        .filter(slots.iter().fold(Condition::any(), |c, (name, s)| {
-            c.add(
-                Condition::all()
-                    .add(update_slot::Column::Zone.eq(name.as_str()))
-                    .add(update_slot::Column::Slot.eq(s.slot)),
-            )
-        }))
-        .exec(db)
-        .await?;
+    update_slots::planned(db, org.id, &these, update_slots::last_message_id(db).await?, now).await?;
     report.jobs_planned += written.0;
     report.status_updates += written.1;
     Ok(report)

@@ -12,6 +12,7 @@ pub mod promises;
 pub mod sessions;
 pub mod staff;
 pub mod timeline;
+pub mod update_slots;
 pub mod visits;
 
 use crate::error::Error;
