@@ -149,16 +149,11 @@ async fn plan_status_updates(
         return Ok(report);
     }
     // Only the jobs of those zones that existed at their zone's slot (any
-    // other zone's jobs meet a NULL and are left out). Each value goes
-    // where the backend's placeholder stands, in order.
-    let mark = if db.backend() == sea_orm::DatabaseBackend::Postgres { "$" } else { "?" };
-    let (mut case, mut values) = (String::new(), Vec::<sea_orm::Value>::new());
-    for (name, s) in &slots {
-        case.push_str(&format!(" WHEN {mark} THEN {mark}"));
-        values.push(name.as_str().into());
-        values.push(s.slot.into());
-    }
-    let waiting = Expr::cust_with_values(format!("jobs.created_at <= CASE customers.timezone{case} END"), values);
+    // other zone's jobs meet a NULL and are left out).
+    let slot_of_zone = slots.iter().fold(sea_orm::sea_query::CaseStatement::new(), |case, (name, s)| {
+        case.case(Expr::col((customer::Entity, customer::Column::Timezone)).eq(name.as_str()), s.slot)
+    });
+    let waiting = Expr::col((job::Entity, job::Column::CreatedAt)).lte(slot_of_zone);
     let wording = compose::wording_of(db, org.id).await?;
     // Where this planning's messages will be in the outbox: after the last id now.
     let these: Vec<(&str, DateTime<Utc>)> = slots.iter().map(|(zone, s)| (zone.as_str(), s.slot)).collect();
